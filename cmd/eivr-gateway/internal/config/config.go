@@ -1,0 +1,171 @@
+package config
+
+import "time"
+
+// Config is the whole configuration of eivr-gateway. The TOML key of each
+// field is in its tag; the default is stated beside it and set by [Default].
+type Config struct {
+	ARI       ARI       `toml:"ari"`
+	Apps      []App     `toml:"app"` // [[app]] tables; default: one app named "eivr"
+	Reorder   Reorder   `toml:"reorder"`
+	Limits    Limits    `toml:"limits"`
+	Originate Originate `toml:"originate"`
+	Admin     Admin     `toml:"admin"`
+	Log       Log       `toml:"log"`
+}
+
+// ARI says how to reach Asterisk.
+type ARI struct {
+	// URLs are ARI base URLs, one per Asterisk; the gateway keeps one events
+	// socket to each. https:// uses TLS (and wss:// for events).
+	// Default ["http://127.0.0.1:8088/ari"].
+	URLs []string `toml:"urls"`
+	// Username and Password are ari.conf credentials (HTTP basic auth).
+	// Default "asterisk" / "" ; the password is better given in the
+	// environment variable EIVR_ARI_PASSWORD.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	TLS      TLS    `toml:"tls"`
+}
+
+// TLS configures https:// ARI URLs.
+type TLS struct {
+	CAFile     string `toml:"ca_file"`     // PEM CA bundle; "" = system roots
+	CertFile   string `toml:"cert_file"`   // client certificate (PEM); "" = none
+	KeyFile    string `toml:"key_file"`    // its key (PEM)
+	ServerName string `toml:"server_name"` // overrides the URL host for verification; "" = the URL host
+	// InsecureSkipVerify disables certificate verification. Default false.
+	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
+}
+
+// App is one Stasis application served by the gateway ([[app]] table). A
+// channel entering Stasis(<name>,<target>(<args>),<options>) gets an
+// ExternalIVR session if its target is on this app's allow-list.
+type App struct {
+	// Name is the Stasis application name. Default "eivr".
+	Name string `toml:"name"`
+	// Programs is the allow-list of programs: absolute paths or path.Match
+	// globs ("/usr/local/ivr/*"). Default [] (no program may run).
+	Programs []string `toml:"programs"`
+	// TCPHosts is the allow-list of ivr:// servers: "host:port", "host:*"
+	// (any port) or "host" (port 2949). Default [] (no server).
+	TCPHosts []string `toml:"tcp_hosts"`
+	// MaxSessions caps concurrent sessions of this app; further channels
+	// are sent back to the dialplan. 0 = unlimited (the default).
+	MaxSessions int `toml:"max_sessions"`
+	// Dir is the programs' working directory. Default "" = the gateway's.
+	Dir string `toml:"dir"`
+	// Env is the programs' environment, "NAME=value" entries. Default []
+	// (an empty environment, apart from what Asterisk would add: nothing).
+	Env []string `toml:"env"`
+	// User runs programs as this user (the gateway must run as root). Default "" = the gateway's user.
+	User string `toml:"user"`
+	// Grace is how long a program may run after its session ended before it
+	// gets SIGTERM (and SIGKILL after another Grace). Default "2s".
+	Grace Duration `toml:"grace"`
+	// SoundsDir, if set, is a local copy of Asterisk's sounds used to check
+	// that a file exists (S/A commands); "" = ask ARI (GET /sounds, cached).
+	SoundsDir string `toml:"sounds_dir"`
+	// ConnectTimeout bounds name resolution plus TCP connect for ivr://
+	// targets (native ExternalIVR waits for the kernel, ~127 s). Default "5s".
+	ConnectTimeout Duration `toml:"connect_timeout"`
+}
+
+// Reorder tunes how ARI events are put back in causal order per channel.
+type Reorder struct {
+	// Window is how long an event may wait for an earlier one of the same
+	// channel. Default "0s": Asterisk 22 delivered in order in every
+	// recording; raise it behind proxies that reorder.
+	Window Duration `toml:"window"`
+	// HoldLimit is the longest an event is ever held before delivery.
+	// Default "2s".
+	HoldLimit Duration `toml:"hold_limit"`
+}
+
+// Limits bound resources.
+type Limits struct {
+	// EventQueue is the per-session queue of ARI events; a session whose
+	// queue is full is ended (it never stalls the events socket). Default 256.
+	EventQueue int `toml:"event_queue"`
+	// DrainTimeout is how long SIGTERM/SIGINT waits for live sessions to end
+	// before closing what is left. Default "30s".
+	DrainTimeout Duration `toml:"drain_timeout"`
+}
+
+// Originate holds the defaults of click-to-call (the originate command and
+// POST /v1/calls).
+type Originate struct {
+	// App is the Stasis app calls are placed into. Default "" = the first [[app]].
+	App string `toml:"app"`
+	// Timeout is how long the destination may ring. Default "30s".
+	Timeout Duration `toml:"timeout"`
+	// CallerID is "Name <number>" shown to the destination. Default "".
+	CallerID string `toml:"caller_id"`
+}
+
+// Admin is the HTTP listener for /metrics, /healthz, /readyz, POST /v1/calls
+// and (when enabled) /debug/pprof.
+type Admin struct {
+	// Listen is the address; "" disables the listener. Default
+	// "127.0.0.1:9248" (loopback only).
+	Listen string `toml:"listen"`
+	// Token is the bearer token POST /v1/calls requires; "" refuses every
+	// call. Better given in EIVR_ADMIN_TOKEN. Default "".
+	Token string `toml:"token"`
+	// Pprof serves /debug/pprof. Default false.
+	Pprof bool `toml:"pprof"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `toml:"level"`
+	// Format is auto (coloured text on a terminal, JSON otherwise), text or
+	// json. Default "auto".
+	Format string `toml:"format"`
+	// Trace logs every EIVR line and ARI event at debug level. Default false.
+	Trace bool `toml:"trace"`
+}
+
+// Default returns a fresh copy of the default configuration; it matches the
+// repository's config.toml.
+func Default() Config {
+	return Config{
+		ARI: ARI{
+			URLs:     []string{"http://127.0.0.1:8088/ari"},
+			Username: "asterisk",
+		},
+		Apps: []App{DefaultApp()},
+		Reorder: Reorder{
+			Window:    Dur(0),
+			HoldLimit: Dur(2 * time.Second),
+		},
+		Limits: Limits{
+			EventQueue:   256,
+			DrainTimeout: Dur(30 * time.Second),
+		},
+		Originate: Originate{
+			Timeout: Dur(30 * time.Second),
+		},
+		Admin: Admin{
+			Listen: "127.0.0.1:9248",
+		},
+		Log: Log{
+			Level:  "info",
+			Format: "auto",
+		},
+	}
+}
+
+// DefaultApp returns the default [[app]]; keys an [[app]] table leaves out
+// take these values.
+func DefaultApp() App {
+	return App{
+		Name:           "eivr",
+		Programs:       []string{},
+		TCPHosts:       []string{},
+		Env:            []string{},
+		Grace:          Dur(2 * time.Second),
+		ConnectTimeout: Dur(5 * time.Second),
+	}
+}

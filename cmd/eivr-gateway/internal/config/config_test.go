@@ -1,0 +1,287 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const repoConfig = "../../../../config.toml"
+
+// The repository's config.toml documents every key with its default.
+func TestRepoConfigIsDefault(t *testing.T) {
+	data, err := os.ReadFile(repoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(repoConfig, data)
+	if err != nil {
+		t.Fatalf("config.toml does not decode: %v", err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Errorf("config.toml differs from Default():\n got %+v\nwant %+v", got, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("the default configuration does not validate: %v", err)
+	}
+	// Every field of Config is written in config.toml.
+	ix := positions(data)
+	for _, k := range allKeys(reflect.TypeOf(Config{}), "") {
+		if _, ok := ix[k]; !ok {
+			t.Errorf("config.toml does not document key %s", k)
+		}
+	}
+}
+
+// allKeys lists the leaf keys of a config struct type as positions() names
+// them ("app[0].name").
+func allKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
+		switch {
+		case f.Type == reflect.TypeOf(Duration{}):
+			keys = append(keys, k)
+		case f.Type.Kind() == reflect.Struct:
+			keys = append(keys, allKeys(f.Type, k+".")...)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			keys = append(keys, allKeys(f.Type.Elem(), k+"[0].")...)
+		default:
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string // each *Error's text, in order
+	}{
+		{
+			name: "unknown key",
+			doc:  "[ari]\nusername = \"gw\"\npasword = \"x\"\n",
+			want: []string{"c.toml:3:1: ari.pasword: unknown key"},
+		},
+		{
+			name: "every unknown key",
+			doc:  "[ari]\nurl = \"http://x/ari\"\n[[app]]\nname = \"a\"\nprogram = \"/bin/x\"\n[loggin]\nlevel = \"info\"\n",
+			want: []string{
+				"c.toml:2:1: ari.url: unknown key",
+				"c.toml:5:1: app.program: unknown key",
+				"c.toml:6:2: loggin: unknown key",
+			},
+		},
+		{
+			name: "wrong type",
+			doc:  "# comment\n\n[limits]\nevent_queue = \"256\"\n",
+			want: []string{"c.toml:4:15: limits.event_queue: wrong type: got a TOML string, want an integer"},
+		},
+		{
+			name: "duration as a number",
+			doc:  "[[app]]\nname = \"a\"\ngrace = 2\n",
+			want: []string{`c.toml:3:9: app.grace: wrong type: got a TOML integer, want a string such as "2s"`},
+		},
+		{
+			name: "bad duration",
+			doc:  "[limits]\ndrain_timeout = \"30 s\"\n",
+			want: []string{`c.toml:2:17: limits.drain_timeout: want a duration such as "2s" or "150ms": time: unknown unit " s" in duration "30 s"`},
+		},
+		{
+			name: "bool as string",
+			doc:  "[admin]\npprof = \"yes\"\n",
+			want: []string{"c.toml:2:9: admin.pprof: wrong type: got a TOML string, want a boolean (true or false)"},
+		},
+		{
+			name: "not TOML",
+			doc:  "[ari\n",
+			want: []string{"c.toml:1:5: expected ']' to close table name"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Parse(%q) = nil error, want %q", tt.doc, tt.want)
+			}
+			var got []string
+			for _, p := range Problems(err) {
+				got = append(got, p.Error())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse(%q) errors:\n got %q\nwant %q", tt.doc, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppDefaults(t *testing.T) {
+	doc := `
+[[app]]
+name = "sales"
+programs = ["/opt/ivr/*"]
+
+[[app]]
+name = "support"
+grace = "0s"
+max_sessions = 10
+`
+	cfg, err := Parse("c.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want0 := DefaultApp()
+	want0.Name, want0.Programs = "sales", []string{"/opt/ivr/*"}
+	want1 := DefaultApp()
+	want1.Name, want1.Grace, want1.MaxSessions = "support", Dur(0), 10
+	if !reflect.DeepEqual(cfg.Apps, []App{want0, want1}) {
+		t.Errorf("apps:\n got %+v\nwant %+v", cfg.Apps, []App{want0, want1})
+	}
+	// Tables the file leaves out keep their defaults.
+	if cfg.Limits != Default().Limits || cfg.ARI.Username != "asterisk" {
+		t.Errorf("defaults of other tables lost: %+v", cfg)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	cfg := Default()
+	cfg.ARI.Password = "from-file"
+	env := map[string]string{EnvARIPassword: "s3cret", EnvAdminToken: "tok"}
+	ApplyEnv(&cfg, func(k string) string { return env[k] })
+	if cfg.ARI.Password != "s3cret" || cfg.Admin.Token != "tok" || cfg.ARI.Username != "asterisk" {
+		t.Errorf("after ApplyEnv: %+v / %+v", cfg.ARI, cfg.Admin)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		keys   []string
+	}{
+		{"default", func(*Config) {}, nil},
+		{"no url", func(c *Config) { c.ARI.URLs = nil }, []string{"ari.urls"}},
+		{"bad urls", func(c *Config) {
+			c.ARI.URLs = []string{"ws://x/ari", "http:///ari", "http://u:p@x/ari", "https://a/ari", "https://a/ari"}
+		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[2]", "ari.urls[4]"}},
+		{"no user", func(c *Config) { c.ARI.Username = "" }, []string{"ari.username"}},
+		{"cert without key", func(c *Config) { c.ARI.TLS.CertFile = "/c.pem" }, []string{"ari.tls.cert_file"}},
+		{"no app", func(c *Config) { c.Apps = nil }, []string{"app"}},
+		{"app problems", func(c *Config) {
+			a := DefaultApp()
+			a.Name = "eivr"
+			a.Programs = []string{"/ok/*", "relative/prog", "/bad/[glob", "/x(y)"}
+			a.TCPHosts = []string{"ivr.example", "ivr.example:*", "[::1]:3000", "::1", "h:99999", "ivr://h"}
+			a.MaxSessions = -1
+			a.Dir = "tmp"
+			a.SoundsDir = "sounds"
+			a.Env = []string{"LANG=C", "NOEQUALS", "=x"}
+			a.ConnectTimeout = Dur(0)
+			c.Apps = append(c.Apps, a, App{Name: "a b", ConnectTimeout: Dur(1)})
+		}, []string{
+			"app[1].name", "app[1].programs[1]", "app[1].programs[2]", "app[1].programs[3]",
+			"app[1].tcp_hosts[3]", "app[1].tcp_hosts[4]", "app[1].tcp_hosts[5]",
+			"app[1].max_sessions", "app[1].dir", "app[1].sounds_dir", "app[1].env[1]", "app[1].env[2]",
+			"app[1].connect_timeout", "app[2].name",
+		}},
+		{"window above hold limit", func(c *Config) { c.Reorder.Window = Dur(3 * time.Second) }, []string{"reorder.hold_limit"}},
+		{"queue", func(c *Config) { c.Limits.EventQueue = 0 }, []string{"limits.event_queue"}},
+		{"originate", func(c *Config) { c.Originate.App = "nope"; c.Originate.Timeout = Dur(0) }, []string{"originate.app", "originate.timeout"}},
+		{"admin", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen"}},
+		{"admin off", func(c *Config) { c.Admin.Listen = "" }, nil},
+		{"log", func(c *Config) { c.Log.Level = "verbose"; c.Log.Format = "xml" }, []string{"log.level", "log.format"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			tt.change(&cfg)
+			var got []string
+			for _, p := range Problems(cfg.Validate()) {
+				got = append(got, p.Key)
+				if p.Msg == "" {
+					t.Errorf("%s: empty message", p.Key)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.keys) {
+				t.Errorf("Validate() problem keys:\n got %q\nwant %q\n(%v)", got, tt.keys, cfg.Validate())
+			}
+		})
+	}
+}
+
+func TestParseAndValidateLocates(t *testing.T) {
+	doc := "[ari]\nurls = [\"ftp://x\"]\n\n[[app]]\nname = \"a\"\n\n[[app]]\nname = \"b\"\nprograms = [\"ivr.pl\"]\n"
+	_, err := ParseAndValidate("c.toml", []byte(doc), func(string) string { return "" })
+	var got []string
+	for _, p := range Problems(err) {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`c.toml:2:1: ari.urls[0]: "ftp://x": scheme must be http or https (the events socket follows: ws or wss)`,
+		`c.toml:9:1: app[1].programs[0]: "ivr.pl" is not absolute (native ExternalIVR runs a relative path from Asterisk's working directory; write the full path)`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Errorf("errors.As(%v, *Error) = false", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gw.toml")
+	if err := os.WriteFile(p, []byte("[log]\nlevel = \"debug\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p)
+	if err != nil || cfg.Log.Level != "debug" {
+		t.Errorf("Load = %+v, %v", cfg.Log, err)
+	}
+	if _, err := Load(p + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestSplitHostPattern(t *testing.T) {
+	tests := []struct{ in, host, port string }{
+		{"ivr.example", "ivr.example", "2949"},
+		{"ivr.example:3000", "ivr.example", "3000"},
+		{"10.0.0.1:*", "10.0.0.1", "*"},
+		{"[::1]", "::1", "2949"},
+		{"[::1]:3000", "::1", "3000"},
+	}
+	for _, tt := range tests {
+		h, p, err := SplitHostPattern(tt.in)
+		if err != nil || h != tt.host || p != tt.port {
+			t.Errorf("SplitHostPattern(%q) = %q, %q, %v; want %q, %q", tt.in, h, p, err, tt.host, tt.port)
+		}
+	}
+}
+
+func FuzzConfig(f *testing.F) {
+	if data, err := os.ReadFile(repoConfig); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("[[app]]\nname = \"a\"\ngrace = \"1s\"\n[[app]]\n"))
+	f.Add([]byte("[ari]\nurls = [1, \"x\"]\n[ari.tls]\nca_file = {a = 1}\n"))
+	f.Add([]byte("app = 3\n[limits]\nevent_queue = 1e400\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseAndValidate("f.toml", data, func(string) string { return "" })
+		if err != nil {
+			for _, p := range Problems(err) {
+				if p.Msg == "" {
+					t.Errorf("problem without message: %#v", p)
+				}
+			}
+			return
+		}
+		_ = cfg
+	})
+}
