@@ -1,0 +1,175 @@
+package ari
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config configures a Client. Zero values select the documented defaults.
+type Config struct {
+	// URL is the ARI base, e.g. "http://127.0.0.1:8088/ari". https (or wss)
+	// selects TLS for both REST and the event WebSocket; ws/wss are
+	// accepted too and map to http/https for REST.
+	URL string
+	// Username and Password authenticate with an HTTP Basic header (REST and
+	// WebSocket). Alternatively APIKey "user:password" is sent as the
+	// api_key query parameter of the WebSocket (REST then uses the same
+	// credentials in a Basic header, so they never appear in a REST URL).
+	Username, Password string
+	APIKey             string
+	// Apps are the Stasis applications subscribed on the one socket
+	// (app=a,b). Required by Run; a REST-only client may leave it empty.
+	Apps         []string
+	SubscribeAll bool
+	// TLS is used for https/wss (custom RootCAs, ServerName, client
+	// certificates). nil = system roots.
+	TLS    *tls.Config
+	Logger *slog.Logger // nil = discard
+
+	// QueueSize bounds the events buffered between the socket read loop
+	// and the Handler (default 8192). When it is full new events are
+	// dropped, counted in Stats.Dropped and logged (at most once a
+	// second): the read loop never waits for a slow Handler, because
+	// Asterisk drops a socket it cannot write to within 100 ms.
+	QueueSize int
+	// ReadLimit is the largest event frame accepted (default 1 MiB). A
+	// larger frame closes the socket with an error; Run reconnects.
+	ReadLimit int64
+	// PingInterval is how often the client pings Asterisk (which never
+	// pings on its own; default 5 s). PongTimeout is how much longer a
+	// silent socket is tolerated (default 5 s): the read deadline is
+	// PingInterval+PongTimeout after the last pong or frame.
+	PingInterval, PongTimeout time.Duration
+	// DialTimeout bounds the WebSocket dial and handshake (default 10 s).
+	DialTimeout time.Duration
+	// BackoffMin and BackoffMax bound the reconnect delay (defaults 250 ms
+	// and 15 s). The delay doubles after each failed attempt and is
+	// jittered uniformly in [d/2, d]; it starts over after a connection
+	// that lasted longer than BackoffMax.
+	BackoffMin, BackoffMax time.Duration
+
+	// RESTTimeout bounds the REST calls that Asterisk answers at once
+	// (default 5 s): play, hangup, playback stop, gets, dtmf, ring,
+	// silence, originate, dial...
+	RESTTimeout time.Duration
+	// RESTLongTimeout bounds the calls Asterisk queues behind a playing
+	// file and answers only when they ran (answer, set variable,
+	// continue, move; default 60 s), since a prompt can last that long.
+	RESTLongTimeout time.Duration
+	// RESTRetries is how many times an idempotent GET is retried after a
+	// connection error or a 503 (default 2; negative = none). Other
+	// methods are never retried.
+	RESTRetries int
+	// MaxIdleConns is the number of kept-alive REST connections (default 32).
+	MaxIdleConns int
+}
+
+// Defaults of Config.
+const (
+	DefaultQueueSize       = 8192
+	DefaultReadLimit       = 1 << 20
+	DefaultPingInterval    = 5 * time.Second
+	DefaultPongTimeout     = 5 * time.Second
+	DefaultDialTimeout     = 10 * time.Second
+	DefaultBackoffMin      = 250 * time.Millisecond
+	DefaultBackoffMax      = 15 * time.Second
+	DefaultRESTTimeout     = 5 * time.Second
+	DefaultRESTLongTimeout = 60 * time.Second
+	DefaultRESTRetries     = 2
+	DefaultMaxIdleConns    = 32
+)
+
+// ErrConfig is wrapped by NewClient's errors.
+var ErrConfig = errors.New("ari: invalid config")
+
+func (cfg *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = DefaultReadLimit
+	}
+	def(&cfg.PingInterval, DefaultPingInterval)
+	def(&cfg.PongTimeout, DefaultPongTimeout)
+	def(&cfg.DialTimeout, DefaultDialTimeout)
+	def(&cfg.BackoffMin, DefaultBackoffMin)
+	def(&cfg.BackoffMax, DefaultBackoffMax)
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = cfg.BackoffMin
+	}
+	def(&cfg.RESTTimeout, DefaultRESTTimeout)
+	def(&cfg.RESTLongTimeout, DefaultRESTLongTimeout)
+	if cfg.RESTRetries == 0 {
+		cfg.RESTRetries = DefaultRESTRetries
+	} else if cfg.RESTRetries < 0 {
+		cfg.RESTRetries = 0
+	}
+	if cfg.MaxIdleConns <= 0 {
+		cfg.MaxIdleConns = DefaultMaxIdleConns
+	}
+}
+
+// endpoints derives the REST base and the WebSocket URL (without
+// credentials) from cfg.URL.
+func (cfg *Config) endpoints() (rest *url.URL, ws *url.URL, err error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		// url.Parse's error quotes the URL, which may hold user:password@.
+		return nil, nil, fmt.Errorf("%w: URL does not parse", ErrConfig)
+	}
+	if u.User != nil {
+		return nil, nil, fmt.Errorf("%w: put credentials in Username/Password or APIKey, not in URL", ErrConfig)
+	}
+	if u.Host == "" {
+		return nil, nil, fmt.Errorf("%w: URL %q has no host", ErrConfig, cfg.URL)
+	}
+	rest, ws = new(url.URL), new(url.URL)
+	*rest, *ws = *u, *u
+	rest.RawQuery, ws.RawQuery, rest.Fragment, ws.Fragment = "", "", "", ""
+	switch u.Scheme {
+	case "http", "ws":
+		rest.Scheme, ws.Scheme = "http", "ws"
+	case "https", "wss":
+		rest.Scheme, ws.Scheme = "https", "wss"
+	default:
+		return nil, nil, fmt.Errorf("%w: URL scheme %q (want http, https, ws or wss)", ErrConfig, u.Scheme)
+	}
+	rest.Path = strings.TrimSuffix(rest.Path, "/")
+	rest.RawPath = ""
+	ws.Path = rest.Path + "/events"
+	ws.RawPath = ""
+	return rest, ws, nil
+}
+
+// basicAuth returns the credentials for the Basic header.
+func (cfg *Config) basicAuth() (user, pass string, ok bool) {
+	if cfg.Username != "" || cfg.Password != "" {
+		return cfg.Username, cfg.Password, true
+	}
+	if cfg.APIKey != "" {
+		user, pass, _ = strings.Cut(cfg.APIKey, ":")
+		return user, pass, true
+	}
+	return "", "", false
+}
+
+// redact removes the configured secrets from s (defence in depth: no error
+// we build contains them, but errors from lower layers are passed through).
+func (cfg *Config) redact(s string) string {
+	for _, secret := range []string{cfg.APIKey, cfg.Password, url.QueryEscape(cfg.APIKey)} {
+		if len(secret) >= 3 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
