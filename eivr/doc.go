@@ -1,0 +1,58 @@
+// Package eivr speaks Asterisk's ExternalIVR protocol, byte for byte as
+// Asterisk's ExternalIVR() does (../shared/docs/eivr-protocol.md; "§n" in
+// this package's comments are its sections): application strings, the
+// commands a client writes, the events it reads, and the transports to local
+// programs and ivr:// servers. Nothing here knows about ARI.
+//
+// # Application strings (§2)
+//
+// [ParseAppData] parses the dialplan form "target(args),options" and
+// [ParseStasisArgs] the args of a StasisStart for
+// Stasis(<app>,target(args),options). Both give an [App]: argv (program path
+// or ivr:// URL, then the arguments; at most 32) and the options n, i, d.
+// [SplitAppArgs] is Asterisk's standard argument splitter they build on.
+//
+// # Commands (§4.2, §6)
+//
+// A [Reader] frames the client's command stream as Asterisk does and returns
+// [Command] values (a letter and the bytes from offset 2); [ParseCommand] does
+// the same for one line. Typed helpers interpret the parameters that have a
+// structure: [SetVars] (V), [GetNames] (G), [DTMFArgs] (D), [Autoclear] (O).
+// The P reply is [App.PReply]; S, A and L take the parameter as it is; E, H
+// and X take it as a message; I, P and T ignore it.
+//
+// # Events (§4.1, §5)
+//
+// [AppendEvent] formats an event line into the caller's buffer, without
+// allocating: "<tag>,<%10d timestamp>[,<data>]\n". [GetReply] builds the data
+// of the G reply. [ParseEvent] is the client side, for tests and tools.
+//
+// # Asterisk quirks kept for parity (§10)
+//
+//   - Lines are cut every 1023 bytes and each piece is its own command (Q3).
+//   - Trailing bytes <= 0x20 are removed, leading white space makes a line
+//     ignored (Q4); lines shorter than 3 bytes are ignored (Q5); byte 1 is
+//     not checked (Q6); a NUL byte ends the line; unknown letters are
+//     ignored without any reply (Q7).
+//   - Event data is never escaped (Q15); the timestamp is a space-padded
+//     "%10d" of a 32-bit value (Q32).
+//   - The P reply is cut to 99 bytes (Q12), the G reply to 2047 (Q13).
+//   - Text after the last ')' is dropped, "()" is one empty argument, quotes
+//     and backslashes are processed twice (Q18).
+//
+// # Asterisk behaviour we fix (§10)
+//
+//   - Every complete command line is returned as soon as it is read, not
+//     one per wake-up of the stream (Q1, asterisk#2148), and a partial line
+//     blocks only the goroutine reading commands, never the call (Q2).
+//   - An application string without a target (",n"), which crashes
+//     Asterisk, is an error (Q19); so are more than 32 argv elements, which
+//     Asterisk hands to execv without a terminating NULL (Q18). A V item with
+//     an empty name is rejected (§6.2).
+//
+// # Concurrency
+//
+// The parse and format functions are pure and safe for concurrent use. A
+// Reader belongs to one goroutine: the one that reads a session's commands;
+// its blocking reads end when the stream is closed.
+package eivr
