@@ -1,0 +1,259 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"strings"
+)
+
+// maxGReply caps the data of a G reply (eivr-protocol.md §6.1).
+const maxGReply = 2047
+
+// onCommand executes one client command (eivr-protocol.md §6). Framing
+// (trim, 3-byte minimum, unknown letters) was done by the reader.
+func (s *session) onCommand(c command) {
+	switch c.letter {
+	case 'S', 'A', 'I', 'O':
+		if !s.up || s.hungUp {
+			// Up-guard (§6): bare Z, nothing else.
+			s.log.Warn("command called on unanswered channel", "cmd", string(c.letter))
+			s.send('Z', "")
+			return
+		}
+		switch c.letter {
+		case 'S':
+			s.cmdPlay(string(c.param), true)
+		case 'A':
+			s.cmdPlay(string(c.param), false)
+		case 'I':
+			s.interrupt()
+			s.kick()
+		case 'O':
+			switch {
+			case bytes.EqualFold(c.param, []byte("autoclear")):
+				s.autoclear = true
+			case bytes.EqualFold(c.param, []byte("noautoclear")):
+				s.autoclear = false
+			default:
+				s.log.Warn("Unknown option requested", "cmd", "O", "option", string(c.param))
+			}
+		}
+	case 'T':
+		s.cmdAnswer()
+	case 'V':
+		s.cmdSet(c.param)
+	case 'G':
+		s.cmdGet(c.param)
+	case 'P':
+		s.send('P', s.app.preply)
+	case 'L':
+		s.log.Info("Log message from EIVR", "msg", string(c.param))
+	case 'E':
+		s.log.Info("Exiting", "msg", string(c.param))
+		s.send('E', "")
+		s.end(outcome{action: endContinue, cause: ErrClientExit})
+	case 'X':
+		s.log.Info("Exiting", "msg", string(c.param))
+		s.log.Warn("the X command is deprecated; use E")
+		s.end(outcome{action: endContinue, cause: ErrClientExit})
+	case 'H':
+		s.log.Info("Hanging up", "msg", string(c.param))
+		s.send('H', "")
+		s.end(outcome{action: endHangup, cause: ErrClientHangup})
+	case 'D':
+		s.cmdDTMF(c.param)
+	}
+}
+
+// cmdPlay is S (replace) and A (append), after the existence check of
+// §7.6: a missing file is Z,<ts>,<name> and leaves the playlist alone.
+func (s *session) cmdPlay(name string, replace bool) {
+	apply := func(ok bool) {
+		if !ok {
+			s.send('Z', name)
+			return
+		}
+		if !s.up || s.hungUp || s.out != nil {
+			return // the channel went away while we looked
+		}
+		if replace {
+			s.interrupt()
+		}
+		s.pl.add(name)
+		s.kick()
+	}
+	if ok, known := s.env.sounds.cached(name, s.lang); known {
+		apply(ok)
+		return
+	}
+	// Cache miss: look it up off the loop; the next command waits.
+	s.pause()
+	lang := s.lang
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ok := s.env.sounds.check(s.opsCtx, name, lang)
+		s.post(func() {
+			apply(ok)
+			s.unpause()
+		})
+	}()
+}
+
+// cmdAnswer is T (§6, §6.1 of ari-mapping.md).
+func (s *session) cmdAnswer() {
+	if s.up {
+		if s.pl.start() {
+			s.kick()
+		}
+		return
+	}
+	if s.app.runDead {
+		s.send('Z', "ANSWER_FAILURE")
+		return
+	}
+	s.pause()
+	s.push(&s.ctl, laneOp{
+		do: func(ctx context.Context) error { return s.env.ops.Answer(ctx, s.ch) },
+		done: func(err error) {
+			defer s.unpause()
+			if err != nil {
+				s.log.Warn("answer failed", "err", err)
+				s.send('Z', "ANSWER_FAILURE")
+				return
+			}
+			s.up = true // the state event may come later (ari-12)
+			s.pl.start()
+			s.kick()
+		},
+	})
+}
+
+// cmdSet is V (§6.2): every item set in order on the control lane; the
+// overlay answers G until Asterisk has confirmed the set.
+func (s *session) cmdSet(param []byte) {
+	for item := range bytes.SplitSeq(param, []byte(",")) {
+		name, value, _ := strings.Cut(string(item), "=")
+		if name == "" {
+			s.log.Warn("V with an empty variable name ignored", "cmd", "V")
+			continue
+		}
+		s.setSeq++
+		seq := s.setSeq
+		if s.overlay == nil {
+			s.overlay = make(map[string]overlayValue)
+		}
+		s.overlay[name] = overlayValue{value: value, seq: seq}
+		s.push(&s.ctl, laneOp{
+			do: func(ctx context.Context) error { return s.env.ops.SetVariable(ctx, s.ch, name, value) },
+			done: func(err error) {
+				if err != nil {
+					s.log.Warn("set variable failed", "variable", name, "err", err)
+				}
+				if v, ok := s.overlay[name]; ok && v.seq == seq {
+					delete(s.overlay, name)
+				}
+			},
+		})
+	}
+}
+
+// cmdGet is G (§6.1): plain variables only, the overlay first, then one
+// GET per name off the loop; the next command waits for the reply.
+func (s *session) cmdGet(param []byte) {
+	names := strings.Split(string(param), ",")
+	values := make([]string, len(names))
+	var need []int
+	for i, n := range names {
+		if v, ok := s.overlay[n]; ok {
+			values[i] = v.value
+			continue
+		}
+		if readable(n) {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		s.send('G', joinG(names, values))
+		return
+	}
+	s.pause()
+	ch := s.ch
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for _, i := range need {
+			v, err := s.env.ops.GetVariable(s.opsCtx, ch, names[i])
+			if err != nil && !isVariableNotSet(err) {
+				s.log.Debug("get variable failed", "variable", names[i], "err", err)
+			}
+			values[i] = v
+		}
+		s.post(func() {
+			s.send('G', joinG(names, values))
+			s.unpause()
+		})
+	}()
+}
+
+// joinG builds "n1=v1,n2=v2" capped at 2047 bytes.
+func joinG(names, values []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(values[i])
+		if b.Len() >= maxGReply {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > maxGReply {
+		out = out[:maxGReply]
+	}
+	return out
+}
+
+// readable reports whether G may ask Asterisk for name. Native G reads
+// plain variables only (Q13): functions and the built-in pseudo-variables
+// that ARI would evaluate come back empty.
+func readable(name string) bool {
+	if name == "" || strings.HasSuffix(name, ")") {
+		return false
+	}
+	_, builtin := builtinVars[name]
+	return !builtin
+}
+
+// builtinVars are the names Asterisk's pbx_retrieve_variable computes
+// instead of reading a channel variable; native G returns them empty.
+var builtinVars = map[string]struct{}{
+	"CALLERID": {}, "CALLERIDNUM": {}, "CALLERIDNAME": {}, "CALLERANI": {},
+	"CALLINGPRES": {}, "CALLINGANI2": {}, "CALLINGTON": {}, "CALLINGTNS": {},
+	"DNID": {}, "HINT": {}, "HINTNAME": {}, "EXTEN": {}, "RDNIS": {},
+	"CONTEXT": {}, "PRIORITY": {}, "CHANNEL": {}, "UNIQUEID": {},
+	"HANGUPCAUSE": {}, "EPOCH": {}, "SYSTEMNAME": {}, "ENTITYID": {},
+	"ASTETCDIR": {}, "ASTMODDIR": {}, "ASTVARLIBDIR": {}, "ASTDBDIR": {},
+	"ASTKEYDIR": {}, "ASTDATADIR": {}, "ASTAGIDIR": {}, "ASTSPOOLDIR": {},
+	"ASTRUNDIR": {}, "ASTLOGDIR": {}, "ASTSBINDIR": {}, "ASTCACHEDIR": {},
+}
+
+// cmdDTMF is D (§6.3): send DTMF to the caller. ARI queues it behind the
+// playing file (ari-mapping.md §4); an empty digit string sends nothing.
+func (s *session) cmdDTMF(param []byte) {
+	digits, between, duration := dtmfArgs(param)
+	if digits == "" {
+		return
+	}
+	s.push(&s.ctl, laneOp{
+		do: func(ctx context.Context) error { return s.env.ops.SendDTMF(ctx, s.ch, digits, between, duration) },
+		done: func(err error) {
+			if err != nil {
+				s.log.Warn("send DTMF failed", "err", err)
+			}
+		},
+	})
+}

@@ -1,0 +1,347 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+)
+
+const testTS = 1795457185
+
+var errTestREST = errors.New("fake REST failure")
+
+// fakeOps is an in-package fake of the ARI REST subset: it records every
+// call as a short string and lets tests make calls block or fail.
+type fakeOps struct {
+	calls chan string
+
+	mu       sync.Mutex
+	vars     map[string]string
+	setGate  chan struct{} // non-nil: SetVariable/Answer wait for it (blocked behind a playback)
+	failPlay bool
+	failAns  bool
+	stopErr  error
+}
+
+func newFakeOps() *fakeOps {
+	return &fakeOps{calls: make(chan string, 1000), vars: map[string]string{}}
+}
+
+func (f *fakeOps) rec(format string, a ...any) { f.calls <- fmt.Sprintf(format, a...) }
+
+func (f *fakeOps) gate(ctx context.Context) error {
+	f.mu.Lock()
+	g := f.setGate
+	f.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	select {
+	case <-g:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *fakeOps) Answer(ctx context.Context, ch string) error {
+	f.rec("answer")
+	if err := f.gate(ctx); err != nil {
+		return err
+	}
+	if f.failAns {
+		return errTestREST
+	}
+	return nil
+}
+func (f *fakeOps) Hangup(ctx context.Context, ch, reason string) error {
+	f.rec("hangup")
+	return nil
+}
+func (f *fakeOps) Play(ctx context.Context, ch, id string, media []string, lang string) (ari.Playback, error) {
+	f.rec("play %s %s", strings.Join(media, "|"), id)
+	if f.failPlay {
+		return ari.Playback{}, errTestREST
+	}
+	return ari.Playback{ID: id, State: "queued"}, nil
+}
+func (f *fakeOps) StopPlayback(ctx context.Context, id string) error {
+	f.rec("stop %s", id)
+	return f.stopErr
+}
+func (f *fakeOps) GetVariable(ctx context.Context, ch, name string) (string, error) {
+	f.rec("get %s", name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vars[name]
+	if !ok {
+		return "", errVarNotSet
+	}
+	return v, nil
+}
+func (f *fakeOps) SetVariable(ctx context.Context, ch, name, value string) error {
+	f.rec("set %s=%s", name, value)
+	if err := f.gate(ctx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.vars[name] = value
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeOps) Continue(ctx context.Context, ch, c, e string, p int, l string) error {
+	f.rec("continue")
+	return nil
+}
+func (f *fakeOps) StartSilence(ctx context.Context, ch string) error { f.rec("silence"); return nil }
+func (f *fakeOps) StopSilence(ctx context.Context, ch string) error  { f.rec("unsilence"); return nil }
+func (f *fakeOps) SendDTMF(ctx context.Context, ch, digits string, between, duration time.Duration) error {
+	f.rec("dtmf %s %v %v", digits, between, duration)
+	return nil
+}
+
+// fakeConn is a client connection made of a pipe (commands) and a channel
+// of event lines.
+type fakeConn struct {
+	cmdR  *io.PipeReader
+	cmdW  *io.PipeWriter
+	lines chan string
+	done  chan struct{}
+	once  sync.Once
+	slow  bool
+}
+
+func newFakeConn() *fakeConn {
+	r, w := io.Pipe()
+	return &fakeConn{cmdR: r, cmdW: w, lines: make(chan string, 1000), done: make(chan struct{})}
+}
+
+func (c *fakeConn) Commands() io.Reader { return c.cmdR }
+func (c *fakeConn) Send(line []byte) error {
+	if c.slow {
+		return errors.New("queue full")
+	}
+	c.lines <- string(line)
+	return nil
+}
+func (c *fakeConn) Done() <-chan struct{} { return c.done }
+func (c *fakeConn) Err() error            { return nil }
+func (c *fakeConn) Close(ctx context.Context) error {
+	c.once.Do(func() {
+		close(c.done)
+		c.cmdR.CloseWithError(errors.New("closed"))
+	})
+	return nil
+}
+
+// lineSource frames commands like eivr.Reader for the tests: trailing
+// blanks trimmed, lines under 3 bytes and leading blanks ignored.
+type lineSource struct{ br *bufio.Reader }
+
+func (l *lineSource) next() (command, error) {
+	for {
+		line, err := l.br.ReadBytes('\n')
+		if err != nil && len(line) == 0 {
+			return command{}, err
+		}
+		line = bytes.TrimRight(line, " \t\r\n")
+		if len(line) < 3 || line[0] == ' ' || !strings.ContainsRune("SAIHEOVGLPTDX", rune(line[0])) {
+			continue
+		}
+		return command{letter: line[0], param: line[2:]}, nil
+	}
+}
+
+type harness struct {
+	t     *testing.T
+	ops   *fakeOps
+	conn  *fakeConn
+	s     *session
+	out   chan outcome
+	n     int
+	ctx   context.Context
+	stop  context.CancelFunc
+	seqID int
+}
+
+func testEnv(ops *fakeOps, conn *fakeConn, sounds soundChecker) *sessionEnv {
+	var mu sync.Mutex
+	n := 0
+	return &sessionEnv{
+		ops:    ops,
+		sounds: sounds,
+		connect: func(ctx context.Context, app appSpec, log *slog.Logger) (clientConn, commandSource, error) {
+			if conn == nil {
+				return nil, nil, errTestREST
+			}
+			return conn, &lineSource{br: bufio.NewReader(conn.Commands())}, nil
+		},
+		now: func() time.Time { return time.Unix(testTS, 0) },
+		newID: func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			return fmt.Sprintf("pb%d", n)
+		},
+		idleSilence:  false,
+		stopTimeout:  2 * time.Second,
+		flushTimeout: time.Second,
+		callTimeout:  time.Second,
+		goneGrace:    50 * time.Millisecond,
+		closeTimeout: time.Second,
+	}
+}
+
+// allSounds accepts every name except those starting with "no-".
+type allSounds struct{}
+
+func (allSounds) cached(name, lang string) (bool, bool) {
+	return !strings.HasPrefix(name, "no-"), true
+}
+func (allSounds) check(ctx context.Context, name, lang string) bool {
+	return !strings.HasPrefix(name, "no-")
+}
+
+func startHarness(t *testing.T, app appSpec, state string, tweak func(*sessionEnv, *fakeOps, *fakeConn)) *harness {
+	t.Helper()
+	ops := newFakeOps()
+	conn := newFakeConn()
+	env := testEnv(ops, conn, allSounds{})
+	if tweak != nil {
+		tweak(env, ops, conn)
+	}
+	if app.preply == "" {
+		app.preply = "/usr/bin/ivr,a,b"
+	}
+	s := newSession(env, slog.New(slog.DiscardHandler), "s1", ari.Channel{ID: "c1", State: state, Language: "en"}, app, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, ops: ops, conn: conn, s: s, out: make(chan outcome, 1), ctx: ctx, stop: cancel}
+	go func() { h.out <- s.run(ctx, context.Background()) }()
+	t.Cleanup(func() {
+		cancel()
+		conn.cmdW.Close()
+		select {
+		case <-h.out:
+		case <-time.After(5 * time.Second):
+			t.Error("session did not end")
+		}
+	})
+	return h
+}
+
+func (h *harness) cmd(lines ...string) {
+	h.t.Helper()
+	for _, l := range lines {
+		if _, err := io.WriteString(h.conn.cmdW, l+"\n"); err != nil {
+			h.t.Fatalf("write %q: %v", l, err)
+		}
+	}
+}
+
+// line waits for the next event line, with its timestamp replaced by "ts".
+func (h *harness) line() string {
+	h.t.Helper()
+	select {
+	case l := <-h.conn.lines:
+		return maskTS(l)
+	case <-time.After(3 * time.Second):
+		h.t.Fatal("no event line within 3s")
+		return ""
+	}
+}
+
+func (h *harness) expectLines(want ...string) {
+	h.t.Helper()
+	for _, w := range want {
+		if got := h.line(); got != w+"\n" {
+			h.t.Fatalf("event line: got %q, want %q", got, w+"\n")
+		}
+	}
+}
+
+func (h *harness) noLine() {
+	h.t.Helper()
+	select {
+	case l := <-h.conn.lines:
+		h.t.Fatalf("unexpected event line %q", l)
+	case <-time.After(30 * time.Millisecond):
+	}
+}
+
+func maskTS(l string) string {
+	if len(l) >= 12 && l[1] == ',' {
+		return l[:2] + "ts" + l[12:]
+	}
+	return l
+}
+
+// call waits for the next REST call.
+func (h *harness) call() string {
+	h.t.Helper()
+	select {
+	case c := <-h.ops.calls:
+		return c
+	case <-time.After(3 * time.Second):
+		h.t.Fatal("no REST call within 3s")
+		return ""
+	}
+}
+
+func (h *harness) expectCalls(want ...string) {
+	h.t.Helper()
+	for _, w := range want {
+		if got := h.call(); got != w {
+			h.t.Fatalf("REST call: got %q, want %q", got, w)
+		}
+	}
+}
+
+func (h *harness) noCall() {
+	h.t.Helper()
+	select {
+	case c := <-h.ops.calls:
+		h.t.Fatalf("unexpected REST call %q", c)
+	case <-time.After(30 * time.Millisecond):
+	}
+}
+
+func (h *harness) event(ev *ari.Event) {
+	if ev.Channel.ID == "" && ev.Kind != ari.KindPlaybackFinished && ev.Kind != ari.KindPlaybackStarted {
+		ev.Channel.ID = "c1"
+	}
+	if !h.s.deliver(ev) {
+		h.t.Fatal("event queue full")
+	}
+}
+
+func (h *harness) finished(id, state string) {
+	h.event(&ari.Event{Kind: ari.KindPlaybackFinished, Playback: ari.Playback{ID: id, State: state}})
+}
+
+func (h *harness) dtmf(d string) {
+	h.event(&ari.Event{Kind: ari.KindChannelDtmfReceived, Digit: d})
+}
+
+func (h *harness) outcome() outcome {
+	h.t.Helper()
+	select {
+	case o := <-h.out:
+		h.out <- o
+		return o
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("session did not end")
+		return outcome{}
+	}
+}
+
+func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

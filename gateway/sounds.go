@@ -1,0 +1,173 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// soundChecker is the existence check of S and A (eivr-protocol.md §7.6,
+// ari-mapping.md §5). Shared by every session of a gateway; safe for
+// concurrent use.
+type soundChecker interface {
+	// cached answers without I/O that could block: known=false means
+	// check must be called (off the session loop).
+	cached(name, lang string) (ok, known bool)
+	// check answers, doing I/O if needed. It never fails: when the answer
+	// cannot be had, the name is accepted (optimistic, ari-mapping.md §5.3).
+	check(ctx context.Context, name, lang string) bool
+}
+
+// languages returns the language search order of §7.6 step 3: the channel
+// language, then with trailing _parts removed one at a time, then none,
+// then "en" unless already tried.
+func languages(lang string) []string {
+	var out []string
+	for l := lang; l != ""; {
+		out = append(out, l)
+		i := strings.LastIndexByte(l, '_')
+		if i < 0 {
+			break
+		}
+		l = l[:i]
+	}
+	out = append(out, "")
+	for _, l := range out {
+		if l == "en" {
+			return out
+		}
+	}
+	return append(out, "en")
+}
+
+// remote reports names Asterisk fetches over its media cache (§7.6 step 5).
+func remote(name string) bool { return strings.Contains(name, "://") }
+
+// soundExts are the file extensions of Asterisk's usual format modules,
+// most common first (§7.6 step 2).
+var soundExts = [...]string{
+	"gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "WAV", "wav49", "g729",
+	"pcm", "ul", "mu", "al", "raw", "sln8", "sln12", "sln24", "sln32", "sln44",
+	"sln48", "sln96", "sln192", "ogg", "ilbc", "siren7", "siren14", "g726-16",
+	"g726-24", "g726-32", "g726-40", "vox", "h263", "h264", "jpg",
+}
+
+// diskSounds checks names against Asterisk's sounds directory mounted
+// locally: exact parity with native (ari-mapping.md §5.1).
+type diskSounds struct {
+	dir string // <datadir>/sounds
+}
+
+func (d diskSounds) cached(name, lang string) (bool, bool) { return d.exists(name, lang), true }
+
+func (d diskSounds) check(_ context.Context, name, lang string) bool { return d.exists(name, lang) }
+
+func (d diskSounds) exists(name, lang string) bool {
+	if remote(name) {
+		return true
+	}
+	for _, l := range languages(lang) {
+		var base string
+		switch {
+		case strings.HasPrefix(name, "/"):
+			dir, file := filepath.Split(name)
+			base = filepath.Join(dir, l, file)
+		default:
+			base = filepath.Join(d.dir, l, name)
+		}
+		for _, ext := range soundExts {
+			if fi, err := os.Stat(base + "." + ext); err == nil && !fi.IsDir() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// soundLister is GET /sounds (satisfied by an adapter on *ari.Client):
+// every sound id with the languages it exists in.
+type soundLister interface {
+	soundIndex(ctx context.Context) (map[string][]string, error)
+}
+
+// ariSounds checks names against a cached GET /sounds (ari-mapping.md
+// §5.2). The index is fetched once per ttl by one caller at a time; other
+// callers wait for it only in check, never in cached. Names the index
+// cannot represent (absolute paths, URLs) are accepted.
+type ariSounds struct {
+	lister soundLister
+	ttl    time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	index    map[string][]string
+	fetched  time.Time
+	fetching chan struct{} // non-nil while a fetch runs; closed when done
+}
+
+func (a *ariSounds) cached(name, lang string) (bool, bool) {
+	if remote(name) || strings.HasPrefix(name, "/") {
+		return true, true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.index == nil || a.now().Sub(a.fetched) > a.ttl {
+		return false, false
+	}
+	return lookup(a.index, name, lang), true
+}
+
+func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
+	if ok, known := a.cached(name, lang); known {
+		return ok
+	}
+	a.mu.Lock()
+	wait := a.fetching
+	if wait == nil {
+		wait = make(chan struct{})
+		a.fetching = wait
+		a.mu.Unlock()
+		idx, err := a.lister.soundIndex(ctx)
+		a.mu.Lock()
+		if err != nil {
+			a.log.Warn("GET /sounds failed; accepting file names unchecked", "err", err)
+		} else {
+			a.index, a.fetched = idx, a.now()
+		}
+		a.fetching = nil
+		close(wait)
+	} else {
+		a.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return true
+		}
+		a.mu.Lock()
+	}
+	defer a.mu.Unlock()
+	if a.index == nil {
+		return true
+	}
+	return lookup(a.index, name, lang)
+}
+
+func lookup(index map[string][]string, name, lang string) bool {
+	have := index[name]
+	if len(have) == 0 {
+		return false
+	}
+	for _, l := range languages(lang) {
+		for _, h := range have {
+			if h == l {
+				return true
+			}
+		}
+	}
+	return false
+}
