@@ -1,0 +1,133 @@
+// Package aritest is a fake Asterisk 22.10.1 speaking real ARI over HTTP and
+// WebSocket on a loopback port, for tests and the demo (like net/http/httptest).
+// It is calibrated against recordings of a real Asterisk (see
+// calibration_test.go) but never reads them itself, and it does not import
+// package ari: it writes the ARI JSON itself, so the client and the fake do
+// not share bugs.
+//
+// # Starting
+//
+//	srv, err := aritest.NewServer(aritest.Options{Speed: 20}) // 20x faster media
+//	defer srv.Close()
+//	srv.URL()                 // "http://127.0.0.1:PORT/ari"
+//	srv.WebSocketURL("gw")    // "ws://127.0.0.1:PORT/ari/events?app=gw" (add api_key or basic auth)
+//
+// Credentials default to asterisk/asterisk (Options.Username/Password), as
+// basic auth or api_key=user:password; anything else gets 401
+// {"message":"Authentication required"}.
+//
+// # What it serves
+//
+// Events WebSocket GET /ari/events?app=a[,b][&subscribeAll=true]: one socket
+// per client, several apps per socket. A second socket for an app gets its
+// events from then on; the old one receives ApplicationReplaced and then
+// stays open but silent for that app. Events are written in publish order
+// (FIFO per socket). A client that cannot take a frame within 100 ms
+// (websocket_write_timeout) or lets 4096 frames queue up is dropped. Events
+// published while an app has no socket are lost; nothing is replayed on
+// reconnect. subscribeAll is accepted but not modelled (apps see their own
+// channels only).
+//
+// Events are byte-compatible with 22.10.1 (field names, key order,
+// timestamps "2026-11-23T18:02:35.545+0000", full channel objects):
+// StasisStart, StasisEnd, ChannelStateChange, ChannelHangupRequest,
+// ChannelVarset, ChannelCallerId, ChannelDtmfReceived, ChannelDestroyed,
+// ChannelDialplan (create only), Dial, PlaybackStarted, PlaybackContinuing,
+// PlaybackFinished, ApplicationReplaced, ApplicationMoveFailed.
+//
+// REST under /ari, parameters as query, form or JSON body:
+//
+//	GET  /asterisk/info, /asterisk/ping, /asterisk/variable
+//	GET  /applications, /applications/{app}        (channel_ids for resync)
+//	GET  /sounds[?lang=&format=], /sounds/{id}     (from the catalogue)
+//	GET  /channels, /channels/{id}
+//	POST /channels[/{id}] originate (endpoint, app, appArgs, callerId, timeout, channelId, otherChannelId, {"variables":{}})
+//	POST /channels/create, /channels/{id}/dial
+//	DELETE /channels/{id}[?reason=|reason_code=]
+//	POST /channels/{id}/answer | play[/{playbackId}] | variable | continue | move | dtmf | ring | silence | mute | hold
+//	GET  /channels/{id}/variable
+//	GET|DELETE /playbacks/{id}, POST /playbacks/{id}/control
+//
+// Error bodies are {"message": "..."} with Asterisk's statuses and texts:
+// 404 "Channel not found" (variable calls: "Provided channel was not found"),
+// 409 "Channel not in Stasis application", 412 "Channel in invalid state"
+// (play/continue/dtmf on Down/Ringing channels), 404 "Provided variable was
+// not found" (GET of an unset variable), 500 "Unable to read provided
+// function", 400 "Variable name is required", 500 "Failed to queue media for
+// playback" (no media), 404 "Playback not found", 400 "Invalid operation X",
+// originate with an unknown technology 500 {"error":"Allocation failed"}.
+//
+// # Channel behaviour (as recorded on 22.10.1)
+//
+// Each channel in Stasis has a FIFO command queue run by its own goroutine
+// (docs/ari-mapping.md §1). play, continue, move, dtmf (outbound), ring,
+// silence are queued and return at once; answer and POST variable are queued
+// and the HTTP reply waits until they ran, so they block behind a playing
+// file; GET variable/channel, DELETE channel and playback stop/control are
+// immediate. Playbacks: 201 {"state":"queued"}; PlaybackStarted per media
+// item, PlaybackContinuing between items, PlaybackFinished "done" at the end
+// (length from the catalogue, per language, divided by Speed). A missing
+// sound: Started + Finished "failed" ~3 ms later (Continuing inside a list).
+// Unknown scheme or recording: Started and never Finished; the queue moves
+// on. tone: plays until stopped. DELETE /playbacks/{id} while playing →
+// Finished "done"; while queued → Finished "done" (no Started) when its turn
+// comes. pause (no event, GET shows "paused"), unpause (a new
+// PlaybackStarted), restart (no event). A finished playback is 404.
+//
+// Hangup through DELETE /channels → ChannelHangupRequest{cause:32,soft:true};
+// a far-end hangup (FarHangup) → ChannelHangupRequest{cause:N}. Then the
+// playing playback gets Finished "failed", every queued one Started +
+// Finished "failed", then StasisEnd, and nothing more for that channel
+// (except ChannelVarset STASISSTATUS + ChannelDestroyed for channels the app
+// originated or created). continue → StasisEnd when the queue reaches it
+// (later playbacks are dropped silently); the channel stays (GET works,
+// control calls 409) until FarHangup or DELETE; to a context not in
+// Options.Contexts it is hung up. move → StasisStart on the new app, then
+// StasisEnd on the old one. Variables: plain ones (POST without value
+// unsets, no event; POST emits ChannelVarset), STASISSTATUS, EXTEN, CONTEXT,
+// PRIORITY, UNIQUEID, CHANNEL, and the functions CALLERID(num|name|all)
+// (writing emits ChannelCallerId), CONNECTEDLINE(num|name),
+// CHANNEL(name|state|language|uniqueid), LEN(x). Unknown functions: GET
+// 500, POST 204 with no effect.
+//
+// Originate (POST /channels) with app: 200 channel Down; the app is
+// subscribed at once and sees Dial "" → ChannelStateChange Ringing → Dial
+// RINGING → (after Endpoint.Ring) ChannelStateChange Up → Dial ANSWER →
+// ChannelVarset STASISSTATUS → StasisStart{appArgs}. Busy: Dial BUSY and
+// ChannelDestroyed{cause:0}; no answer within timeout: ChannelDestroyed{19}.
+// The Local ;2 half and its dialplan events are not simulated.
+// /channels/create puts the channel into the app at once (state Down,
+// StasisStart); /dial then gives the same progress events (BUSY/NOANSWER
+// hang it up with cause 17/19). SetEndpoint chooses an endpoint's outcome.
+//
+// # Caller side (what a phone / the dialplan would do)
+//
+//	id, err := srv.StartCall("gw", []string{"ivr://x", "n"}, aritest.CallOptions{}) // StasisStart, state Ring
+//	srv.PressDTMF(id, '5', 100*time.Millisecond) // blocks d/Speed; ChannelDtmfReceived{duration_ms:100} at the end
+//	srv.PressDTMFs(ctx, id, "123", 100*time.Millisecond, 100*time.Millisecond)
+//	srv.FarHangup(id, 16)                         // far end hangs up with cause 16
+//	end, err := srv.WaitEnd(ctx, id)              // End{Continued, Context, Exten, Priority, Moved, App, HungUp, Cause, Soft, Vars}
+//	srv.Ended(id); srv.Vars(id); srv.State(id); srv.SentDTMF(id) // digits sent towards the caller by /dtmf
+//	srv.Requests()                                // REST log: Method, Path (below /ari), Params, Status, Time, Elapsed
+//
+// # Fault injection
+//
+//	srv.ReorderWindow(d)  // shuffle the events that arrive within d of each other (per socket)
+//	srv.Duplicate(p)      // send each event twice with probability p
+//	srv.Delay(d)          // hold every event for d
+//	srv.DropWebSockets()  // close all sockets now; events until reconnect are lost
+//	srv.Restart()         // sockets dropped, all channels/playbacks/apps gone without events
+//	srv.FailREST(method, pathPrefix, status, n) // next n matching requests fail (n<0: always; 0: clear)
+//	srv.RESTLatency(d)    // delay every REST reply
+//	srv.SendMalformed()   // a frame that is not JSON; SendRaw(frame) any frame
+//
+// Options.Seed makes the random faults reproducible.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. One mutex guards the whole
+// simulated Asterisk, so events are queued in the order the state changed;
+// per channel one goroutine runs the command queue, per socket one writes
+// and one (the HTTP handler) reads, and dial/ring timers run in their own.
+// Close ends every goroutine and waits for them (goleak-clean).
+package aritest

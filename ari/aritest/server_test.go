@@ -1,0 +1,256 @@
+package aritest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func fastOpts() Options {
+	return Options{Speed: 20, Sounds: map[string]time.Duration{
+		"hello-world": 2 * time.Second, "beep": 500 * time.Millisecond, "vm-goodbye": time.Second,
+		"fr:hello-world": 4 * time.Second,
+	}}
+}
+
+var tsRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$`)
+
+func TestBasicCall(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, err := s.StartCall("gw", []string{"arg1", "arg2"}, CallOptions{ID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := gw.expect("StasisStart")[0]
+	if ev.str("channel", "state") != "Ring" || ev.str("channel", "id") != id || ev.str("application") != "gw" {
+		t.Fatalf("StasisStart: %v", ev)
+	}
+	if args := ev["args"].([]any); len(args) != 2 || args[0] != "arg1" {
+		t.Fatalf("args %v", args)
+	}
+	if !tsRE.MatchString(ev.str("timestamp")) || !tsRE.MatchString(ev.str("channel", "creationtime")) {
+		t.Fatalf("timestamp format: %v", ev)
+	}
+	mustCall(t, s, "POST", "/channels/c1/answer", nil, 204)
+	if e := gw.expect("ChannelStateChange")[0]; e.str("channel", "state") != "Up" {
+		t.Fatalf("state %v", e)
+	}
+	mustCall(t, s, "POST", "/channels/c1/answer", nil, 204) // no second event
+	b := mustCall(t, s, "POST", "/channels/c1/play/pb1", url.Values{"media": {"sound:hello-world"}}, 201)
+	var pb map[string]any
+	_ = json.Unmarshal(b, &pb)
+	if pb["state"] != "queued" || pb["target_uri"] != "channel:c1" || pb["language"] != "en" {
+		t.Fatalf("play response %s", b)
+	}
+	start := time.Now()
+	es := gw.expect("PlaybackStarted", "PlaybackFinished")
+	if el := time.Since(start); el < 80*time.Millisecond || el > time.Second {
+		t.Errorf("2 s at speed 20 took %v", el)
+	}
+	if es[1].str("playback", "state") != "done" {
+		t.Fatalf("finished %v", es[1])
+	}
+	mustCall(t, s, "GET", "/playbacks/pb1", nil, 404)
+	mustCall(t, s, "DELETE", "/channels/c1", url.Values{"reason": {"busy"}}, 204)
+	es = gw.expect("ChannelHangupRequest", "StasisEnd")
+	if es[0].str("cause") != "32" || es[0].str("soft") != "true" {
+		t.Fatalf("hangup request %v", es[0])
+	}
+	gw.quiet(50 * time.Millisecond)
+	end, err := s.WaitEnd(context.Background(), id)
+	if err != nil || !end.HungUp || end.Cause != 17 || !end.Soft {
+		t.Fatalf("end %+v %v", end, err)
+	}
+	mustCall(t, s, "GET", "/channels/c1", nil, 404)
+}
+
+func TestEventKeyOrder(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	if _, err := s.StartCall("gw", nil, CallOptions{ID: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := <-gw.raw
+	want := `{"type":"StasisStart","timestamp":"`
+	if !strings.HasPrefix(string(raw), want) || !strings.Contains(string(raw), `"args":[],"channel":{"id":"k1","name":"Local/s@stasisin-00000000;2","state":"Ring","protocol_id":"","caller":{"name":"Test Caller","number":"5551234"}`) ||
+		!strings.HasSuffix(string(raw), `"asterisk_id":"02:fc:00:00:00:01","application":"gw"}`) {
+		t.Fatalf("frame %s", raw)
+	}
+	if err := s.FarHangup("k1", 17); err != nil {
+		t.Fatal(err)
+	}
+	raw = <-gw.raw
+	if !strings.HasPrefix(string(raw), `{"cause":17,"type":"ChannelHangupRequest"`) {
+		t.Fatalf("frame %s", raw)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	s := newServer(t, Options{Username: "u", Password: "p"})
+	resp, err := http.Get(s.URL() + "/channels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("no creds: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(s.URL() + "/channels?api_key=u:p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("api_key: %d", resp.StatusCode)
+	}
+	_, resp, err = websocket.DefaultDialer.Dial(s.WebSocketURL("gw")+"&api_key=u:x", nil)
+	if err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("bad ws creds: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+func TestFarHangupFlushesQueue(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{Answered: true})
+	gw.expect("StasisStart")
+	for _, pb := range []string{"p1", "p2", "p3"} {
+		mustCall(t, s, "POST", "/channels/"+id+"/play/"+pb, url.Values{"media": {"sound:hello-world"}}, 201)
+	}
+	gw.expect("PlaybackStarted")
+	if err := s.FarHangup(id, 16); err != nil {
+		t.Fatal(err)
+	}
+	es := gw.expect("ChannelHangupRequest", "PlaybackFinished", "PlaybackStarted", "PlaybackFinished",
+		"PlaybackStarted", "PlaybackFinished", "StasisEnd")
+	if es[0].str("cause") != "16" || es[0].str("soft") != "" {
+		t.Fatalf("hangup %v", es[0])
+	}
+	for _, i := range []int{1, 3, 5} {
+		if es[i].str("playback", "state") != "failed" {
+			t.Fatalf("event %d %v", i, es[i])
+		}
+	}
+	gw.quiet(50 * time.Millisecond)
+}
+
+func TestBlockingBehindPlayback(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{})
+	gw.expect("StasisStart")
+	mustCall(t, s, "POST", "/channels/"+id+"/play", url.Values{"media": {"sound:hello-world"}}, 201)
+	gw.expect("PlaybackStarted")
+	start := time.Now()
+	// GET variable is immediate, answer waits for the playback.
+	mustCall(t, s, "GET", "/channels/"+id+"/variable", url.Values{"variable": {"CALLERID(num)"}}, 200)
+	if time.Since(start) > 50*time.Millisecond {
+		t.Fatal("GET variable blocked")
+	}
+	mustCall(t, s, "POST", "/channels/"+id+"/answer", nil, 204)
+	if el := time.Since(start); el < 70*time.Millisecond {
+		t.Fatalf("answer returned after %v, before the 100 ms playback ended", el)
+	}
+	gw.expect("PlaybackFinished", "ChannelStateChange")
+}
+
+func TestVariables(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{})
+	gw.expect("StasisStart")
+	ch := "/channels/" + id + "/variable"
+	for _, tc := range []struct {
+		name, want string
+		status     int
+	}{
+		{"CALLERID(num)", `{"value":"5551234"}`, 200},
+		{"CALLERID(all)", `{"value":"\"Test Caller\" \u003c5551234\u003e"}`, 200},
+		{"NOT_SET", `{"message":"Provided variable was not found"}`, 404},
+		{"STASISSTATUS", `{"value":""}`, 200},
+		{"UNIQUEID", `{"value":"` + id + `"}`, 200},
+		{"LEN(abc)", `{"value":"3"}`, 200},
+		{"NOSUCH(x)", `{"message":"Unable to read provided function"}`, 500},
+	} {
+		st, b := call(t, s, "GET", ch, url.Values{"variable": {tc.name}}, "")
+		if st != tc.status || string(b) != tc.want {
+			t.Errorf("GET %s: %d %s, want %d %s", tc.name, st, b, tc.status, tc.want)
+		}
+	}
+	mustCall(t, s, "POST", ch, url.Values{"variable": {"FOO"}, "value": {"bar"}}, 204)
+	if e := gw.expect("ChannelVarset")[0]; e.str("variable") != "FOO" || e.str("value") != "bar" {
+		t.Fatalf("varset %v", e)
+	}
+	mustCall(t, s, "POST", ch, url.Values{"variable": {"FOO"}}, 204) // unset, no event
+	mustCall(t, s, "GET", ch, url.Values{"variable": {"FOO"}}, 404)
+	mustCall(t, s, "POST", ch, url.Values{"variable": {"CALLERID(num)"}, "value": {"4242"}}, 204)
+	gw.expect("ChannelCallerId")
+	if st, _ := call(t, s, "POST", ch, nil, `{"variable":"J","value":"v"}`); st != 204 {
+		t.Fatalf("json body: %d", st)
+	}
+	gw.expect("ChannelVarset")
+	mustCall(t, s, "GET", "/channels/nope/variable", url.Values{"variable": {"X"}}, 404)
+	vars, _ := s.Vars(id)
+	if vars["J"] != "v" {
+		t.Fatalf("vars %v", vars)
+	}
+	gw.quiet(30 * time.Millisecond)
+}
+
+func TestContinue(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{Answered: true})
+	gw.expect("StasisStart")
+	mustCall(t, s, "POST", "/channels/"+id+"/play", url.Values{"media": {"sound:beep"}}, 201)
+	mustCall(t, s, "POST", "/channels/"+id+"/continue", nil, 204)
+	gw.expect("PlaybackStarted", "PlaybackFinished", "StasisEnd")
+	end, err := s.WaitEnd(context.Background(), id)
+	if err != nil || !end.Continued || end.Context != "stasisin" || end.Exten != "s" || end.Priority != 3 || end.HungUp {
+		t.Fatalf("end %+v %v", end, err)
+	}
+	mustCall(t, s, "POST", "/channels/"+id+"/play", url.Values{"media": {"sound:beep"}}, 409)
+	mustCall(t, s, "GET", "/channels/"+id, nil, 200)
+	if err := s.FarHangup(id, 16); err != nil {
+		t.Fatal(err)
+	}
+	gw.quiet(30 * time.Millisecond)
+	mustCall(t, s, "GET", "/channels/"+id, nil, 404)
+}
+
+func TestDTMF(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{Answered: true})
+	gw.expect("StasisStart")
+	if err := s.PressDTMFs(context.Background(), id, "12#", 120*time.Millisecond, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"1", "2", "#"} {
+		e := gw.expect("ChannelDtmfReceived")[0]
+		if e.str("digit") != d || e.str("duration_ms") != "120" {
+			t.Fatalf("dtmf %v", e)
+		}
+	}
+	mustCall(t, s, "POST", "/channels/"+id+"/dtmf", url.Values{"dtmf": {"9"}}, 204)
+	gw.quiet(50 * time.Millisecond)
+	if got := s.SentDTMF(id); got != "9" {
+		t.Fatalf("sent %q", got)
+	}
+	if err := s.PressDTMF("nope", '1', time.Millisecond); !errors.Is(err, ErrNoChannel) {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -1,0 +1,247 @@
+package aritest
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// writeTimeout is Asterisk's default websocket_write_timeout: a client that
+// cannot take a frame within it is dropped.
+const writeTimeout = 100 * time.Millisecond
+
+// outQueue bounds the frames waiting for one client; a client that lets it
+// fill up is dropped like one that blocks a write.
+const outQueue = 4096
+
+// app is a registered Stasis application. It outlives its sockets: the
+// channels stay in it while no client is connected (events are then lost).
+type app struct {
+	name   string
+	client *wsClient // the socket receiving its events; nil = none
+}
+
+type frame struct {
+	data []byte
+	at   time.Time
+}
+
+// wsClient is one events WebSocket. Frames are queued by publish (under
+// Server.mu, so the queue order is the event order) and written by its own
+// writer goroutine; its reader goroutine (the HTTP handler) notices the
+// close.
+type wsClient struct {
+	s    *Server
+	conn *websocket.Conn
+	out  chan frame
+	done chan struct{}
+	once sync.Once
+}
+
+var errClientGone = errors.New("client gone")
+
+// kill closes the socket; safe to call any number of times, with or
+// without Server.mu.
+func (c *wsClient) kill() {
+	c.once.Do(func() { close(c.done) })
+	c.s.connMu.Lock()
+	conn := c.conn
+	c.s.connMu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}
+
+func (s *Server) unregister(c *wsClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.clients, c)
+	for _, a := range s.apps {
+		if a.client == c {
+			a.client = nil
+		}
+	}
+}
+
+// enqueueLocked queues one frame; a full queue drops the client. s.mu held.
+func (c *wsClient) enqueueLocked(data []byte) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	select {
+	case c.out <- frame{data: data, at: time.Now()}:
+	default:
+		c.s.log.Warn("aritest: client queue full, dropping it")
+		c.kill()
+	}
+}
+
+var upgrader = websocket.Upgrader{
+	CheckOrigin:     func(*http.Request) bool { return true },
+	ReadBufferSize:  4096,
+	WriteBufferSize: 16384,
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var names []string
+	for _, a := range strings.Split(q.Get("app"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			names = append(names, a)
+		}
+	}
+	if len(names) == 0 {
+		writeErr(w, http.StatusBadRequest, "Missing param app")
+		return
+	}
+	// Register before the upgrade completes, so that a client whose dial
+	// returned is already subscribed (as on Asterisk).
+	c := &wsClient{s: s, out: make(chan frame, outQueue), done: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		writeErr(w, http.StatusServiceUnavailable, "Shutting down")
+		return
+	}
+	s.clients[c] = struct{}{}
+	for _, n := range names {
+		a := s.apps[n]
+		if a == nil {
+			a = &app{name: n}
+			s.apps[n] = a
+		}
+		if a.client != nil && a.client != c {
+			// The old socket is told and then hears nothing more for
+			// this app; Asterisk does not close it.
+			a.client.enqueueLocked(encodeEvent("ApplicationReplaced", time.Now(), s.opts.AsteriskID, n, nil, nil))
+		}
+		a.client = c
+	}
+	s.mu.Unlock()
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err == nil {
+		s.connMu.Lock()
+		c.conn = conn
+		s.connMu.Unlock()
+		select {
+		case <-c.done: // killed (Close, DropWebSockets) during the upgrade
+			_ = conn.Close()
+			err = errClientGone
+		default:
+		}
+	}
+	if err != nil {
+		c.kill()
+		s.unregister(c)
+		return
+	}
+	s.log.Debug("aritest: websocket connected", "app", strings.Join(names, ","))
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.writeLoop()
+	}()
+	conn.SetReadLimit(1 << 20)
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break
+		}
+	}
+	c.kill()
+	s.unregister(c)
+	s.log.Debug("aritest: websocket gone", "app", strings.Join(names, ","))
+}
+
+func (c *wsClient) write(data []byte) bool {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, data); err != nil {
+		c.s.log.Warn("aritest: dropping websocket client", "err", err)
+		c.kill()
+		return false
+	}
+	return true
+}
+
+// writeLoop writes queued frames in order, applying the fault knobs
+// (delay, reorder window, duplicates).
+func (c *wsClient) writeLoop() {
+	for {
+		var f frame
+		select {
+		case <-c.done:
+			return
+		case f = <-c.out:
+		}
+		fl := c.s.faultSnapshot()
+		if fl.delay > 0 {
+			if !c.waitUntil(f.at.Add(fl.delay)) {
+				return
+			}
+		}
+		batch := []frame{f}
+		if fl.reorder > 0 {
+			deadline := time.Now().Add(fl.reorder)
+		collect:
+			for {
+				t := time.NewTimer(time.Until(deadline))
+				select {
+				case <-c.done:
+					t.Stop()
+					return
+				case g := <-c.out:
+					t.Stop()
+					batch = append(batch, g)
+				case <-t.C:
+					break collect
+				}
+			}
+			c.s.shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		}
+		for _, f := range batch {
+			if !c.write(f.data) {
+				return
+			}
+			if c.s.duplicateNow() && !c.write(f.data) {
+				return
+			}
+		}
+	}
+}
+
+func (c *wsClient) waitUntil(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return true
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// publishLocked sends one event frame to an app's current socket; with no
+// socket the event is lost, as on Asterisk. s.mu held.
+func (s *Server) publishLocked(appName string, data []byte) {
+	a := s.apps[appName]
+	if a == nil || a.client == nil {
+		return
+	}
+	a.client.enqueueLocked(data)
+}
+
+// appActiveLocked reports whether an app has a connected socket.
+func (s *Server) appActiveLocked(name string) bool {
+	a := s.apps[name]
+	return a != nil && a.client != nil
+}
