@@ -1,0 +1,454 @@
+package ari
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	frameDTMF  = `{"type":"ChannelDtmfReceived","timestamp":"2026-11-23T18:02:35.545+0000","digit":"5","duration_ms":120,"channel":{"id":"c1"},"asterisk_id":"02:fc:00:00:00:01","application":"gw"}`
+	frameOther = `{"type":"ChannelUserevent","eventname":"x","application":"gw"}`
+)
+
+func frameReplaced(app string) string {
+	return `{"type":"ApplicationReplaced","timestamp":"2026-11-23T18:02:35.545+0000","application":"` + app + `"}`
+}
+
+func testConfig(f *fakeARI) Config {
+	return Config{
+		URL: f.url(), Username: "gw", Password: "gwsecret", Apps: []string{"gw"},
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		PingInterval: time.Second, PongTimeout: time.Second,
+	}
+}
+
+func newTestClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func TestRunDeliversInOrder(t *testing.T) {
+	f := newFake(t, false)
+	cfg := testConfig(f)
+	cfg.Apps = []string{"gw", "gw2"}
+	cfg.SubscribeAll = true
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	run(t, c, rec)
+
+	s := f.accept()
+	if got, want := s.r.URL.RawQuery, "app=gw,gw2&subscribeAll=true"; got != want {
+		t.Errorf("query = %q, want %q", got, want)
+	}
+	if u, p, ok := s.r.BasicAuth(); !ok || u != "gw" || p != "gwsecret" {
+		t.Errorf("basic auth = %q %q %v", u, p, ok)
+	}
+	rec.expect(t, "connected 1 gw,gw2")
+	s.send(t, frameDTMF)
+	s.send(t, `{"type":"StasisStart",`)          // malformed: logged, skipped
+	s.send(t, `{"application":"gw"}`)            // no type: logged, skipped
+	s.send(t, frameOther)                        // unknown type: KindOther
+	s.send(t, strings.Repeat(" ", 10)+frameDTMF) // still fine
+	rec.expect(t, "event ChannelDtmfReceived")
+	ev := <-rec.evs
+	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || string(ev.Raw) != frameDTMF {
+		t.Errorf("event = %+v", ev)
+	}
+	rec.expect(t, "event ChannelUserevent")
+	if ev := <-rec.evs; ev.Kind != KindOther || string(ev.Raw) != frameOther {
+		t.Errorf("unknown type decoded as %v %q", ev.Kind, ev.Raw)
+	}
+	rec.expect(t, "event ChannelDtmfReceived")
+	if !c.Ready() {
+		t.Error("Ready() = false while connected")
+	}
+	st := c.Stats()
+	if st.Events != 3 || st.DecodeErrors != 2 || st.Connects != 1 || st.Reconnects != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestRunReconnectsAfterLoss(t *testing.T) {
+	f := newFake(t, false)
+	c := newTestClient(t, testConfig(f))
+	rec := newRecorder()
+	run(t, c, rec)
+
+	for seq := 1; seq <= 3; seq++ {
+		s := f.accept()
+		rec.expect(t, fmt.Sprintf("connected %d gw", seq))
+		s.send(t, frameDTMF)
+		rec.expect(t, "event ChannelDtmfReceived")
+		s.c.Close() // the socket is lost
+		rec.expect(t, "disconnected ari: event stream")
+	}
+	f.accept()
+	rec.expect(t, "connected 4 gw")
+	if st := c.Stats(); st.Reconnects != 3 || st.Connects != 4 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestRunRetriesRefusedHandshake(t *testing.T) {
+	f := newFake(t, false)
+	f.wsReply = http.StatusUnauthorized
+	var logs logBuf
+	cfg := testConfig(f)
+	cfg.Logger = logs.logger()
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	run(t, c, rec)
+	logs.wait(t, "credentials rejected")
+	if c.Ready() {
+		t.Error("Ready() while refused")
+	}
+	f.mu.Lock()
+	f.wsReply = 0
+	f.mu.Unlock()
+	f.accept()
+	rec.expect(t, "connected 1 gw")
+	if c.Stats().DialErrors == 0 {
+		t.Error("DialErrors = 0 after refused handshakes")
+	}
+}
+
+func TestApplicationReplacedDoesNotFightBack(t *testing.T) {
+	f := newFake(t, false)
+	var logs logBuf
+	cfg := testConfig(f)
+	cfg.Logger = logs.logger()
+	cfg.Apps = []string{"gw", "gw2"}
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	run(t, c, rec)
+
+	s := f.accept()
+	rec.expect(t, "connected 1 gw,gw2")
+	s.send(t, frameReplaced("gw"))
+	rec.expect(t, "event ApplicationReplaced")
+	logs.wait(t, "application replaced")
+	if c.Ready() {
+		t.Error("Ready() after ApplicationReplaced")
+	}
+	if got := c.Replaced(); len(got) != 1 || got[0] != "gw" {
+		t.Errorf("Replaced() = %q", got)
+	}
+	// The socket stays up for gw2. When it is lost, the client comes back
+	// for gw2 only.
+	s.c.Close()
+	rec.expect(t, "disconnected")
+	s = f.accept()
+	if s.r.URL.Query().Get("app") != "gw2" {
+		t.Errorf("reconnected with app=%q, want gw2 only", s.r.URL.Query().Get("app"))
+	}
+	rec.expect(t, "connected 2 gw2")
+	s.send(t, frameReplaced("gw2"))
+	rec.expect(t, "event ApplicationReplaced")
+	s.c.Close()
+	rec.expect(t, "disconnected")
+	// Nothing left: no reconnect loop (backoff is 10-50 ms here).
+	f.noSocket(300 * time.Millisecond)
+	logs.wait(t, "waiting for Reclaim")
+
+	c.Reclaim()
+	s = f.accept()
+	if s.r.URL.Query().Get("app") != "gw,gw2" {
+		t.Errorf("Reclaim reconnected with app=%q", s.r.URL.Query().Get("app"))
+	}
+	rec.expect(t, "connected 3 gw,gw2")
+	if !c.Ready() {
+		t.Error("not Ready() after Reclaim")
+	}
+}
+
+func TestPingKeepsAliveAndDeadServerIsDetected(t *testing.T) {
+	f := newFake(t, false)
+	cfg := testConfig(f)
+	cfg.PingInterval, cfg.PongTimeout = 30*time.Millisecond, 60*time.Millisecond
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	run(t, c, rec)
+
+	// A server that reads answers pings: the connection survives many
+	// read-deadline periods.
+	s := f.accept()
+	s.readDiscard()
+	rec.expect(t, "connected 1")
+	for range 10 {
+		select {
+		case <-s.pings:
+		case <-time.After(waitFor):
+			t.Fatal("client does not ping")
+		}
+	}
+	select {
+	case got := <-rec.got:
+		t.Fatalf("healthy socket: handler got %q", got)
+	default:
+	}
+	// Same, but the server stops reading (no pongs, no frames): the client
+	// gives up after PingInterval+PongTimeout and reconnects.
+	s.c.Close()
+	rec.expect(t, "disconnected")
+	s = f.accept()
+	rec.expect(t, "connected 2")
+	got := rec.expect(t, "disconnected")
+	if !strings.Contains(got, "no frame or pong") {
+		t.Errorf("dead server: %q", got)
+	}
+	f.accept()
+	rec.expect(t, "connected 3")
+	_ = s
+}
+
+func TestOversizedFrame(t *testing.T) {
+	f := newFake(t, false)
+	var logs logBuf
+	cfg := testConfig(f)
+	cfg.ReadLimit = 1024
+	cfg.Logger = logs.logger()
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	run(t, c, rec)
+
+	s := f.accept()
+	rec.expect(t, "connected 1")
+	s.readDiscard()
+	s.send(t, `{"type":"X","pad":"`+strings.Repeat("x", 2000)+`"}`)
+	got := rec.expect(t, "disconnected")
+	if !strings.Contains(got, "larger than ReadLimit (1024 bytes)") {
+		t.Errorf("oversized frame: %q", got)
+	}
+	s = f.accept()
+	rec.expect(t, "connected 2")
+	s.send(t, frameDTMF)
+	rec.expect(t, "event ChannelDtmfReceived")
+	if c.Stats().Oversized != 1 {
+		t.Errorf("stats = %+v", c.Stats())
+	}
+	logs.wait(t, "larger than ReadLimit")
+}
+
+func TestSlowHandlerNeverStallsTheReadLoop(t *testing.T) {
+	f := newFake(t, false)
+	var logs logBuf
+	cfg := testConfig(f)
+	cfg.QueueSize = 8
+	cfg.Logger = logs.logger()
+	c := newTestClient(t, cfg)
+	rec := newRecorder()
+	rec.block = make(chan struct{})
+	run(t, c, rec)
+
+	s := f.accept()
+	rec.expect(t, "connected 1")
+	const n = 200
+	// The handler is stuck; the server's writes must still all go through
+	// promptly (Asterisk gives a client 100 ms).
+	for i := range n {
+		s.c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		if err := s.c.WriteMessage(1, []byte(frameDTMF)); err != nil {
+			t.Fatalf("write %d stalled: %v", i, err)
+		}
+	}
+	// Wait until the read loop has handled every frame.
+	deadline := time.Now().Add(waitFor)
+	for st := c.Stats(); st.Events+st.Dropped < n; st = c.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats = %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(rec.block)
+	st := c.Stats()
+	if st.Dropped == 0 || st.Events > uint64(cfg.QueueSize)+1 {
+		t.Errorf("stats = %+v, want drops with a queue of %d", st, cfg.QueueSize)
+	}
+	for range st.Events {
+		rec.expect(t, "event ChannelDtmfReceived")
+	}
+	logs.wait(t, "event queue full")
+	if !c.Ready() {
+		t.Error("dropping events must not drop the connection")
+	}
+}
+
+func TestCredentialsNeverInLogsOrErrors(t *testing.T) {
+	const pw, key = "pw-S3cret-1", "gw:k3y-S3cret-2"
+	f := newFake(t, false)
+	f.wsReply = http.StatusUnauthorized
+	f.handle("GET", "/channels/c1", reply(401, `{"message":"Authentication required"}`))
+	for _, cfg := range []Config{
+		{URL: f.url(), Username: "gw", Password: pw, Apps: []string{"gw"}},
+		{URL: f.url(), APIKey: key, Apps: []string{"gw"}},
+		{URL: "http://127.0.0.1:1/ari", APIKey: key, Apps: []string{"gw"}}, // refused
+	} {
+		var logs logBuf
+		cfg.Logger = logs.logger()
+		cfg.BackoffMin, cfg.BackoffMax = 5*time.Millisecond, 10*time.Millisecond
+		c := newTestClient(t, cfg)
+		stop := run(t, c, newRecorder())
+		_, err := c.GetChannel(t.Context(), "c1")
+		if err == nil {
+			t.Fatal("GetChannel succeeded")
+		}
+		if cfg.URL == f.url() && !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("GetChannel: %v, want ErrUnauthorized", err)
+		}
+		deadline := time.Now().Add(waitFor)
+		for c.Stats().DialErrors < 3 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		stop()
+		out := logs.String() + err.Error()
+		if !strings.Contains(out, "connect") {
+			t.Errorf("no connect failure logged:\n%s", out)
+		}
+		for _, secret := range []string{"S3cret", "k3y"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q in logs or errors:\n%s", secret, out)
+			}
+		}
+	}
+}
+
+func TestAPIKeyInQuery(t *testing.T) {
+	f := newFake(t, false)
+	c := newTestClient(t, Config{URL: f.url(), APIKey: "gw:a&b", Apps: []string{"gw"}})
+	rec := newRecorder()
+	run(t, c, rec)
+	s := f.accept()
+	if got := s.r.URL.Query().Get("api_key"); got != "gw:a&b" {
+		t.Errorf("api_key = %q", got)
+	}
+	if _, _, ok := s.r.BasicAuth(); ok {
+		t.Error("basic auth header sent with APIKey on the socket")
+	}
+	// REST uses the same credentials in a header, never in the URL.
+	f.handle("GET", "/asterisk/info", reply(200, `{"system":{"version":"22.10.1","entity_id":"02:fc:00:00:00:01"}}`))
+	info, err := c.AsteriskInfo(t.Context())
+	if err != nil || info.System.EntityID != "02:fc:00:00:00:01" || info.System.Version != "22.10.1" {
+		t.Fatalf("AsteriskInfo = %+v, %v", info, err)
+	}
+	r := f.lastCall()
+	if u, p, ok := r.BasicAuth(); !ok || u != "gw" || p != "a&b" || strings.Contains(r.URL.RawQuery, "api_key") {
+		t.Errorf("REST auth: %q %q %v, query %q", u, p, ok, r.URL.RawQuery)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	f := newFake(t, true)
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+
+	t.Run("custom CA", func(t *testing.T) {
+		cfg := testConfig(f)
+		cfg.TLS = &tls.Config{RootCAs: pool, ServerName: "example.com"} // httptest's cert names example.com
+		c := newTestClient(t, cfg)
+		rec := newRecorder()
+		run(t, c, rec)
+		s := f.accept()
+		rec.expect(t, "connected 1")
+		s.send(t, frameDTMF)
+		rec.expect(t, "event ChannelDtmfReceived")
+		f.handle("GET", "/channels/c1", reply(200, `{"id":"c1","state":"Up"}`))
+		if ch, err := c.GetChannel(t.Context(), "c1"); err != nil || ch.State != "Up" {
+			t.Errorf("GetChannel over TLS = %+v, %v", ch, err)
+		}
+	})
+	t.Run("unknown CA", func(t *testing.T) {
+		var logs logBuf
+		cfg := testConfig(f)
+		cfg.Logger = logs.logger()
+		c := newTestClient(t, cfg)
+		run(t, c, newRecorder())
+		logs.wait(t, "certificate")
+		if c.Ready() {
+			t.Error("Ready() with a TLS failure")
+		}
+		_, err := c.GetChannel(t.Context(), "c1")
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("GetChannel = %v, want ErrUnavailable naming the certificate problem", err)
+		}
+	})
+}
+
+func TestRunOnce(t *testing.T) {
+	f := newFake(t, false)
+	c := newTestClient(t, testConfig(f))
+	rec := newRecorder()
+	run(t, c, rec)
+	f.accept()
+	rec.expect(t, "connected 1")
+	if err := c.Run(t.Context(), rec); !errors.Is(err, errRunning) {
+		t.Errorf("second Run = %v", err)
+	}
+	c2 := newTestClient(t, Config{URL: f.url()})
+	if err := c2.Run(t.Context(), rec); !errors.Is(err, ErrConfig) {
+		t.Errorf("Run without apps = %v", err)
+	}
+}
+
+func TestNewClientConfig(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		err  string
+		rest string
+		ws   string
+	}{
+		{cfg: Config{URL: "http://h:8088/ari/"}, rest: "http://h:8088/ari", ws: "ws://h:8088/ari/events"},
+		{cfg: Config{URL: "wss://h/x/ari"}, rest: "https://h/x/ari", ws: "wss://h/x/ari/events"},
+		{cfg: Config{URL: "ftp://h/ari"}, err: "scheme"},
+		{cfg: Config{URL: "http://u:secretpw@h/ari"}, err: "not in URL"},
+		{cfg: Config{URL: "http:///ari"}, err: "no host"},
+		{cfg: Config{URL: "http://h/ari", APIKey: "nocolon"}, err: "user:password"},
+		{cfg: Config{URL: "http://h/ari", Apps: []string{"a,b"}}, err: "app name"},
+	} {
+		c, err := NewClient(tt.cfg)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrConfig) || strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("NewClient(%q) = %v, want ErrConfig with %q", tt.cfg.URL, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("NewClient(%q): %v", tt.cfg.URL, err)
+		}
+		if c.rest.String() != tt.rest || c.ws.String() != tt.ws {
+			t.Errorf("NewClient(%q): rest %s ws %s", tt.cfg.URL, c.rest, c.ws)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 100 * time.Millisecond, max: time.Second}
+	prev := time.Duration(0)
+	for i := range 20 {
+		d := b.next()
+		lo, hi := b.cur/2, b.cur
+		if d < lo || d > hi {
+			t.Fatalf("attempt %d: %v outside [%v, %v]", i, d, lo, hi)
+		}
+		if b.cur < prev || b.cur > time.Second {
+			t.Fatalf("attempt %d: ceiling %v after %v", i, b.cur, prev)
+		}
+		prev = b.cur
+	}
+	if b.cur != time.Second {
+		t.Errorf("ceiling = %v, want max", b.cur)
+	}
+	b.reset()
+	if d := b.next(); d > 100*time.Millisecond {
+		t.Errorf("after reset: %v", d)
+	}
+}
