@@ -1,15 +1,21 @@
 package gateway
 
-import "errors"
+import (
+	"errors"
 
-// Until ari's REST errors land these are the gateway's own; the fake ARI of
-// the tests returns them. TODO(gateway): map to ari.ErrNotFound & co.
-var (
-	errNotFound    = errors.New("not found")
-	errVarNotSet   = errors.New("variable not set")
-	errServerError = errors.New("server error")
+	"github.com/eivr-gateway/eivr-gateway/ari"
 )
 
-func isNotFound(err error) bool       { return errors.Is(err, errNotFound) }
-func isVariableNotSet(err error) bool { return errors.Is(err, errVarNotSet) }
-func isServerError(err error) bool    { return errors.Is(err, errServerError) }
+// isNotFound: the channel or playback no longer exists (a 404 on a hung-up
+// channel is routine).
+func isNotFound(err error) bool { return errors.Is(err, ari.ErrNotFound) }
+
+// isVariableNotSet: GET variable on an unset variable (G replies "name=").
+func isVariableNotSet(err error) bool { return errors.Is(err, ari.ErrVariableNotSet) }
+
+// isServerError: Asterisk answered 5xx (P8: a stop right after
+// PlaybackStarted may get 500 and is retried).
+func isServerError(err error) bool {
+	var e *ari.Error
+	return errors.As(err, &e) && e.Status >= 500
+}

@@ -1,13 +1,12 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"strings"
-)
 
-// maxGReply caps the data of a G reply (eivr-protocol.md §6.1).
-const maxGReply = 2047
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
+)
 
 // onCommand executes one client command (eivr-protocol.md §6). Framing
 // (trim, 3-byte minimum, unknown letters) was done by the reader.
@@ -29,12 +28,9 @@ func (s *session) onCommand(c command) {
 			s.interrupt()
 			s.kick()
 		case 'O':
-			switch {
-			case bytes.EqualFold(c.param, []byte("autoclear")):
-				s.autoclear = true
-			case bytes.EqualFold(c.param, []byte("noautoclear")):
-				s.autoclear = false
-			default:
+			if on, ok := eivr.Autoclear(c.param); ok {
+				s.autoclear = on
+			} else {
 				s.log.Warn("Unknown option requested", "cmd", "O", "option", string(c.param))
 			}
 		}
@@ -132,12 +128,12 @@ func (s *session) cmdAnswer() {
 // cmdSet is V (§6.2): every item set in order on the control lane; the
 // overlay answers G until Asterisk has confirmed the set.
 func (s *session) cmdSet(param []byte) {
-	for item := range bytes.SplitSeq(param, []byte(",")) {
-		name, value, _ := strings.Cut(string(item), "=")
-		if name == "" {
-			s.log.Warn("V with an empty variable name ignored", "cmd", "V")
+	for v, err := range eivr.SetVars(param) {
+		if err != nil {
+			s.log.Warn("V item ignored", "cmd", "V", "err", err)
 			continue
 		}
+		name, value := v.Name, v.Value
 		s.setSeq++
 		seq := s.setSeq
 		if s.overlay == nil {
@@ -161,7 +157,10 @@ func (s *session) cmdSet(param []byte) {
 // cmdGet is G (§6.1): plain variables only, the overlay first, then one
 // GET per name off the loop; the next command waits for the reply.
 func (s *session) cmdGet(param []byte) {
-	names := strings.Split(string(param), ",")
+	var names []string
+	for n := range eivr.GetNames(param) {
+		names = append(names, n)
+	}
 	values := make([]string, len(names))
 	var need []int
 	for i, n := range names {
@@ -206,13 +205,13 @@ func joinG(names, values []string) string {
 		b.WriteString(n)
 		b.WriteByte('=')
 		b.WriteString(values[i])
-		if b.Len() >= maxGReply {
+		if b.Len() >= eivr.MaxGReply {
 			break
 		}
 	}
 	out := b.String()
-	if len(out) > maxGReply {
-		out = out[:maxGReply]
+	if len(out) > eivr.MaxGReply {
+		out = out[:eivr.MaxGReply]
 	}
 	return out
 }
@@ -244,12 +243,13 @@ var builtinVars = map[string]struct{}{
 // cmdDTMF is D (§6.3): send DTMF to the caller. ARI queues it behind the
 // playing file (ari-mapping.md §4); an empty digit string sends nothing.
 func (s *session) cmdDTMF(param []byte) {
-	digits, between, duration := dtmfArgs(param)
+	digits, between, duration := eivr.DTMFArgs(param)
 	if digits == "" {
 		return
 	}
+	opt := ari.DTMFOptions{Between: between, Duration: duration}
 	s.push(&s.ctl, laneOp{
-		do: func(ctx context.Context) error { return s.env.ops.SendDTMF(ctx, s.ch, digits, between, duration) },
+		do: func(ctx context.Context) error { return s.env.ops.SendDTMF(ctx, s.ch, digits, opt) },
 		done: func(err error) {
 			if err != nil {
 				s.log.Warn("send DTMF failed", "err", err)

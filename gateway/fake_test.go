@@ -79,13 +79,17 @@ func (f *fakeOps) StopPlayback(ctx context.Context, id string) error {
 	f.rec("stop %s", id)
 	return f.stopErr
 }
+func (f *fakeOps) GetPlayback(ctx context.Context, id string) (ari.Playback, error) {
+	f.rec("getplayback %s", id)
+	return ari.Playback{}, ari.ErrNotFound
+}
 func (f *fakeOps) GetVariable(ctx context.Context, ch, name string) (string, error) {
 	f.rec("get %s", name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.vars[name]
 	if !ok {
-		return "", errVarNotSet
+		return "", ari.ErrVariableNotSet
 	}
 	return v, nil
 }
@@ -105,8 +109,8 @@ func (f *fakeOps) Continue(ctx context.Context, ch, c, e string, p int, l string
 }
 func (f *fakeOps) StartSilence(ctx context.Context, ch string) error { f.rec("silence"); return nil }
 func (f *fakeOps) StopSilence(ctx context.Context, ch string) error  { f.rec("unsilence"); return nil }
-func (f *fakeOps) SendDTMF(ctx context.Context, ch, digits string, between, duration time.Duration) error {
-	f.rec("dtmf %s %v %v", digits, between, duration)
+func (f *fakeOps) SendDTMF(ctx context.Context, ch, digits string, opt ari.DTMFOptions) error {
+	f.rec("dtmf %s %v %v", digits, opt.Between, opt.Duration)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 )
@@ -15,12 +14,13 @@ type channelOps interface {
 	Hangup(ctx context.Context, channelID, reason string) error
 	Play(ctx context.Context, channelID, playbackID string, media []string, lang string) (ari.Playback, error)
 	StopPlayback(ctx context.Context, playbackID string) error
+	GetPlayback(ctx context.Context, playbackID string) (ari.Playback, error)
 	GetVariable(ctx context.Context, channelID, name string) (string, error)
 	SetVariable(ctx context.Context, channelID, name, value string) error
 	Continue(ctx context.Context, channelID, context_, exten string, priority int, label string) error
 	StartSilence(ctx context.Context, channelID string) error
 	StopSilence(ctx context.Context, channelID string) error
-	SendDTMF(ctx context.Context, channelID, digits string, between, duration time.Duration) error
+	SendDTMF(ctx context.Context, channelID, dtmf string, opt ari.DTMFOptions) error
 }
 
 // lane runs a session's REST calls one at a time, in order, off the

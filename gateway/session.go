@@ -5,11 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
 )
 
 // clientConn is one ExternalIVR client connection (satisfied by eivr.Conn).
@@ -27,6 +28,8 @@ type appSpec struct {
 	ignoreHangup bool // option i
 	runDead      bool // option d
 	preply       string
+	tcp          bool
+	host, port   string // ivr:// target
 }
 
 // command is one client command: letter and parameter (from offset 2).
@@ -78,12 +81,16 @@ type outcome struct {
 // line is owned by the session goroutine (run); other goroutines reach it
 // only through the channels.
 type session struct {
-	env   *sessionEnv
-	log   *slog.Logger
-	id    string
-	ch    string
-	app   appSpec
-	first ari.Channel // StasisStart's channel
+	env     *sessionEnv
+	log     *slog.Logger
+	id      string
+	ch      string
+	app     appSpec
+	first   ari.Channel // StasisStart's channel
+	appName string
+	// released is set when the session gives the channel back (continue
+	// or hangup): a new StasisStart for it then starts a new session.
+	released atomic.Bool
 
 	events   chan *ari.Event // from the gateway sink (bounded)
 	overflow chan struct{}   // cap 1: the sink dropped an event
@@ -314,7 +321,7 @@ func (s *session) send(tag byte, data string) {
 	if s.conn == nil {
 		return
 	}
-	s.buf = appendEvent(s.buf[:0], tag, s.env.now(), data)
+	s.buf = eivr.AppendEvent(s.buf[:0], tag, s.env.now(), data)
 	if err := s.conn.Send(s.buf); err != nil {
 		if s.out == nil {
 			s.log.Warn("client does not read its events; ending the session", "err", err)
@@ -411,6 +418,10 @@ func (s *session) onEvent(ev *ari.Event) {
 		s.playbackEnded(ev.Playback.ID, ev.Playback.State == "done")
 	case ari.KindStasisStart:
 		s.log.Debug("StasisStart for a channel with a session; ignored")
+	case ari.KindOther:
+		if ev.Type == resyncType {
+			s.resync()
+		}
 	}
 }
 
@@ -447,6 +458,28 @@ func (s *session) playbackEnded(id string, played bool) {
 		s.send('F', f) // §7.4: F only while Up
 	}
 	s.kick()
+}
+
+// resync checks the outstanding playback after an ARI reconnect: its
+// PlaybackFinished may have been lost with the socket. A playback Asterisk
+// no longer knows has ended; it is taken as played out.
+func (s *session) resync() {
+	id := s.pl.outstanding()
+	if id == "" {
+		return
+	}
+	s.push(&s.media, laneOp{
+		do: func(ctx context.Context) error {
+			_, err := s.env.ops.GetPlayback(ctx, id)
+			return err
+		},
+		done: func(err error) {
+			if isNotFound(err) {
+				s.log.Info("playback ended during the ARI outage", "playback", id)
+				s.playbackEnded(id, true)
+			}
+		},
+	})
 }
 
 // kick is the generator's tick: post the next file if none is outstanding,
@@ -576,6 +609,7 @@ func (s *session) finish(out outcome) {
 				return s.env.ops.SetVariable(ctx, s.ch, StatusVariable, out.status)
 			})
 		}
+		s.released.Store(true)
 		if s.inStasis {
 			switch out.action {
 			case endContinue:
@@ -626,21 +660,4 @@ func (s *session) flush() {
 			return
 		}
 	}
-}
-
-// appendEvent formats "%c,%10d[,data]\n" (eivr-protocol.md §4.1).
-func appendEvent(dst []byte, tag byte, ts time.Time, data string) []byte {
-	dst = append(dst, tag, ',')
-	v := int64(int32(ts.Unix()))
-	var num [11]byte
-	n := strconv.AppendInt(num[:0], v, 10)
-	for i := len(n); i < 10; i++ {
-		dst = append(dst, ' ')
-	}
-	dst = append(dst, n...)
-	if data != "" {
-		dst = append(dst, ',')
-		dst = append(dst, data...)
-	}
-	return append(dst, '\n')
 }

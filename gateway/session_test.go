@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"go.uber.org/goleak"
 )
 
@@ -234,13 +235,13 @@ func TestGReplyCapped(t *testing.T) {
 	h.cmd("G,big")
 	h.expectCalls("get big")
 	l := h.line()
-	if want := "G,ts," + "big=" + strings.Repeat("x", maxGReply-4) + "\n"; l != want {
+	if want := "G,ts," + "big=" + strings.Repeat("x", eivr.MaxGReply-4) + "\n"; l != want {
 		t.Fatalf("G reply of %d bytes, want %d", len(l), len(want))
 	}
 }
 
 func TestStop404MovesOn(t *testing.T) {
-	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, o *fakeOps, _ *fakeConn) { o.stopErr = errNotFound })
+	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, o *fakeOps, _ *fakeConn) { o.stopErr = ari.ErrNotFound })
 	h.cmd("S,beep", "S,hello-world")
 	h.expectCalls("play sound:beep pb1")
 	h.expectLines("T,ts,beep")

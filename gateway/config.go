@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/reorder"
+)
+
+// Config configures a Gateway. The zero value of every field means the
+// default named beside it; Apps must name at least one app.
+type Config struct {
+	// Apps are the Stasis applications served, each with its allow-list.
+	Apps []AppConfig
+	// Reorder tunes the per-channel event ordering (windows, hold limit).
+	// Its Kinds, Logger and Clock are set by the gateway.
+	Reorder reorder.Config
+	// EventQueue bounds each session's queue of ARI events. A session
+	// whose queue overflows is ended (EIVRGW_STATUS=OVERLOAD, continue).
+	// Default 256.
+	EventQueue int
+	// DrainTimeout is used by Run's shutdown: when its ctx ends, live
+	// sessions are ended (SHUTDOWN) and their end sequence may take this
+	// long. Default 5 s. (Drain itself is bounded by its ctx.)
+	DrainTimeout time.Duration
+	// NoIdleSilence turns off the silence an answered channel plays
+	// (POST /channels/{id}/silence) whenever its playlist is empty, as
+	// native plays silence/10 (ari-mapping.md §3.5). Default false (silence
+	// on): peers that need media (RTP keep-alive, NAT) keep getting it.
+	NoIdleSilence bool
+	// StopTimeout is how long a stopped playback may take to report
+	// PlaybackFinished before the playlist moves on. Default 2 s.
+	StopTimeout time.Duration
+	// FlushTimeout bounds how long the end of a session waits for its
+	// pending variable sets (blocked behind a playing file) before it
+	// continues or hangs up the channel. Default 2 s.
+	FlushTimeout time.Duration
+	// CallTimeout bounds each REST call of a session's start (answer) and
+	// end (stop, set status, continue/hangup). Default 5 s.
+	CallTimeout time.Duration
+	// SoundsTTL is how long the GET /sounds index is kept. Default 5 min.
+	SoundsTTL time.Duration
+	// Logger receives everything; nil discards.
+	Logger *slog.Logger
+	// Metrics, if set, is told about sessions (the cmd implements it with
+	// Prometheus).
+	Metrics Metrics
+	// Now is the clock of event timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+// AppConfig is one Stasis application served by the gateway.
+type AppConfig struct {
+	// Name is the Stasis application name.
+	Name string
+	// Programs is the allow-list of programs: absolute paths or
+	// path.Match globs, matched against argv[0] (which must be a clean
+	// absolute path). Empty: no program may run.
+	Programs []string
+	// TCPHosts is the allow-list of ivr:// servers: "host:port",
+	// "host:*" or "host" (port 2949). Empty: no server.
+	TCPHosts []string
+	// MaxSessions caps concurrent sessions; more calls go straight back
+	// to the dialplan with EIVRGW_STATUS=LIMIT. 0 = unlimited.
+	MaxSessions int
+	// Dir, Env, User and Grace configure programs (eivr.ProgramConfig).
+	Dir   string
+	Env   []string
+	User  string
+	Grace time.Duration
+	// SoundsDir, if set, is a local copy of Asterisk's sounds directory
+	// (e.g. /var/lib/asterisk/sounds) for the existence check of S/A;
+	// "" = a cached GET /sounds.
+	SoundsDir string
+	// ConnectTimeout bounds resolution plus connect of ivr:// targets.
+	// 0 = eivr's default (10 s).
+	ConnectTimeout time.Duration
+	// WriteBuffer bounds the bytes of events queued for a client that
+	// does not read (Q27). 0 = eivr's default (64 KiB).
+	WriteBuffer int
+}
+
+// Metrics is what the gateway reports; every method must be cheap and
+// safe for concurrent use.
+type Metrics interface {
+	// SessionStarted: a session got a client.
+	SessionStarted(app string)
+	// SessionEnded: a session ended; status is the EIVRGW_STATUS set ("" for
+	// none), cause the reason (an Err* of this package, as text).
+	SessionEnded(app, status, cause string, d time.Duration)
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.EventQueue <= 0 {
+		out.EventQueue = 256
+	}
+	if out.DrainTimeout <= 0 {
+		out.DrainTimeout = 5 * time.Second
+	}
+	if out.StopTimeout <= 0 {
+		out.StopTimeout = 2 * time.Second
+	}
+	if out.FlushTimeout <= 0 {
+		out.FlushTimeout = 2 * time.Second
+	}
+	if out.CallTimeout <= 0 {
+		out.CallTimeout = 5 * time.Second
+	}
+	if out.SoundsTTL <= 0 {
+		out.SoundsTTL = 5 * time.Minute
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	if out.Now == nil {
+		out.Now = time.Now
+	}
+	return out
+}
+
+func validateApps(apps []AppConfig) (map[string]allowList, error) {
+	if len(apps) == 0 {
+		return nil, errors.New("gateway: no app configured")
+	}
+	out := make(map[string]allowList, len(apps))
+	var errs []error
+	for i, a := range apps {
+		if a.Name == "" {
+			errs = append(errs, fmt.Errorf("app %d: empty name", i))
+			continue
+		}
+		if _, dup := out[a.Name]; dup {
+			errs = append(errs, fmt.Errorf("app %q: configured twice", a.Name))
+			continue
+		}
+		if a.MaxSessions < 0 {
+			errs = append(errs, fmt.Errorf("app %q: max_sessions %d < 0", a.Name, a.MaxSessions))
+		}
+		al, err := newAllowList(a.Programs, a.TCPHosts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app %q: %w", a.Name, err))
+			continue
+		}
+		out[a.Name] = al
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,467 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
+)
+
+// ARI is the subset of *ari.Client the gateway uses.
+type ARI interface {
+	channelOps
+	Run(ctx context.Context, h ari.Handler) error
+	Ready() bool
+	GetApplication(ctx context.Context, app string) (ari.Application, error)
+	Sounds(ctx context.Context, lang string) ([]ari.Sound, error)
+}
+
+// orderer puts the raw event stream in per-channel causal order and calls
+// the gateway's deliver (a *reorder.Reorderer behind an adapter).
+type orderer interface {
+	Push(source int, ev *ari.Event)
+	Run(ctx context.Context) error
+}
+
+// sessionKinds are the event kinds sessions act on.
+var sessionKinds = []ari.Kind{
+	ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
+	ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived,
+	ari.KindPlaybackStarted, ari.KindPlaybackFinished,
+}
+
+// Gateway serves ExternalIVR sessions for the channels entering its Stasis
+// apps. See the package documentation.
+type Gateway struct {
+	cfg    Config
+	client ARI
+	log    *slog.Logger
+	order  orderer
+	prefix string // playback id prefix, random per gateway
+	pbSeq  atomic.Uint64
+	sSeq   atomic.Uint64
+	sounds soundChecker // GET /sounds cache shared by apps without sounds_dir
+
+	mu       sync.Mutex
+	apps     map[string]*appState
+	live     map[string]int      // live sessions per app name
+	sessions map[string]*session // by channel id
+	draining bool
+	idle     chan struct{}   // closed and replaced when sessions becomes empty
+	ctx      context.Context // Run's: sessions run under it (set once by Run)
+	base     context.Context // outlives ctx: end sequences
+	wg       sync.WaitGroup  // sessions and resyncs
+	running  atomic.Bool
+}
+
+// appState is one app's configuration (replaced whole by Reload).
+type appState struct {
+	cfg   AppConfig
+	allow allowList
+	env   *sessionEnv
+}
+
+// New checks cfg and returns a Gateway using client for ARI.
+func New(cfg Config, client ARI) (*Gateway, error) {
+	if client == nil {
+		return nil, errors.New("gateway: nil ARI client")
+	}
+	c := cfg.withDefaults()
+	allows, err := validateApps(c.Apps)
+	if err != nil {
+		return nil, err
+	}
+	var p [4]byte
+	_, _ = rand.Read(p[:])
+	g := &Gateway{
+		cfg:      c,
+		client:   client,
+		log:      c.Logger,
+		prefix:   hex.EncodeToString(p[:]),
+		sessions: make(map[string]*session),
+		apps:     make(map[string]*appState),
+		live:     make(map[string]int),
+		idle:     make(chan struct{}),
+	}
+	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
+	for _, a := range c.Apps {
+		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
+	}
+	g.order = newOrderer(c, g)
+	return g, nil
+}
+
+func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
+	var sounds soundChecker = g.sounds
+	if a.SoundsDir != "" {
+		sounds = diskSounds{dir: a.SoundsDir}
+	}
+	return &sessionEnv{
+		ops:          g.client,
+		sounds:       sounds,
+		connect:      connector(a),
+		now:          g.cfg.Now,
+		newID:        g.newPlaybackID,
+		idleSilence:  !g.cfg.NoIdleSilence,
+		stopTimeout:  g.cfg.StopTimeout,
+		flushTimeout: g.cfg.FlushTimeout,
+		callTimeout:  g.cfg.CallTimeout,
+		goneGrace:    200 * time.Millisecond,
+		closeTimeout: a.Grace*2 + 3*time.Second,
+	}
+}
+
+func (g *Gateway) newPlaybackID() string {
+	return "eivr-" + g.prefix + "-" + strconv.FormatUint(g.pbSeq.Add(1), 10)
+}
+
+// connector starts a's programs or dials its servers (eivr transports).
+func connector(a AppConfig) func(ctx context.Context, app appSpec, log *slog.Logger) (clientConn, commandSource, error) {
+	return func(ctx context.Context, app appSpec, log *slog.Logger) (clientConn, commandSource, error) {
+		var conn eivr.Conn
+		var err error
+		if app.tcp {
+			conn, err = eivr.DialTCP(ctx, app.host, app.port, eivr.TCPConfig{
+				ConnectTimeout: a.ConnectTimeout, QueueBytes: a.WriteBuffer, Logger: log,
+			})
+		} else {
+			conn, err = eivr.StartProgram(ctx, app.argv, eivr.ProgramConfig{
+				Dir: a.Dir, Env: a.Env, User: a.User, Grace: a.Grace, QueueBytes: a.WriteBuffer, Logger: log,
+			})
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, readerSource{eivr.NewReader(conn.Commands(), eivr.ReaderLogger(log))}, nil
+	}
+}
+
+// readerSource adapts eivr.Reader to commandSource; unknown letters are
+// skipped here (Q7: silently ignored).
+type readerSource struct{ r *eivr.Reader }
+
+func (r readerSource) next() (command, error) {
+	for {
+		c, err := r.r.Next()
+		if err != nil {
+			return command{}, err
+		}
+		if c.Known() {
+			return command{letter: c.Letter, param: c.Param}, nil
+		}
+	}
+}
+
+// soundsAdapter turns GET /sounds into an index id -> languages.
+type soundsAdapter struct{ c ARI }
+
+func (a soundsAdapter) soundIndex(ctx context.Context) (map[string][]string, error) {
+	list, err := a.c.Sounds(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	idx := make(map[string][]string, len(list))
+	for _, s := range list {
+		for _, f := range s.Formats {
+			if !contains(idx[s.ID], f.Language) {
+				idx[s.ID] = append(idx[s.ID], f.Language)
+			}
+		}
+	}
+	return idx, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Run connects to ARI and serves sessions until ctx ends. Then it ends the
+// live sessions (EIVRGW_STATUS=SHUTDOWN, continue), waits for them (their
+// end sequences are bounded) and returns.
+func (g *Gateway) Run(ctx context.Context) error {
+	if !g.running.CompareAndSwap(false, true) {
+		return errors.New("gateway: Run called twice")
+	}
+	g.mu.Lock()
+	g.ctx, g.base = ctx, context.WithoutCancel(ctx)
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := g.order.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			g.log.Error("event ordering stopped", "err", err)
+		}
+	}()
+	err := g.client.Run(ctx, g)
+	wg.Wait()
+	g.wg.Wait()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	return err
+}
+
+// Ready reports whether new calls are served: ARI connected, not draining.
+func (g *Gateway) Ready() bool {
+	g.mu.Lock()
+	d := g.draining
+	g.mu.Unlock()
+	return !d && g.client.Ready()
+}
+
+// Drain stops taking calls (a new StasisStart goes straight back to the
+// dialplan with EIVRGW_STATUS=DRAINING) and waits until every live session
+// has ended or ctx ends. Sessions are not cut short: cancel Run's ctx for
+// that.
+func (g *Gateway) Drain(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		g.draining = true
+		n, idle := len(g.sessions), g.idle
+		g.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d sessions still live: %w", n, ctx.Err())
+		}
+	}
+}
+
+// Reload replaces the apps' allow-lists and limits. Live sessions are
+// untouched; apps no longer configured take no new calls.
+func (g *Gateway) Reload(apps []AppConfig) error {
+	allows, err := validateApps(apps)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	next := make(map[string]*appState, len(apps))
+	for _, a := range apps {
+		next[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
+	}
+	g.apps = next
+	return nil
+}
+
+// Sessions returns the number of live sessions.
+func (g *Gateway) Sessions() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+// ---- ari.Handler (one dispatch goroutine) ----
+
+// Connected implements ari.Handler. After a reconnect events of the outage
+// are lost: reconcile each app with GET /applications/{app} off the
+// dispatch goroutine.
+func (g *Gateway) Connected(info ari.ConnInfo) {
+	g.log.Info("ARI connected", "seq", info.Seq, "apps", info.Apps)
+	if info.Seq <= 1 {
+		return
+	}
+	g.mu.Lock()
+	ctx := g.ctx
+	g.mu.Unlock()
+	for _, app := range info.Apps {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.reconcile(ctx, app)
+		}()
+	}
+}
+
+// Event implements ari.Handler.
+func (g *Gateway) Event(ev *ari.Event) { g.order.Push(0, ev) }
+
+// Disconnected implements ari.Handler.
+func (g *Gateway) Disconnected(err error) {
+	g.log.Warn("ARI events socket lost; sessions carry on", "err", err)
+}
+
+// reconcile ends the sessions of app whose channels left the application
+// while the socket was down (with the event the client would have got) and
+// resyncs the others' playbacks.
+func (g *Gateway) reconcile(ctx context.Context, app string) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.CallTimeout)
+	defer cancel()
+	a, err := g.client.GetApplication(ctx, app)
+	if err != nil {
+		g.log.Warn("reconcile after reconnect failed", "app", app, "err", err)
+		return
+	}
+	present := make(map[string]bool, len(a.ChannelIDs))
+	for _, id := range a.ChannelIDs {
+		present[id] = true
+	}
+	g.mu.Lock()
+	var gone, live []*session
+	for id, s := range g.sessions {
+		if s.appName != app {
+			continue
+		}
+		if present[id] {
+			live = append(live, s)
+		} else {
+			gone = append(gone, s)
+		}
+	}
+	g.mu.Unlock()
+	for _, s := range gone {
+		g.log.Info("channel left during the ARI outage; ending its session", "app", app, "channel", s.ch, "session", s.id)
+		s.deliver(&ari.Event{Kind: ari.KindStasisEnd, Type: "StasisEnd", Application: app, Channel: ari.Channel{ID: s.ch}})
+	}
+	for _, s := range live {
+		s.deliver(&ari.Event{Kind: ari.KindOther, Type: resyncType, Application: app, Channel: ari.Channel{ID: s.ch}})
+	}
+}
+
+// resyncType marks the synthetic event asking a session to check its
+// outstanding playback after a reconnect.
+const resyncType = "eivr-gateway:resync"
+
+// deliver is the reorder sink: called in causal order per channel; never
+// blocks.
+func (g *Gateway) deliver(ev *ari.Event) {
+	ch := ev.Channel.ID
+	if ch == "" && ev.Playback.TargetURI != "" {
+		ch = strings.TrimPrefix(ev.Playback.TargetURI, "channel:")
+	}
+	if ev.Kind == ari.KindStasisStart {
+		g.stasisStart(ev)
+		return
+	}
+	g.mu.Lock()
+	s := g.sessions[ch]
+	g.mu.Unlock()
+	if s == nil {
+		g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
+		return
+	}
+	s.deliver(ev)
+}
+
+// stasisStart starts a session for a channel entering an app. The checks
+// are cheap; everything slow runs on the session goroutine.
+func (g *Gateway) stasisStart(ev *ari.Event) {
+	ch := ev.Channel
+	log := g.log.With("app", ev.Application, "channel", ch.ID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old := g.sessions[ch.ID]; old != nil && !old.released.Load() {
+		old.deliver(ev) // a masquerade (replace_channel) or a duplicate: logged there
+		return
+	}
+	st := g.apps[ev.Application]
+	if st == nil {
+		log.Warn("StasisStart for an application that is not configured; ignored")
+		return
+	}
+	if g.ctx == nil {
+		return
+	}
+	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
+	log = log.With("session", sid)
+	var refusal *outcome
+	spec := appSpec{}
+	parsed, err := eivr.ParseStasisArgs(ev.Args)
+	switch {
+	case g.draining:
+		log.Warn("draining: call sent back to the dialplan")
+		refusal = &outcome{action: endContinue, status: StatusDraining, cause: ErrDraining}
+	case err != nil:
+		log.Error("bad application string; hanging up as ExternalIVR would", "args", ev.Args, "err", err)
+		refusal = &outcome{action: endHangup, status: StatusBadArgs, cause: errors.Join(ErrBadArgs, err)}
+	default:
+		for _, w := range parsed.Warnings {
+			log.Warn("application string: " + w)
+		}
+		spec = newAppSpec(parsed)
+		if ok, why := st.allow.allows(parsed); !ok {
+			log.Error("application denied by the allow-list; hanging up", "target", parsed.Argv[0], "why", why)
+			refusal = &outcome{action: endHangup, status: StatusDenied, cause: ErrDenied}
+		} else if st.cfg.MaxSessions > 0 && g.live[ev.Application] >= st.cfg.MaxSessions {
+			log.Warn("max_sessions reached: call sent back to the dialplan", "max_sessions", st.cfg.MaxSessions)
+			refusal = &outcome{action: endContinue, status: StatusLimit, cause: ErrLimit}
+		}
+	}
+	s := newSession(st.env, log, sid, ch, spec, g.cfg.EventQueue)
+	s.appName = ev.Application
+	s.refusal = refusal
+	if refusal == nil {
+		g.live[ev.Application]++
+	}
+	g.sessions[ch.ID] = s
+	g.wg.Add(1)
+	ctx, base := g.ctx, g.base
+	go g.serve(ctx, base, s, refusal == nil)
+}
+
+func newAppSpec(a eivr.App) appSpec {
+	spec := appSpec{
+		argv:         a.Argv,
+		noAnswer:     a.Options.NoAnswer,
+		ignoreHangup: a.Options.IgnoreHangup,
+		runDead:      a.Options.RunDead,
+		preply:       a.PReply(),
+		tcp:          a.IsTCP(),
+	}
+	if spec.tcp {
+		spec.host, spec.port, _ = a.HostPort()
+	}
+	return spec
+}
+
+// serve runs one session and removes it when it is done.
+func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
+	defer g.wg.Done()
+	start := time.Now()
+	if counted {
+		s.log.Info("session started", "argv", s.app.argv)
+		if g.cfg.Metrics != nil {
+			g.cfg.Metrics.SessionStarted(s.appName)
+		}
+	}
+	out := s.run(ctx, base)
+	cause := "?"
+	if out.cause != nil {
+		cause = out.cause.Error()
+	}
+	s.log.Info("session ended", "cause", cause, "status", out.status, "duration", time.Since(start).Round(time.Millisecond))
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.SessionEnded(s.appName, out.status, cause, time.Since(start))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if counted {
+		g.live[s.appName]--
+	}
+	if g.sessions[s.ch] == s {
+		delete(g.sessions, s.ch)
+	}
+	if len(g.sessions) == 0 {
+		close(g.idle)
+		g.idle = make(chan struct{})
+	}
+}
