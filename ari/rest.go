@@ -52,8 +52,10 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 		body = b
 	}
 	u := *c.rest
-	u.Path += r.path
 	u.RawPath = c.rest.EscapedPath() + r.path
+	if p, err := url.PathUnescape(u.RawPath); err == nil {
+		u.Path = p
+	}
 	if len(r.query) > 0 {
 		u.RawQuery = r.query.Encode()
 	}
