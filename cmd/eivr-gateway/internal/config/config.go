@@ -8,6 +8,7 @@ type Config struct {
 	ARI       ARI       `toml:"ari"`
 	Apps      []App     `toml:"app"` // [[app]] tables; default: one app named "eivr"
 	Reorder   Reorder   `toml:"reorder"`
+	Session   Session   `toml:"session"`
 	Limits    Limits    `toml:"limits"`
 	Originate Originate `toml:"originate"`
 	Admin     Admin     `toml:"admin"`
@@ -25,7 +26,18 @@ type ARI struct {
 	// environment variable EIVR_ARI_PASSWORD.
 	Username string `toml:"username"`
 	Password string `toml:"password"`
-	TLS      TLS    `toml:"tls"`
+	// RESTTimeout bounds the REST calls Asterisk answers at once (play,
+	// hangup, gets…). Default "5s".
+	RESTTimeout Duration `toml:"rest_timeout"`
+	// RESTLongTimeout bounds the calls Asterisk queues behind a playing
+	// file (answer, set variable, continue). Default "60s".
+	RESTLongTimeout Duration `toml:"rest_long_timeout"`
+	// DialTimeout bounds the events WebSocket dial and handshake. Default "10s".
+	DialTimeout Duration `toml:"dial_timeout"`
+	// PingInterval is how often the gateway pings Asterisk on the events
+	// socket (Asterisk never pings). Default "5s".
+	PingInterval Duration `toml:"ping_interval"`
+	TLS          TLS      `toml:"tls"`
 }
 
 // TLS configures https:// ARI URLs.
@@ -69,17 +81,41 @@ type App struct {
 	// ConnectTimeout bounds name resolution plus TCP connect for ivr://
 	// targets (native ExternalIVR waits for the kernel, ~127 s). Default "5s".
 	ConnectTimeout Duration `toml:"connect_timeout"`
+	// WriteBuffer bounds the bytes of events queued for a client that
+	// does not read them; when full the session ends. Default 65536.
+	WriteBuffer int `toml:"write_buffer"`
 }
 
 // Reorder tunes how ARI events are put back in causal order per channel.
 type Reorder struct {
-	// Window is how long an event may wait for an earlier one of the same
-	// channel. Default "0s": Asterisk 22 delivered in order in every
-	// recording; raise it behind proxies that reorder.
+	// Window is how long state and end events (ChannelStateChange,
+	// ChannelCallerId, ChannelConnectedLine, ChannelDestroyed, StasisEnd)
+	// wait for earlier-stamped events of their channel; DTMF and playback
+	// events never wait. Default "20ms".
 	Window Duration `toml:"window"`
-	// HoldLimit is the longest an event is ever held before delivery.
-	// Default "2s".
+	// HoldLimit bounds how long an event whose causal predecessor is
+	// missing waits for it. Default "50ms".
 	HoldLimit Duration `toml:"hold_limit"`
+	// QueueLimit bounds the events held per channel. Default 64.
+	QueueLimit int `toml:"queue_limit"`
+}
+
+// Session tunes ExternalIVR sessions.
+type Session struct {
+	// IdleSilence plays silence on an answered channel whose playlist is
+	// empty, as native ExternalIVR does. Default true.
+	IdleSilence bool `toml:"idle_silence"`
+	// CallTimeout bounds each REST call of a session's start and end.
+	// Default "5s".
+	CallTimeout Duration `toml:"call_timeout"`
+	// StopTimeout is how long a stopped playback may take to report its
+	// end before the playlist moves on. Default "2s".
+	StopTimeout Duration `toml:"stop_timeout"`
+	// FlushTimeout bounds how long a session's end waits for its pending
+	// variable sets. Default "2s".
+	FlushTimeout Duration `toml:"flush_timeout"`
+	// SoundsTTL is how long the GET /sounds index is cached. Default "5m".
+	SoundsTTL Duration `toml:"sounds_ttl"`
 }
 
 // Limits bound resources.
@@ -87,9 +123,15 @@ type Limits struct {
 	// EventQueue is the per-session queue of ARI events; a session whose
 	// queue is full is ended (it never stalls the events socket). Default 256.
 	EventQueue int `toml:"event_queue"`
-	// DrainTimeout is how long SIGTERM/SIGINT waits for live sessions to end
-	// before closing what is left. Default "30s".
+	// ARIQueue bounds the events buffered between the socket and the
+	// gateway; beyond it events are dropped and counted. Default 8192.
+	ARIQueue int `toml:"ari_queue"`
+	// DrainTimeout is how long SIGTERM/SIGINT waits for live sessions to
+	// end on their own before ending them. Default "30s".
 	DrainTimeout Duration `toml:"drain_timeout"`
+	// ShutdownTimeout bounds the end sequences of the sessions ended then.
+	// Default "5s".
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
 
 // Originate holds the defaults of click-to-call (the originate command and
@@ -132,17 +174,31 @@ type Log struct {
 func Default() Config {
 	return Config{
 		ARI: ARI{
-			URLs:     []string{"http://127.0.0.1:8088/ari"},
-			Username: "asterisk",
+			URLs:            []string{"http://127.0.0.1:8088/ari"},
+			Username:        "asterisk",
+			RESTTimeout:     Dur(5 * time.Second),
+			RESTLongTimeout: Dur(60 * time.Second),
+			DialTimeout:     Dur(10 * time.Second),
+			PingInterval:    Dur(5 * time.Second),
 		},
 		Apps: []App{DefaultApp()},
 		Reorder: Reorder{
-			Window:    Dur(0),
-			HoldLimit: Dur(2 * time.Second),
+			Window:     Dur(20 * time.Millisecond),
+			HoldLimit:  Dur(50 * time.Millisecond),
+			QueueLimit: 64,
+		},
+		Session: Session{
+			IdleSilence:  true,
+			CallTimeout:  Dur(5 * time.Second),
+			StopTimeout:  Dur(2 * time.Second),
+			FlushTimeout: Dur(2 * time.Second),
+			SoundsTTL:    Dur(5 * time.Minute),
 		},
 		Limits: Limits{
-			EventQueue:   256,
-			DrainTimeout: Dur(30 * time.Second),
+			EventQueue:      256,
+			ARIQueue:        8192,
+			DrainTimeout:    Dur(30 * time.Second),
+			ShutdownTimeout: Dur(5 * time.Second),
 		},
 		Originate: Originate{
 			Timeout: Dur(30 * time.Second),
@@ -167,5 +223,6 @@ func DefaultApp() App {
 		Env:            []string{},
 		Grace:          Dur(2 * time.Second),
 		ConnectTimeout: Dur(5 * time.Second),
+		WriteBuffer:    64 << 10,
 	}
 }

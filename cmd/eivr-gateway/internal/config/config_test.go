@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 const repoConfig = "../../../../config.toml"
@@ -183,14 +182,14 @@ func TestValidate(t *testing.T) {
 			a.SoundsDir = "sounds"
 			a.Env = []string{"LANG=C", "NOEQUALS", "=x"}
 			a.ConnectTimeout = Dur(0)
-			c.Apps = append(c.Apps, a, App{Name: "a b", ConnectTimeout: Dur(1)})
+			c.Apps = append(c.Apps, a, App{Name: "a b", ConnectTimeout: Dur(1), WriteBuffer: 4096})
 		}, []string{
 			"app[1].name", "app[1].programs[1]", "app[1].programs[2]", "app[1].programs[3]",
 			"app[1].tcp_hosts[3]", "app[1].tcp_hosts[4]", "app[1].tcp_hosts[5]",
 			"app[1].max_sessions", "app[1].dir", "app[1].sounds_dir", "app[1].env[1]", "app[1].env[2]",
 			"app[1].connect_timeout", "app[2].name",
 		}},
-		{"window above hold limit", func(c *Config) { c.Reorder.Window = Dur(3 * time.Second) }, []string{"reorder.hold_limit"}},
+		{"zero durations", func(c *Config) { c.ARI.RESTTimeout = Dur(0); c.Session.SoundsTTL = Dur(0) }, []string{"ari.rest_timeout", "session.sounds_ttl"}},
 		{"queue", func(c *Config) { c.Limits.EventQueue = 0 }, []string{"limits.event_queue"}},
 		{"originate", func(c *Config) { c.Originate.App = "nope"; c.Originate.Timeout = Dur(0) }, []string{"originate.app", "originate.timeout"}},
 		{"admin", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen"}},

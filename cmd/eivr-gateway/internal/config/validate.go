@@ -86,16 +86,38 @@ func (c *Config) Validate() error {
 				bad(fmt.Sprintf("%s.env[%d]", key, j), "%q: want NAME=value", e)
 			}
 		}
+		if a.WriteBuffer < 1024 {
+			bad(key+".write_buffer", "%d: want at least 1024 bytes", a.WriteBuffer)
+		}
 		if a.ConnectTimeout.Duration == 0 {
 			bad(key+".connect_timeout", "0 would never connect; give a duration such as \"5s\"")
 		}
 	}
 
-	if c.Reorder.HoldLimit.Duration < c.Reorder.Window.Duration {
-		bad("reorder.hold_limit", "%s is shorter than reorder.window %s", c.Reorder.HoldLimit, c.Reorder.Window)
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{
+		{"ari.rest_timeout", c.ARI.RESTTimeout}, {"ari.rest_long_timeout", c.ARI.RESTLongTimeout},
+		{"ari.dial_timeout", c.ARI.DialTimeout}, {"ari.ping_interval", c.ARI.PingInterval},
+		{"reorder.hold_limit", c.Reorder.HoldLimit},
+		{"session.call_timeout", c.Session.CallTimeout}, {"session.stop_timeout", c.Session.StopTimeout},
+		{"session.flush_timeout", c.Session.FlushTimeout}, {"session.sounds_ttl", c.Session.SoundsTTL},
+		{"limits.shutdown_timeout", c.Limits.ShutdownTimeout},
+	} {
+		if d.d.Duration <= 0 {
+			bad(d.key, "must be more than 0s")
+		}
 	}
-	if c.Limits.EventQueue < 1 {
-		bad("limits.event_queue", "%d: want at least 1", c.Limits.EventQueue)
+	for _, n := range []struct {
+		key string
+		n   int
+	}{
+		{"reorder.queue_limit", c.Reorder.QueueLimit}, {"limits.event_queue", c.Limits.EventQueue}, {"limits.ari_queue", c.Limits.ARIQueue},
+	} {
+		if n.n < 1 {
+			bad(n.key, "%d: want at least 1", n.n)
+		}
 	}
 	if c.Originate.App != "" && !names[c.Originate.App] {
 		bad("originate.app", "%q is not the name of an [[app]]", c.Originate.App)
