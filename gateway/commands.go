@@ -43,17 +43,17 @@ func (s *session) onCommand(c command) {
 	case 'P':
 		s.send('P', s.app.preply)
 	case 'L':
-		s.log.Info("Log message from EIVR", "msg", string(c.param))
+		s.log.Info("Log message from EIVR", "text", string(c.param))
 	case 'E':
-		s.log.Info("Exiting", "msg", string(c.param))
+		s.log.Info("Exiting", "text", string(c.param))
 		s.send('E', "")
 		s.end(outcome{action: endContinue, cause: ErrClientExit})
 	case 'X':
-		s.log.Info("Exiting", "msg", string(c.param))
+		s.log.Info("Exiting", "text", string(c.param))
 		s.log.Warn("the X command is deprecated; use E")
 		s.end(outcome{action: endContinue, cause: ErrClientExit})
 	case 'H':
-		s.log.Info("Hanging up", "msg", string(c.param))
+		s.log.Info("Hanging up", "text", string(c.param))
 		s.send('H', "")
 		s.end(outcome{action: endHangup, cause: ErrClientHangup})
 	case 'D':
