@@ -1,0 +1,384 @@
+package reorder
+
+import "github.com/eivr-gateway/eivr-gateway/ari"
+
+// phase is where a channel stream is in its Stasis life.
+type phase uint8
+
+const (
+	phasePre   phase = iota // no StasisStart yet: only kinds legal outside Stasis pass
+	phaseIn                 // StasisStart delivered
+	phaseEnded              // StasisEnd or ChannelDestroyed delivered: nothing more but a new StasisStart
+)
+
+// stage is how far a playback has got.
+type stage uint8
+
+const (
+	stageNone stage = iota
+	stageStarted
+	stageContinuing
+	stageFinished
+)
+
+const (
+	dedupDepth    = 16 // fingerprints remembered per channel
+	playbackSlots = 4  // playbacks remembered per channel
+)
+
+// warned flags: what was already logged for a channel.
+const (
+	warnedNoTimestamp uint8 = 1 << iota
+	warnedOverflow
+)
+
+// verdict is what the rules say about an event at the head of its channel.
+type verdict uint8
+
+const (
+	vDeliver verdict = iota
+	vBlock           // a causal predecessor is missing: hold
+	vStale           // ChannelStateChange older than the state already delivered
+	vLate            // after the end of its channel or playback
+	vDup             // the same event again
+)
+
+// entry is one event waiting in a channel queue. Times are nanoseconds
+// since the Reorderer's epoch; eff is the event timestamp used for ordering.
+type entry struct {
+	ev   *ari.Event
+	fp   uint64
+	pbID uint64 // hash of the playback id, 0 for other kinds
+	eff  int64
+	arr  int64
+	due  int64
+	held bool
+}
+
+type pbSlot struct {
+	id    uint64 // hash of the playback id; 0 = free
+	stage stage
+}
+
+// chanState is everything remembered about one channel stream. Guarded by
+// its shard's mutex.
+type chanState struct {
+	key       Key
+	phase     phase
+	warned    uint8
+	fpNext    uint8
+	pbNext    uint8
+	hasState  bool
+	stateRank int8
+	pendIdx   int32 // index in shard.pending, -1 when the queue is empty
+	stateTS   int64 // timestamp of the state last delivered (StasisStart or ChannelStateChange)
+	lastEff   int64 // greatest ordering timestamp seen: stands in for a missing timestamp
+	endTS     int64
+	startFP   uint64
+	startTS   int64
+	lastSeen  int64 // coarse clock at the last event, for idle expiry
+	hwm       [numOrdered]int64 // newest timestamp delivered per single-thread kind
+	fps       [dedupDepth]uint64
+	pbs       [playbackSlots]pbSlot
+	q         []entry // sorted by eff, ties in arrival order
+}
+
+func (c *chanState) reset() {
+	q := c.q[:0]
+	*c = chanState{q: q, pendIdx: -1}
+}
+
+func (c *chanState) seen(fp uint64) bool {
+	for _, f := range c.fps {
+		if f == fp {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *chanState) remember(fp uint64) {
+	c.fps[c.fpNext%dedupDepth] = fp
+	c.fpNext++
+}
+
+// effective returns the ordering timestamp of ev: its own, or for an event
+// without one the greatest seen so far, which puts it behind everything
+// already queued (arrival order).
+func (c *chanState) effective(ev *ari.Event) int64 {
+	if ev.Timestamp.IsZero() {
+		return c.lastEff
+	}
+	t := ev.Timestamp.UnixNano()
+	if t > c.lastEff {
+		c.lastEff = t
+	}
+	return t
+}
+
+// ordered maps the kinds that one Asterisk thread publishes (the channel's
+// Stasis thread: DTMF, playback, talk detection) to a slot of
+// chanState.hwm; -1 for the others. One thread publishes them in timestamp
+// order, so one older than the newest already delivered is a copy from a
+// lagging source or a straggler that can no longer be put in its place.
+func ordered(k ari.Kind) int {
+	switch k {
+	case ari.KindChannelDtmfReceived:
+		return 0
+	case ari.KindPlaybackStarted:
+		return 1
+	case ari.KindPlaybackContinuing:
+		return 2
+	case ari.KindPlaybackFinished:
+		return 3
+	case ari.KindChannelTalkingStarted:
+		return 4
+	case ari.KindChannelTalkingFinished:
+		return 5
+	}
+	return -1
+}
+
+const numOrdered = 6
+
+// needsStasis reports the kinds that exist only inside a Stasis
+// application, so cannot legally come before StasisStart.
+func needsStasis(k ari.Kind) bool {
+	switch k {
+	case ari.KindStasisEnd, ari.KindChannelDtmfReceived,
+		ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished,
+		ari.KindChannelTalkingStarted, ari.KindChannelTalkingFinished:
+		return true
+	}
+	return false
+}
+
+// stateRank orders channel states along a call's life; -1 for states
+// without a place (Unknown, anything new).
+func stateRank(s string) int8 {
+	switch s {
+	case "Down":
+		return 0
+	case "Rsrved":
+		return 1
+	case "OffHook":
+		return 2
+	case "Dialing", "Dialing Offhook":
+		return 3
+	case "Pre-ring":
+		return 4
+	case "Ring", "Ringing":
+		return 5
+	case "Busy":
+		return 6
+	case "Up":
+		return 7
+	}
+	return -1
+}
+
+// stale reports a ChannelStateChange that would take the channel back: older
+// than the state already delivered, or of the same millisecond and not
+// further along (the same state again included). Without a timestamp only
+// the rank can tell.
+func (c *chanState) stale(ev *ari.Event, eff int64) bool {
+	if !c.hasState {
+		return false
+	}
+	r := stateRank(ev.Channel.State)
+	known := r >= 0 && c.stateRank >= 0
+	if ev.Timestamp.IsZero() {
+		return known && r < c.stateRank
+	}
+	if eff != c.stateTS {
+		return eff < c.stateTS
+	}
+	return known && r <= c.stateRank || ev.Channel.State == "" && c.stateRank < 0
+}
+
+func (c *chanState) setState(s string, eff int64) {
+	c.hasState = true
+	c.stateTS = eff
+	c.stateRank = stateRank(s)
+}
+
+// slot returns the remembered playback with hashed id, or nil.
+func (c *chanState) slot(id uint64) *pbSlot {
+	if id == 0 {
+		return nil
+	}
+	for i := range c.pbs {
+		if c.pbs[i].id == id {
+			return &c.pbs[i]
+		}
+	}
+	return nil
+}
+
+// verdict applies the causal rules to ev, the head of the channel queue
+// (or an event that would be, on the fast path). pb is ev's playback slot
+// (nil if none or unknown).
+func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) verdict {
+	k := ev.Kind
+	switch c.phase {
+	case phaseEnded:
+		if k == ari.KindStasisStart && eff >= c.endTS {
+			if fp == c.startFP {
+				return vDup
+			}
+			return vDeliver
+		}
+		return vLate
+	case phasePre:
+		if needsStasis(k) {
+			return vBlock
+		}
+	}
+	if i := ordered(k); i >= 0 && !ev.Timestamp.IsZero() && eff < c.hwm[i] {
+		return vLate
+	}
+	st := stageNone
+	if pb != nil {
+		st = pb.stage
+	}
+	switch k {
+	case ari.KindStasisStart:
+		if c.phase == phaseIn {
+			if fp == c.startFP {
+				return vDup // a copy that left the fingerprint ring
+			}
+			if !ev.Timestamp.IsZero() && eff < c.startTS {
+				return vLate
+			}
+		}
+	case ari.KindChannelDestroyed:
+		if c.phase == phaseIn {
+			return vBlock // StasisEnd first (ari-14, ari-15a2)
+		}
+	case ari.KindChannelStateChange:
+		if c.stale(ev, eff) {
+			return vStale
+		}
+	case ari.KindPlaybackStarted, ari.KindPlaybackFinished:
+		if st == stageFinished {
+			return vLate
+		}
+	case ari.KindPlaybackContinuing:
+		switch st {
+		case stageNone:
+			return vBlock
+		case stageFinished:
+			return vLate
+		}
+	}
+	return vDeliver
+}
+
+// apply records the effect of delivering ev (or releasing it on a limit).
+func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
+	if i := ordered(ev.Kind); i >= 0 {
+		c.hwm[i] = max(c.hwm[i], eff)
+	}
+	switch ev.Kind {
+	case ari.KindStasisStart:
+		c.phase = phaseIn
+		c.startFP = fp
+		c.startTS = eff
+		c.pbs = [playbackSlots]pbSlot{}
+		if ev.Channel.State != "" && (!c.hasState || eff >= c.stateTS) {
+			c.setState(ev.Channel.State, eff)
+		}
+	case ari.KindStasisEnd, ari.KindChannelDestroyed:
+		c.phase = phaseEnded
+		c.endTS = eff
+	case ari.KindChannelStateChange:
+		if ev.Timestamp.IsZero() {
+			eff = max(eff, c.stateTS)
+		}
+		c.setState(ev.Channel.State, eff)
+	case ari.KindPlaybackStarted:
+		c.setStage(pbID, stageStarted)
+	case ari.KindPlaybackContinuing:
+		c.setStage(pbID, stageContinuing)
+	case ari.KindPlaybackFinished:
+		c.setStage(pbID, stageFinished)
+	}
+}
+
+func (c *chanState) setStage(id uint64, s stage) {
+	for i := range c.pbs {
+		if c.pbs[i].id == id {
+			if s > c.pbs[i].stage || s == stageStarted && c.pbs[i].stage != stageFinished {
+				c.pbs[i].stage = s
+			}
+			return
+		}
+	}
+	c.pbs[c.pbNext%playbackSlots] = pbSlot{id: id, stage: s}
+	c.pbNext++
+}
+
+// insert queues e in timestamp order, after every entry with the same
+// timestamp, and returns its index.
+func (c *chanState) insert(e entry) int {
+	i := len(c.q)
+	c.q = append(c.q, e)
+	for i > 0 && c.q[i-1].eff > e.eff {
+		c.q[i] = c.q[i-1]
+		i--
+	}
+	c.q[i] = e
+	return i
+}
+
+func (c *chanState) pop() entry {
+	e := c.q[0]
+	copy(c.q, c.q[1:])
+	c.q[len(c.q)-1] = entry{}
+	c.q = c.q[:len(c.q)-1]
+	return e
+}
+
+// findPred returns the index (> 0) of a queued event the blocked head
+// waits for, or -1.
+func (c *chanState) findPred(head *ari.Event) int {
+	var want ari.Kind
+	switch {
+	case c.phase == phasePre && needsStasis(head.Kind):
+		want = ari.KindStasisStart
+	case head.Kind == ari.KindChannelDestroyed:
+		want = ari.KindStasisEnd
+	case head.Kind == ari.KindPlaybackContinuing:
+		want = ari.KindPlaybackStarted
+	default:
+		return -1
+	}
+	for j := 1; j < len(c.q); j++ {
+		ev := c.q[j].ev
+		if ev.Kind == want && (want != ari.KindPlaybackStarted || ev.Playback.ID == head.Playback.ID) {
+			return j
+		}
+	}
+	return -1
+}
+
+// moveFront makes entry j the head. It takes the head's ordering timestamp
+// if that is smaller, so the queue stays sorted.
+func (c *chanState) moveFront(j int) {
+	e := c.q[j]
+	copy(c.q[1:j+1], c.q[:j])
+	e.eff = min(e.eff, c.q[1].eff)
+	c.q[0] = e
+}
+
+// deadline is when the head of a non-empty queue may next move.
+func (c *chanState) deadline(now, holdLimit int64) int64 {
+	h := &c.q[0]
+	if h.due > now {
+		return h.due
+	}
+	if h.held {
+		return h.arr + holdLimit
+	}
+	return now
+}

@@ -1,0 +1,562 @@
+package reorder
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+)
+
+// Key names one channel stream: a channel as one Stasis application of one
+// Asterisk sees it. Events that name no channel (and playbacks on bridges)
+// are delivered under a Key with an empty ChannelID.
+type Key struct{ AsteriskID, App, ChannelID string }
+
+// Sink receives the reordered streams. Deliver is called in causal order
+// per Key, never concurrently for one Key, possibly concurrently for
+// different Keys, from inside Push or Tick with an internal lock held: it
+// must not block and must not call back into the Reorderer. The sink owns
+// ev from then on.
+type Sink interface {
+	Deliver(key Key, ev *ari.Event)
+}
+
+// Stats counts what the Reorderer did since New. Every pushed event ends up
+// in exactly one of Delivered, Filtered, Stale, Duplicate and LateDropped,
+// or is still waiting (Pending); the other counters say what happened on
+// the way.
+type Stats struct {
+	Delivered    uint64 // handed to the Sink (Passthrough included)
+	Passthrough  uint64 // delivered at once: no channel, or a bridge playback
+	Filtered     uint64 // of a kind the consumer did not ask for
+	Reordered    uint64 // overtook an event that arrived before it
+	Held         uint64 // waited for a missing causal predecessor
+	HoldReleased uint64 // held, then released when HoldLimit expired
+	Stale        uint64 // ChannelStateChange that would go backwards
+	Duplicate    uint64 // the same event again (another source)
+	LateDropped  uint64 // after its channel's StasisEnd/ChannelDestroyed, or its playback's Finished
+	Overflow     uint64 // released early because the channel queue was full
+	Expired      uint64 // channels forgotten after IdleTimeout without an event
+	NoTimestamp  uint64 // events without a usable timestamp (ordered by arrival)
+	Channels     int    // channel streams tracked now
+	Pending      int    // events waiting now
+}
+
+// Reorderer turns events pushed by one or more sources into per-channel
+// streams in causal order. See the package documentation.
+type Reorderer struct {
+	sink       Sink
+	clock      Clock
+	log        *slog.Logger
+	seed       maphash.Seed
+	epoch      time.Time
+	windows    [256]int64
+	want       [256]bool
+	track      [256]bool
+	holdLimit  int64
+	queueLimit int
+	idle       int64
+	resolution time.Duration
+	shards     []shard
+	mask       uint64
+
+	coarse     atomic.Int64 // clock at the last Tick (ns since epoch), for idle bookkeeping
+	sleepUntil atomic.Int64 // when Run wakes next; MaxInt64 while it is ticking
+	wake       chan struct{}
+	filtered   atomic.Uint64
+}
+
+type shard struct {
+	mu        sync.Mutex
+	chans     map[Key]*chanState
+	ended     *simplelru.LRU[Key, endMark]
+	pending   []*chanState
+	free      []*chanState
+	lastSweep int64
+	st        counters
+	_         [64]byte // keep shards on separate cache lines
+}
+
+// endMark is what is remembered of an ended channel.
+type endMark struct {
+	endTS   int64  // timestamp of its StasisEnd/ChannelDestroyed
+	startFP uint64 // fingerprint of its last StasisStart, to tell a duplicate from a re-entry
+}
+
+type counters struct {
+	delivered, passthrough, filtered, reordered, held, holdReleased,
+	stale, duplicate, late, overflow, expired, noTS uint64
+}
+
+const maxFree = 1024 // recycled channel states per shard
+
+// New returns a Reorderer delivering to sink. Windows, hold limits and idle
+// expiry need Run (or calls to Tick); with every window 0 and nothing held,
+// Push delivers by itself.
+func New(cfg Config, sink Sink) *Reorderer {
+	r := &Reorderer{
+		sink:       sink,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		seed:       maphash.MakeSeed(),
+		holdLimit:  int64(cfg.HoldLimit),
+		queueLimit: cfg.QueueLimit,
+		idle:       int64(cfg.IdleTimeout),
+		resolution: cfg.Resolution,
+		wake:       make(chan struct{}, 1),
+	}
+	if r.sink == nil {
+		r.sink = discard{}
+	}
+	if r.clock == nil {
+		r.clock = systemClock{}
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.holdLimit <= 0 {
+		r.holdLimit = int64(DefaultHoldLimit)
+	}
+	if r.queueLimit <= 0 {
+		r.queueLimit = DefaultQueueLimit
+	}
+	if r.idle <= 0 {
+		r.idle = int64(DefaultIdleTimeout)
+	}
+	if r.resolution <= 0 {
+		r.resolution = DefaultResolution
+	}
+	windows := cfg.Windows
+	if windows == nil {
+		windows = DefaultWindows()
+	}
+	for k, w := range windows {
+		if w > 0 {
+			r.windows[k] = int64(w)
+		}
+	}
+	if cfg.Kinds == nil {
+		for k := range r.want {
+			r.want[k] = true
+		}
+	}
+	for _, k := range cfg.Kinds {
+		r.want[k] = true
+	}
+	for k := range r.track {
+		r.track[k] = r.want[k]
+	}
+	r.track[ari.KindStasisStart] = true
+	r.track[ari.KindStasisEnd] = true
+	r.track[ari.KindChannelDestroyed] = true
+	if r.want[ari.KindPlaybackStarted] || r.want[ari.KindPlaybackContinuing] || r.want[ari.KindPlaybackFinished] {
+		r.track[ari.KindPlaybackStarted] = true
+		r.track[ari.KindPlaybackContinuing] = true
+		r.track[ari.KindPlaybackFinished] = true
+	}
+	n := 1
+	for n < cfg.Shards || cfg.Shards <= 0 && n < DefaultShards {
+		n <<= 1
+	}
+	endedSize := cfg.EndedSize
+	if endedSize <= 0 {
+		endedSize = DefaultEndedSize
+	}
+	r.shards = make([]shard, n)
+	r.mask = uint64(n - 1)
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.chans = make(map[Key]*chanState)
+		sh.ended, _ = simplelru.NewLRU[Key, endMark](max(1, endedSize/n), nil)
+	}
+	r.epoch = r.clock.Now()
+	r.sleepUntil.Store(math.MaxInt64)
+	return r
+}
+
+type discard struct{}
+
+func (discard) Deliver(Key, *ari.Event) {}
+
+func (r *Reorderer) now() int64 { return int64(r.clock.Now().Sub(r.epoch)) }
+
+// route returns the stream an event belongs to; false for events that name
+// no channel, which pass through.
+func route(ev *ari.Event) (Key, bool) {
+	key := Key{AsteriskID: ev.AsteriskID, App: ev.Application}
+	switch ev.Kind {
+	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
+		id, ok := strings.CutPrefix(ev.Playback.TargetURI, "channel:")
+		if !ok {
+			return key, false // bridge:<id>, or none
+		}
+		key.ChannelID = id
+	case ari.KindDial:
+		key.ChannelID = ev.Peer.ID
+	default:
+		key.ChannelID = ev.Channel.ID
+	}
+	return key, key.ChannelID != ""
+}
+
+func (r *Reorderer) playbackID(ev *ari.Event) uint64 {
+	switch ev.Kind {
+	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
+		return maphash.String(r.seed, ev.Playback.ID) | 1
+	}
+	return 0
+}
+
+// Push hands the Reorderer one event from source (a number that only
+// appears in logs). It is safe for concurrent use by several sources.
+// Events of one channel from one source must be pushed in the order that
+// source received them. With a window of 0 for ev's kind, nothing queued on
+// its channel and its predecessors delivered, Deliver runs inside Push.
+// The Reorderer owns ev from now on; ev == nil is ignored.
+func (r *Reorderer) Push(source int, ev *ari.Event) {
+	if ev == nil {
+		return
+	}
+	k := ev.Kind
+	if !r.track[k] {
+		r.filtered.Add(1)
+		return
+	}
+	key, ok := route(ev)
+	sh := &r.shards[maphash.String(r.seed, key.ChannelID)&r.mask]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !ok {
+		if r.want[k] {
+			sh.st.passthrough++
+		}
+		r.deliver(sh, key, ev)
+		return
+	}
+	c := sh.chans[key]
+	fp := fingerprint(r.seed, ev) | 1
+	if c == nil {
+		if c = r.open(sh, key, ev, fp); c == nil {
+			return
+		}
+	}
+	if c.seen(fp) {
+		sh.st.duplicate++
+		return
+	}
+	if ev.Timestamp.IsZero() {
+		r.noTimestamp(sh, c, source, ev)
+	}
+	eff := c.effective(ev)
+	pbID := r.playbackID(ev)
+	c.lastSeen = r.coarse.Load()
+	w := r.windows[k]
+	if w == 0 && len(c.q) == 0 {
+		// The fast path: nothing to wait for.
+		switch v := c.verdict(ev, eff, fp, c.slot(pbID)); v {
+		case vDeliver:
+			c.remember(fp)
+			r.release(sh, c, ev, eff, fp, pbID)
+			if c.phase == phaseEnded {
+				r.close(sh, c)
+			}
+			return
+		case vBlock:
+		default:
+			sh.count(v)
+			return
+		}
+	}
+	// Only events that are kept go into the fingerprint ring: a stream of
+	// dropped copies must not push out the events they copy.
+	c.remember(fp)
+	now := r.now()
+	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, arr: now, due: now + w}); i < len(c.q)-1 {
+		sh.st.reordered++
+	}
+	for len(c.q) > r.queueLimit {
+		sh.st.overflow++
+		if c.warned&warnedOverflow == 0 {
+			c.warned |= warnedOverflow
+			r.log.Warn("reorder: channel queue full, releasing its oldest events early",
+				"app", c.key.App, "channel", c.key.ChannelID, "event", ev.Kind.String(), "limit", r.queueLimit)
+		}
+		r.step(sh, c, now, true)
+	}
+	r.drain(sh, c, now)
+	r.settle(sh, c, now)
+}
+
+// open starts tracking key, unless it ended and ev is not a new entry.
+func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanState {
+	if m, ok := sh.ended.Peek(key); ok {
+		if ev.Kind == ari.KindStasisStart && fp == m.startFP {
+			sh.st.duplicate++
+			return nil
+		}
+		if ev.Kind != ari.KindStasisStart || !ev.Timestamp.IsZero() && ev.Timestamp.UnixNano() < m.endTS {
+			sh.st.late++
+			return nil
+		}
+		sh.ended.Remove(key)
+	}
+	var c *chanState
+	if n := len(sh.free); n > 0 {
+		c = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+	} else {
+		c = &chanState{pendIdx: -1}
+	}
+	c.key = cloneKey(key)
+	sh.chans[c.key] = c
+	return c
+}
+
+// cloneKey copies key into one allocation, so that a tracked channel does
+// not keep the frame its first event was decoded from.
+func cloneKey(k Key) Key {
+	var b strings.Builder
+	b.Grow(len(k.AsteriskID) + len(k.App) + len(k.ChannelID))
+	b.WriteString(k.AsteriskID)
+	b.WriteString(k.App)
+	b.WriteString(k.ChannelID)
+	s := b.String()
+	a, p := len(k.AsteriskID), len(k.AsteriskID)+len(k.App)
+	return Key{AsteriskID: s[:a], App: s[a:p], ChannelID: s[p:]}
+}
+
+func (r *Reorderer) noTimestamp(sh *shard, c *chanState, source int, ev *ari.Event) {
+	sh.st.noTS++
+	if c.warned&warnedNoTimestamp == 0 {
+		c.warned |= warnedNoTimestamp
+		r.log.Warn("reorder: event without a usable timestamp, ordered by arrival",
+			"app", c.key.App, "channel", c.key.ChannelID, "event", ev.Type, "source", source)
+	}
+}
+
+func (sh *shard) count(v verdict) {
+	switch v {
+	case vStale:
+		sh.st.stale++
+	case vLate:
+		sh.st.late++
+	case vDup:
+		sh.st.duplicate++
+	}
+}
+
+func (r *Reorderer) deliver(sh *shard, key Key, ev *ari.Event) {
+	if !r.want[ev.Kind] {
+		sh.st.filtered++
+		return
+	}
+	sh.st.delivered++
+	r.sink.Deliver(key, ev)
+}
+
+// release delivers ev and records its effect on the channel.
+func (r *Reorderer) release(sh *shard, c *chanState, ev *ari.Event, eff int64, fp, pbID uint64) {
+	c.apply(ev, eff, fp, pbID)
+	r.deliver(sh, c.key, ev)
+}
+
+// drain releases the head of c's queue for as long as it may go.
+func (r *Reorderer) drain(sh *shard, c *chanState, now int64) {
+	for len(c.q) > 0 && c.q[0].due <= now {
+		if !r.step(sh, c, now, false) {
+			return
+		}
+	}
+}
+
+// step judges the head of c's queue: releases or drops it, or brings its
+// predecessor to the front (true), or leaves it held (false). force
+// releases a held head regardless of its hold limit.
+func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
+	h := &c.q[0]
+	v := c.verdict(h.ev, h.eff, h.fp, c.slot(h.pbID))
+	if v == vBlock {
+		if j := c.findPred(h.ev); j > 0 {
+			c.moveFront(j)
+			sh.st.reordered++
+			return true
+		}
+		if !h.held {
+			h.held = true
+			sh.st.held++
+		}
+		if !force {
+			if now < h.arr+r.holdLimit {
+				return false
+			}
+			sh.st.holdReleased++
+			r.log.Debug("reorder: predecessor missing, released at the hold limit",
+				"app", c.key.App, "channel", c.key.ChannelID, "event", h.ev.Kind.String())
+		}
+		v = vDeliver
+	}
+	e := c.pop()
+	if v == vDeliver {
+		r.release(sh, c, e.ev, e.eff, e.fp, e.pbID)
+	} else {
+		sh.count(v)
+	}
+	return true
+}
+
+// settle files c after its queue changed: pending or not, ended or not.
+func (r *Reorderer) settle(sh *shard, c *chanState, now int64) {
+	if len(c.q) == 0 {
+		sh.unpend(c)
+		if c.phase == phaseEnded {
+			r.close(sh, c)
+		}
+		return
+	}
+	if c.pendIdx < 0 {
+		c.pendIdx = int32(len(sh.pending))
+		sh.pending = append(sh.pending, c)
+	}
+	if d := c.deadline(now, r.holdLimit); d < r.sleepUntil.Load() {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (sh *shard) unpend(c *chanState) {
+	i := c.pendIdx
+	if i < 0 {
+		return
+	}
+	last := len(sh.pending) - 1
+	sh.pending[i] = sh.pending[last]
+	sh.pending[i].pendIdx = i
+	sh.pending[last] = nil
+	sh.pending = sh.pending[:last]
+	c.pendIdx = -1
+}
+
+// close forgets an ended channel with an empty queue, remembering that it
+// ended.
+func (r *Reorderer) close(sh *shard, c *chanState) {
+	sh.ended.Add(c.key, endMark{endTS: c.endTS, startFP: c.startFP})
+	r.forget(sh, c)
+}
+
+func (r *Reorderer) forget(sh *shard, c *chanState) {
+	delete(sh.chans, c.key)
+	c.reset()
+	if len(sh.free) < maxFree {
+		sh.free = append(sh.free, c)
+	}
+}
+
+// Tick releases every event whose window or hold limit has passed at
+// Clock.Now(), forgets channels idle for IdleTimeout, and returns when the
+// next window or hold limit expires (zero if nothing waits). Run calls it;
+// a caller driving its own clock (tests) may call it instead of Run.
+func (r *Reorderer) Tick() time.Time {
+	now := r.now()
+	r.coarse.Store(now)
+	next := int64(math.MaxInt64)
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for j := 0; j < len(sh.pending); {
+			c := sh.pending[j]
+			r.drain(sh, c, now)
+			if len(c.q) == 0 {
+				r.settle(sh, c, now) // unpends: pending[j] is now another channel
+				continue
+			}
+			next = min(next, c.deadline(now, r.holdLimit))
+			j++
+		}
+		if now-sh.lastSweep >= r.idle/8 {
+			sh.lastSweep = now
+			r.sweep(sh, now)
+		}
+		sh.mu.Unlock()
+	}
+	if next == math.MaxInt64 {
+		return time.Time{}
+	}
+	return r.epoch.Add(time.Duration(next))
+}
+
+// sweep forgets channels without an event for IdleTimeout.
+func (r *Reorderer) sweep(sh *shard, now int64) {
+	for _, c := range sh.chans {
+		if len(c.q) == 0 && now-c.lastSeen > r.idle {
+			sh.st.expired++
+			r.log.Warn("reorder: forgetting a channel without events (it never ended)",
+				"app", c.key.App, "channel", c.key.ChannelID, "idle", time.Duration(now-c.lastSeen))
+			r.forget(sh, c)
+		}
+	}
+}
+
+// Run drives windows, hold limits and idle expiry off the Clock until ctx
+// ends, then returns nil. Only one Run may be active at a time; it may be
+// started after events have been pushed.
+func (r *Reorderer) Run(ctx context.Context) error {
+	maxSleep := time.Duration(r.idle / 8)
+	t := r.clock.NewTimer(maxSleep)
+	defer t.Stop()
+	for {
+		r.sleepUntil.Store(math.MaxInt64)
+		next := r.Tick()
+		now := r.clock.Now()
+		d := maxSleep
+		if !next.IsZero() {
+			d = min(d, next.Sub(now))
+		}
+		d = max(d, r.resolution)
+		r.sleepUntil.Store(int64(now.Sub(r.epoch) + d))
+		t.Reset(d)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		case <-r.wake:
+		}
+	}
+}
+
+// Stats returns the counters and the current sizes.
+func (r *Reorderer) Stats() Stats {
+	s := Stats{Filtered: r.filtered.Load()}
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		c := sh.st
+		s.Delivered += c.delivered
+		s.Passthrough += c.passthrough
+		s.Filtered += c.filtered
+		s.Reordered += c.reordered
+		s.Held += c.held
+		s.HoldReleased += c.holdReleased
+		s.Stale += c.stale
+		s.Duplicate += c.duplicate
+		s.LateDropped += c.late
+		s.Overflow += c.overflow
+		s.Expired += c.expired
+		s.NoTimestamp += c.noTS
+		s.Channels += len(sh.chans)
+		for _, p := range sh.pending {
+			s.Pending += len(p.q)
+		}
+		sh.mu.Unlock()
+	}
+	return s
+}
