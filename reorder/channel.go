@@ -76,7 +76,7 @@ type chanState struct {
 	endTS     int64
 	startFP   uint64
 	startTS   int64
-	lastSeen  int64 // coarse clock at the last event, for idle expiry
+	lastSeen  int64             // coarse clock at the last event, for idle expiry
 	hwm       [numOrdered]int64 // newest timestamp delivered per single-thread kind
 	fps       [dedupDepth]uint64
 	pbs       [playbackSlots]pbSlot

@@ -363,7 +363,7 @@ func TestRunDrivesWindowsAndHolds(t *testing.T) {
 	r.Push(0, start("c1", 0, "Ring"))
 	wait(t, s.got)
 	s.take()
-	r.Push(0, sc("c1", 1, "Up"))   // window 20 ms
+	r.Push(0, sc("c1", 1, "Up"))  // window 20 ms
 	r.Push(0, dtmf("c2", 1, "1")) // held 50 ms for its StasisStart
 	// Move the clock in 1 ms steps until both have left.
 	var got []delivery
