@@ -76,8 +76,9 @@ type chanState struct {
 	endTS     int64
 	startFP   uint64
 	startTS   int64
-	lastSeen  int64             // coarse clock at the last event, for idle expiry
-	hwm       [numOrdered]int64 // newest timestamp delivered per single-thread kind
+	lastSeen  int64              // coarse clock at the last event, for idle expiry
+	hwm       [numOrdered]int64  // newest timestamp delivered per single-thread kind
+	hwmFP     [numOrdered]uint64 // and the fingerprint of that event
 	fps       [dedupDepth]uint64
 	pbs       [playbackSlots]pbSlot
 	q         []entry // sorted by eff, ties in arrival order
@@ -97,6 +98,19 @@ func (c *chanState) seen(fp uint64) bool {
 	return false
 }
 
+// queued reports whether an event with fingerprint fp is waiting.
+func (c *chanState) queued(fp uint64) bool {
+	for i := range c.q {
+		if c.q[i].fp == fp {
+			return true
+		}
+	}
+	return false
+}
+
+// remember records the fingerprint of a delivered event. Only delivered
+// events go in: a stream of dropped copies must not push out the events
+// they copy, and waiting ones are found in the queue.
 func (c *chanState) remember(fp uint64) {
 	c.fps[c.fpNext%dedupDepth] = fp
 	c.fpNext++
@@ -234,8 +248,13 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 			return vBlock
 		}
 	}
-	if i := ordered(k); i >= 0 && !ev.Timestamp.IsZero() && eff < c.hwm[i] {
-		return vLate
+	if i := ordered(k); i >= 0 && !ev.Timestamp.IsZero() {
+		if eff < c.hwm[i] {
+			return vLate
+		}
+		if eff == c.hwm[i] && fp == c.hwmFP[i] {
+			return vDup
+		}
 	}
 	st := stageNone
 	if pb != nil {
@@ -276,8 +295,8 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 
 // apply records the effect of delivering ev (or releasing it on a limit).
 func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
-	if i := ordered(ev.Kind); i >= 0 {
-		c.hwm[i] = max(c.hwm[i], eff)
+	if i := ordered(ev.Kind); i >= 0 && eff >= c.hwm[i] {
+		c.hwm[i], c.hwmFP[i] = eff, fp
 	}
 	switch ev.Kind {
 	case ari.KindStasisStart:

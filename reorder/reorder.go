@@ -248,7 +248,7 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 			return
 		}
 	}
-	if c.seen(fp) {
+	if c.seen(fp) || c.queued(fp) {
 		sh.st.duplicate++
 		return
 	}
@@ -263,7 +263,6 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 		// The fast path: nothing to wait for.
 		switch v := c.verdict(ev, eff, fp, c.slot(pbID)); v {
 		case vDeliver:
-			c.remember(fp)
 			r.release(sh, c, ev, eff, fp, pbID)
 			if c.phase == phaseEnded {
 				r.close(sh, c)
@@ -275,9 +274,6 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 			return
 		}
 	}
-	// Only events that are kept go into the fingerprint ring: a stream of
-	// dropped copies must not push out the events they copy.
-	c.remember(fp)
 	now := r.now()
 	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, arr: now, due: now + w}); i < len(c.q)-1 {
 		sh.st.reordered++
@@ -364,6 +360,7 @@ func (r *Reorderer) deliver(sh *shard, key Key, ev *ari.Event) {
 
 // release delivers ev and records its effect on the channel.
 func (r *Reorderer) release(sh *shard, c *chanState, ev *ari.Event, eff int64, fp, pbID uint64) {
+	c.remember(fp)
 	c.apply(ev, eff, fp, pbID)
 	r.deliver(sh, c.key, ev)
 }
