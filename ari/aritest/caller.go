@@ -15,9 +15,9 @@ type CallerID struct{ Name, Number string }
 // the defaults of the recordings: a Local channel in context "stasisin",
 // exten "s", priority 2, caller "Test Caller" <5551234>, language "en".
 type CallOptions struct {
-	ID       string   // channel id (unique); default generated ("1795457104.96" style)
-	Name     string   // channel name; default "Local/s@stasisin-0000000N;2"
-	Caller   CallerID // default {"Test Caller", "5551234"}
+	ID       string    // channel id (unique); default generated ("1795457104.96" style)
+	Name     string    // channel name; default "Local/s@stasisin-0000000N;2"
+	Caller   *CallerID // nil = {"Test Caller", "5551234"}; &CallerID{} = none
 	Context  string
 	Exten    string
 	Priority int64
@@ -48,8 +48,8 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 	if opt.Priority == 0 {
 		opt.Priority = 2
 	}
-	if opt.Caller == (CallerID{}) {
-		opt.Caller = CallerID{"Test Caller", "5551234"}
+	if opt.Caller == nil {
+		opt.Caller = &CallerID{"Test Caller", "5551234"}
 	}
 	if opt.ID == "" {
 		opt.ID = s.nextIDLocked()
@@ -62,6 +62,7 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 	}
 	c := s.newChannelLocked(opt.ID, opt.Name)
 	c.state = "Ring"
+	c.fromDialplan = true
 	if opt.Answered {
 		c.state = "Up"
 	}

@@ -23,17 +23,18 @@ type channel struct {
 	lang        string
 	vars        map[string]string
 
-	app       string // the Stasis app while inStasis
-	inStasis  bool
-	subApp    string // app subscribed by originate/create: gets events outside Stasis too
-	endpoint  string // originated/created: the dialled endpoint
-	queue     []*command
-	kick      chan struct{} // cap 1: "state changed, look again"
-	dead      chan struct{} // closed when the channel is destroyed
-	destroyed bool
-	hangup    *hangupReq
-	running   bool          // runChannel started
-	dtmfBusy  chan struct{} // cap 1: serialises caller digits
+	app          string // the Stasis app while inStasis
+	inStasis     bool
+	subApp       string // app subscribed by originate/create: gets events outside Stasis too
+	endpoint     string // originated/created: the dialled endpoint
+	queue        []*command
+	kick         chan struct{} // cap 1: "state changed, look again"
+	dead         chan struct{} // closed when the channel is destroyed
+	destroyed    bool
+	hangup       *hangupReq
+	running      bool          // runChannel started
+	fromDialplan bool          // entered through StartCall (dialplan Stasis())
+	dtmfBusy     chan struct{} // cap 1: serialises caller digits
 }
 
 type hangupReq struct {
@@ -238,9 +239,9 @@ func (s *Server) exec(c *channel, cmd *command) bool {
 		cmd.reply <- nil
 	case cmdContinue:
 		s.mu.Lock()
-		c.dp.Context, c.dp.Exten, c.dp.Priority = cmd.context, cmd.exten, cmd.priority
 		ok := s.contextExists(cmd.context)
 		s.leaveStasisLocked(c, End{Continued: true, Context: cmd.context, Exten: cmd.exten, Priority: cmd.priority, HungUp: !ok})
+		c.dp = dialplanJSON{Context: cmd.context, Exten: cmd.exten, Priority: cmd.priority}
 		if !ok {
 			s.destroyLocked(c)
 		}
@@ -253,7 +254,6 @@ func (s *Server) exec(c *channel, cmd *command) bool {
 			return true
 		}
 		old := c.app
-		c.dp.AppData = strings.Join(append([]string{cmd.app}, cmd.args...), ",")
 		s.emitToLocked(cmd.app, "StasisStart", nil, []kv{{"args", nonNil(cmd.args)}, {"channel", c.json()}})
 		s.emitToLocked(old, "StasisEnd", nil, []kv{{"channel", c.json()}})
 		c.app = cmd.app
@@ -350,6 +350,11 @@ func (s *Server) flushHangupLocked(c *channel) {
 	c.inStasis = false
 	s.recordEndLocked(c, End{HungUp: true, Cause: c.hangup.cause, Soft: c.hangup.soft})
 	s.setVarLocked(c, "STASISSTATUS", "SUCCESS", false)
+	if c.fromDialplan {
+		// Stasis() returns and the dialplan, finding the channel hung
+		// up, hangs it up for good (seen by subscribed apps only).
+		s.emitLocked(c, "ChannelHangupRequest", []kv{{"cause", c.hangup.cause}, {"soft", true}}, nil)
+	}
 	s.destroyLocked(c)
 }
 

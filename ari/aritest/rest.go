@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 	})
 	h("GET /ari/applications", s.listApps)
 	h("GET /ari/applications/{app}", s.getApp)
+	h("POST /ari/applications/{app}/subscription", s.subscribe)
 	h("GET /ari/sounds", s.listSounds)
 	h("GET /ari/sounds/{id}", s.getSound)
 	h("GET /ari/channels", s.listChannels)
@@ -326,6 +327,34 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// subscribe handles eventSource=channel:ID (other sources are accepted
+// and ignored): the app then also sees the channel outside Stasis.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, p params) {
+	name := r.PathValue("app")
+	src := p.str("eventSource")
+	if src == "" {
+		writeErr(w, http.StatusBadRequest, "Missing parameter eventSource")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.apps[name]; !ok {
+		writeErr(w, http.StatusNotFound, "Application not found")
+		return
+	}
+	for _, one := range strings.Split(src, ",") {
+		if id, ok := strings.CutPrefix(one, "channel:"); ok {
+			c := s.chans[id]
+			if c == nil {
+				writeErr(w, http.StatusUnprocessableEntity, "Event source does not exist")
+				return
+			}
+			c.subApp = name
+		}
+	}
+	writeJSON(w, http.StatusOK, s.appJSONLocked(name))
 }
 
 func (s *Server) listSounds(w http.ResponseWriter, r *http.Request, p params) {
