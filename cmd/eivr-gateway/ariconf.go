@@ -19,6 +19,12 @@ func ariConfig(cfg config.Config, url string, log *slog.Logger) (ari.Config, err
 		Username: cfg.ARI.Username,
 		Password: cfg.ARI.Password,
 		Logger:   log,
+
+		QueueSize:       cfg.Limits.ARIQueue,
+		DialTimeout:     cfg.ARI.DialTimeout.Duration,
+		PingInterval:    cfg.ARI.PingInterval.Duration,
+		RESTTimeout:     cfg.ARI.RESTTimeout.Duration,
+		RESTLongTimeout: cfg.ARI.RESTLongTimeout.Duration,
 	}
 	for _, a := range cfg.Apps {
 		c.Apps = append(c.Apps, a.Name)

@@ -18,11 +18,7 @@ func isTerminal(w io.Writer) bool {
 // newLogger builds the process logger: coloured text (tint) on a terminal,
 // JSON otherwise; format "text" or "json" forces one. Sessions add app,
 // channel and target with With (the gateway does).
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
-	}
+func newLogger(w io.Writer, lv slog.Leveler, format string) *slog.Logger {
 	tty := isTerminal(w)
 	switch {
 	case format == "json" || (format != "text" && !tty):

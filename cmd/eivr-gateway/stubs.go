@@ -7,6 +7,4 @@ import (
 
 var errNotYet = errors.New("not implemented yet: waiting for the gateway package")
 
-func cmdRun(ctx context.Context, args []string, e env) error       { return errNotYet }
-func cmdDemo(ctx context.Context, args []string, e env) error      { return errNotYet }
 func cmdOriginate(ctx context.Context, args []string, e env) error { return errNotYet }

@@ -165,8 +165,6 @@ type Log struct {
 	// Format is auto (coloured text on a terminal, JSON otherwise), text or
 	// json. Default "auto".
 	Format string `toml:"format"`
-	// Trace logs every EIVR line and ARI event at debug level. Default false.
-	Trace bool `toml:"trace"`
 }
 
 // Default returns a fresh copy of the default configuration; it matches the

@@ -1,0 +1,632 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"github.com/eivr-gateway/eivr-gateway/test/ivr/tcpivr"
+)
+
+// The demo: the gateway on the default configuration, pointed at an
+// in-process simulated Asterisk (ari/aritest), serving the bundled legacy
+// scripts of test/ivr; scripted callers press digits and hang up. It runs
+// serve(), the code of `run`, unchanged.
+
+func cmdDemo(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("demo", e, "[--speed N]")
+	speed := fs.Float64("speed", 1, "simulated time runs N times faster (prompts, digits, think time)")
+	logLevel := fs.String("log-level", "warn", "level of the gateway's own log lines on stderr (call lines go to the transcript)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *speed <= 0 || *speed > 1000 {
+		return fmt.Errorf("%w: --speed %v: want 0 < N <= 1000", errUsage, *speed)
+	}
+	d, err := newDemo(e, *speed)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx, *logLevel)
+}
+
+type demo struct {
+	e       env
+	speed   float64
+	ivrDir  string // test/ivr
+	perl    bool   // perl is installed
+	color   bool
+	tmp     string
+	start   time.Time
+	out     chan line
+	printed chan struct{}
+
+	sim *aritest.Server
+
+	mu    sync.Mutex
+	calls map[string]*demoCall // by channel id
+	byTCP *demoCall            // the call the TCP menu serves now
+}
+
+type demoCall struct {
+	n      int
+	title  string
+	ch     string
+	start  time.Time
+	logf   string // menu.pl's log of received lines ("" = none)
+	ended  chan struct{}
+	result string
+	cause  string
+	ok     bool
+}
+
+type line struct {
+	call *demoCall
+	at   time.Time
+	who  string
+	text string
+}
+
+func newDemo(e env, speed float64) (*demo, error) {
+	dir, err := findIVRDir()
+	if err != nil {
+		return nil, err
+	}
+	_, perlErr := exec.LookPath("perl")
+	return &demo{
+		e: e, speed: speed, ivrDir: dir, perl: perlErr == nil,
+		color: isTerminal(e.stdout),
+		calls: map[string]*demoCall{},
+	}, nil
+}
+
+// findIVRDir finds test/ivr (the bundled legacy scripts) from the working
+// directory upwards: the demo runs from a clone of the repository.
+func findIVRDir() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "test", "ivr", "menu.pl")
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Dir(p), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("the demo runs the legacy scripts of test/ivr: run it from a clone of the repository (go run ./cmd/eivr-gateway demo)")
+		}
+	}
+}
+
+// scaled converts simulated time into real time.
+func (d *demo) scaled(t time.Duration) time.Duration {
+	return time.Duration(float64(t) / d.speed)
+}
+
+func (d *demo) run(ctx context.Context, logLevel string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var err error
+	d.tmp, err = os.MkdirTemp("", "eivr-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(d.tmp)
+
+	level := new(slog.LevelVar)
+	setLevel(level, logLevel)
+	base := newLogger(d.e.stderr, level, "auto")
+	log := slog.New(&tapHandler{next: base.Handler(), d: d})
+
+	d.sim, err = aritest.NewServer(aritest.Options{Speed: d.speed})
+	if err != nil {
+		return err
+	}
+	defer d.sim.Close()
+
+	// The TCP menu server (ivr://), in process.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	tcpCtx, stopTCP := context.WithCancel(ctx)
+	tcpDone := make(chan error, 1)
+	go func() {
+		srv := &tcpivr.Server{Transcript: func(remote, l string) {
+			d.mu.Lock()
+			c := d.byTCP
+			d.mu.Unlock()
+			if c != nil {
+				d.say(c, "script", "← "+strings.TrimRight(l, "\n"))
+			}
+		}}
+		tcpDone <- srv.Serve(tcpCtx, ln)
+	}()
+	defer func() { stopTCP(); <-tcpDone }()
+
+	// The default configuration, pointed at the simulator, allowing the
+	// bundled scripts.
+	cfg := config.Default()
+	cfg.ARI.URLs = []string{d.sim.URL()}
+	cfg.ARI.Password = "asterisk"
+	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.Apps[0].Programs = []string{filepath.Join(d.ivrDir, "menu.pl")}
+	cfg.Apps[0].TCPHosts = []string{ln.Addr().String()}
+	if err := cfg.Validate(); err != nil {
+		return configError(err)
+	}
+
+	d.start = time.Now()
+	d.out = make(chan line, 256)
+	d.printed = make(chan struct{})
+	go d.printer()
+
+	started := make(chan *server, 1)
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	defer stopSrv()
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- serve(srvCtx, cfg, serveOptions{log: log, level: level, started: func(s *server) { started <- s }})
+	}()
+	var s *server
+	select {
+	case s = <-started:
+	case err := <-serveErr:
+		return err
+	}
+	d.header(cfg)
+	calls, err := d.callers(ctx, ln.Addr().String())
+	metricsText := d.scrape(s.AdminAddr())
+	stopSrv()
+	if serr := <-serveErr; err == nil {
+		err = serr
+	}
+	close(d.out)
+	<-d.printed
+	if err != nil {
+		return err
+	}
+	return d.summary(calls, metricsText)
+}
+
+// header explains what runs.
+func (d *demo) header(cfg config.Config) {
+	fmt.Fprintf(d.e.stdout, "%s\n", d.paint("1", "eivr-gateway demo"))
+	fmt.Fprintf(d.e.stdout, "  Asterisk   simulated in process (ari/aritest) at %s, speed %gx\n", cfg.ARI.URLs[0], d.speed)
+	fmt.Fprintf(d.e.stdout, "  gateway    the default configuration (config.toml), Stasis app %q, the code of `eivr-gateway run`\n", cfg.Apps[0].Name)
+	fmt.Fprintf(d.e.stdout, "  allowed    programs %q, ivr:// hosts %q\n", cfg.Apps[0].Programs, cfg.Apps[0].TCPHosts)
+	fmt.Fprintf(d.e.stdout, "  transcript caller = what the caller does, gateway = what it asks Asterisk over ARI,\n")
+	fmt.Fprintf(d.e.stdout, "             script ← = each ExternalIVR event line the legacy script reads, byte for byte\n")
+	if !d.perl {
+		fmt.Fprintf(d.e.stdout, "  (perl is not installed: the calls into menu.pl are skipped)\n")
+	}
+}
+
+// callers places the demo calls one after another, as callers would.
+func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for !d.sim.AppConnected("eivr") {
+		if time.Now().After(deadline) {
+			return nil, errors.New("the gateway did not connect to the simulator")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	menu := filepath.Join(d.ivrDir, "menu.pl")
+	var calls []*demoCall
+	type scenario struct {
+		title, data string
+		perl        bool
+		logf        string
+		act         func(c *demoCall) error
+		want        func(end aritest.End) (string, bool)
+	}
+	continued := func(end aritest.End) (string, bool) {
+		return "the dialplan continues after Stasis()", end.Continued
+	}
+	hungUp := func(end aritest.End) (string, bool) {
+		return fmt.Sprintf("hung up (cause %d)", end.Cause), end.HungUp
+	}
+	scenarios := []scenario{
+		{
+			title: "the Perl menu over stdio: press 1 (set and read a variable), 5, then 2 (back to the dialplan)",
+			data:  fmt.Sprintf("%s(hello-world,%s)", menu, filepath.Join(d.tmp, "call1.log")),
+			perl:  true, logf: filepath.Join(d.tmp, "call1.log"),
+			act: func(c *demoCall) error {
+				return d.press(ctx, c, []press{{"1", 800 * time.Millisecond}, {"5", 1200 * time.Millisecond}, {"2", 900 * time.Millisecond}})
+			},
+			want: continued,
+		},
+		{
+			title: "the TCP menu (ivr://): press 4 during the greeting, then 3 (the script hangs up)",
+			data:  fmt.Sprintf("ivr://%s(tt-monkeys)", tcpAddr),
+			act: func(c *demoCall) error {
+				return d.press(ctx, c, []press{{"4", 1500 * time.Millisecond}, {"3", 1000 * time.Millisecond}})
+			},
+			want: hungUp,
+		},
+		{
+			title: "the Perl menu again: the caller hangs up during the greeting",
+			data:  fmt.Sprintf("%s(vm-goodbye,%s)", menu, filepath.Join(d.tmp, "call3.log")),
+			perl:  true, logf: filepath.Join(d.tmp, "call3.log"),
+			act: func(c *demoCall) error {
+				if err := d.think(ctx, 600*time.Millisecond); err != nil {
+					return err
+				}
+				d.say(c, "caller", "hangs up")
+				return d.sim.FarHangup(c.ch, 16)
+			},
+			want: hungUp,
+		},
+		{
+			title: "a program that is not on the allow-list: refused, hung up as a failed ExternalIVR()",
+			data:  "/bin/sh(-c,echo pwned)",
+			act:   func(c *demoCall) error { return nil },
+			want:  hungUp,
+		},
+	}
+	for i, sc := range scenarios {
+		if sc.perl && !d.perl {
+			continue
+		}
+		c := &demoCall{n: i + 1, title: sc.title, logf: sc.logf, ended: make(chan struct{})}
+		calls = append(calls, c)
+		if err := d.placeCall(ctx, c, sc.data, strings.HasPrefix(sc.data, "ivr://")); err != nil {
+			return calls, err
+		}
+		stopTail := d.tail(c)
+		actErr := sc.act(c)
+		wctx, cancel := context.WithTimeout(ctx, d.scaled(20*time.Second)+5*time.Second)
+		end, err := d.sim.WaitEnd(wctx, c.ch)
+		cancel()
+		// Let the gateway's last lines (session ended) reach the transcript.
+		select {
+		case <-c.ended:
+		case <-time.After(2 * time.Second):
+		}
+		stopTail()
+		d.mu.Lock()
+		d.byTCP = nil
+		d.mu.Unlock()
+		if actErr != nil {
+			return calls, fmt.Errorf("call %d: %w", c.n, actErr)
+		}
+		if err != nil {
+			return calls, fmt.Errorf("call %d did not end: %w", c.n, err)
+		}
+		c.result, c.ok = sc.want(end)
+		if !c.ok {
+			c.result = fmt.Sprintf("unexpected end %+v", end)
+		}
+		d.say(c, "result", c.result)
+	}
+	return calls, nil
+}
+
+type press struct {
+	digit string
+	after time.Duration // think time before pressing (simulated)
+}
+
+func (d *demo) press(ctx context.Context, c *demoCall, ps []press) error {
+	for _, p := range ps {
+		if err := d.think(ctx, p.after); err != nil {
+			return err
+		}
+		d.say(c, "caller", "presses "+p.digit)
+		if err := d.sim.PressDTMF(c.ch, rune(p.digit[0]), 120*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) think(ctx context.Context, t time.Duration) error {
+	timer := time.NewTimer(d.scaled(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// placeCall makes the call enter Stasis(eivr,<data>) the way the dialplan
+// line would: Stasis() splits its data with Asterisk's argument splitter.
+func (d *demo) placeCall(ctx context.Context, c *demoCall, data string, tcp bool) error {
+	line := "Stasis(eivr," + data + ")"
+	f := eivr.SplitAppArgs("eivr,"+data, 1+128)
+	d.mu.Lock()
+	if tcp {
+		d.byTCP = c
+	}
+	d.mu.Unlock()
+	c.start = time.Now()
+	d.sayAt(c, c.start.Add(-time.Nanosecond), "", fmt.Sprintf("\n%s\n  dialplan  exten => %d,1,%s", d.paint("1;36", fmt.Sprintf("── call %d: %s", c.n, c.title)), 100+c.n, line))
+	ch, err := d.sim.StartCall("eivr", f[1:], aritest.CallOptions{Exten: fmt.Sprint(100 + c.n)})
+	if err != nil {
+		return err
+	}
+	c.ch = ch
+	d.mu.Lock()
+	d.calls[ch] = c
+	d.mu.Unlock()
+	d.say(c, "asterisk", "channel "+ch+" rings and enters Stasis(eivr)")
+	return nil
+}
+
+// tail follows what the gateway asked Asterisk for this call and, for
+// menu.pl, the lines the script received; it stops when the returned func
+// is called.
+func (d *demo) tail(c *demoCall) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		seen := len(d.sim.Requests())
+		var off int64
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			final := false
+			select {
+			case <-stop:
+				final = true
+			case <-tick.C:
+			}
+			reqs := d.sim.Requests()
+			for _, r := range reqs[min(seen, len(reqs)):] {
+				if text := describeRequest(r, c.ch); text != "" {
+					d.sayAt(c, r.Time, "gateway", text)
+				}
+			}
+			seen = len(reqs)
+			if c.logf != "" {
+				off = d.tailFile(c, off)
+			}
+			if final {
+				return
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+func (d *demo) tailFile(c *demoCall, off int64) int64 {
+	f, err := os.Open(c.logf)
+	if err != nil {
+		return off
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return off
+	}
+	r := bufio.NewReader(f)
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil { // a partial line waits for the next poll
+			return off
+		}
+		off += int64(len(l))
+		d.say(c, "script", "← "+strings.TrimRight(l, "\n"))
+	}
+}
+
+// describeRequest turns one ARI request on channel ch into a transcript
+// line ("" if it is not about ch or not worth showing).
+func describeRequest(r aritest.Request, ch string) string {
+	prefix := "/channels/" + ch
+	if !strings.HasPrefix(r.Path, prefix) {
+		return ""
+	}
+	sub := strings.TrimPrefix(r.Path, prefix)
+	status := ""
+	if r.Status >= 300 {
+		status = fmt.Sprintf(" → %d", r.Status)
+	}
+	switch {
+	case r.Method == "POST" && sub == "/answer":
+		return "answer" + status
+	case r.Method == "POST" && strings.HasPrefix(sub, "/play"):
+		return "play " + r.Params["media"] + status
+	case r.Method == "POST" && sub == "/variable":
+		return fmt.Sprintf("set %s=%s%s", r.Params["variable"], r.Params["value"], status)
+	case r.Method == "GET" && sub == "/variable":
+		return "get " + r.Params["variable"] + status
+	case r.Method == "POST" && sub == "/continue":
+		return "continue in the dialplan" + status
+	case r.Method == "DELETE" && sub == "":
+		return "hang up" + status
+	}
+	return ""
+}
+
+// scrape reads a few of the gateway's metrics from its admin listener.
+func (d *demo) scrape(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var keep []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "eivr_sessions_started_total") || strings.HasPrefix(l, "eivr_sessions_ended_total") ||
+			strings.HasPrefix(l, "eivr_ari_events_total") || strings.HasPrefix(l, "eivr_script_exits_total") {
+			keep = append(keep, "  "+l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func (d *demo) summary(calls []*demoCall, metricsText string) error {
+	failed := 0
+	fmt.Fprintf(d.e.stdout, "\n%s\n", d.paint("1", fmt.Sprintf("summary: %d calls in %.1fs", len(calls), time.Since(d.start).Seconds())))
+	for _, c := range calls {
+		mark := d.paint("32", "✓")
+		if !c.ok {
+			mark = d.paint("31", "✗")
+			failed++
+		}
+		cause := ""
+		if c.cause != "" {
+			cause = " — session: " + c.cause
+		}
+		fmt.Fprintf(d.e.stdout, "  %s call %d: %s%s\n", mark, c.n, c.result, cause)
+	}
+	if metricsText != "" {
+		fmt.Fprintf(d.e.stdout, "metrics (GET /metrics on the admin listener):\n%s\n", metricsText)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d call(s) did not end as expected", failed)
+	}
+	return nil
+}
+
+func (d *demo) say(c *demoCall, who, text string) { d.sayAt(c, time.Now(), who, text) }
+
+func (d *demo) sayAt(c *demoCall, at time.Time, who, text string) {
+	defer func() { recover() }() // the printer is gone (a late log line after the end)
+	d.out <- line{call: c, at: at, who: who, text: text}
+}
+
+// printWindow is how long the printer holds a line so that lines from the
+// different sources (caller, ARI requests, the script's log) print in time
+// order.
+const printWindow = 40 * time.Millisecond
+
+func (d *demo) printer() {
+	defer close(d.printed)
+	var held []line
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	flush := func(all bool) {
+		sort.SliceStable(held, func(i, j int) bool { return held[i].at.Before(held[j].at) })
+		n := 0
+		for n < len(held) && (all || time.Since(held[n].at) >= printWindow) {
+			d.print(held[n])
+			n++
+		}
+		held = held[n:]
+	}
+	for {
+		select {
+		case l, ok := <-d.out:
+			if !ok {
+				flush(true)
+				return
+			}
+			held = append(held, l)
+		case <-tick.C:
+			flush(false)
+		}
+	}
+}
+
+var whoColor = map[string]string{"caller": "33", "gateway": "34", "script": "35", "asterisk": "2", "session": "36", "result": "1;32"}
+
+func (d *demo) print(l line) {
+	if l.who == "" {
+		fmt.Fprintln(d.e.stdout, l.text)
+		return
+	}
+	// Simulated seconds since the call started, so every speed reads the same.
+	sim := max(l.at.Sub(l.call.start), 0).Seconds() * d.speed
+	fmt.Fprintf(d.e.stdout, "  %6.2fs  %s  %s\n", sim, d.paint(whoColor[l.who], fmt.Sprintf("%-8s", l.who)), l.text)
+}
+
+// paint colours s on a terminal only.
+func (d *demo) paint(code, s string) string {
+	if !d.color || code == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// tapHandler passes the gateway's log lines about demo calls to the
+// transcript (session start and end, refusals) and the rest to next.
+type tapHandler struct {
+	next  slog.Handler
+	d     *demo
+	attrs []slog.Attr
+}
+
+func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
+	attrs := map[string]string{}
+	for _, a := range h.attrs {
+		attrs[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.String()
+		return true
+	})
+	h.d.mu.Lock()
+	c := h.d.calls[attrs["channel"]]
+	h.d.mu.Unlock()
+	if c != nil {
+		text := r.Message
+		if r.Message == "stderr" {
+			text = "script stderr: " + attrs["line"]
+		} else {
+			for _, k := range []string{"text", "argv", "target", "why", "cause", "status", "err"} {
+				if v, ok := attrs[k]; ok && v != "" {
+					text += fmt.Sprintf(" %s=%s", k, v)
+				}
+			}
+		}
+		h.d.sayAt(c, r.Time, "session", text)
+		if r.Message == "session ended" || strings.Contains(r.Message, "denied") {
+			h.d.mu.Lock()
+			c.cause = attrs["cause"]
+			if c.cause == "" {
+				c.cause = r.Message
+			}
+			h.d.mu.Unlock()
+			select {
+			case <-c.ended:
+			default:
+				close(c.ended)
+			}
+		}
+		return nil
+	}
+	if h.next.Enabled(ctx, r.Level) {
+		return h.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h *tapHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &tapHandler{next: h.next.WithAttrs(as), d: h.d, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
+}
+
+func (h *tapHandler) WithGroup(name string) slog.Handler {
+	return &tapHandler{next: h.next.WithGroup(name), d: h.d, attrs: h.attrs}
+}

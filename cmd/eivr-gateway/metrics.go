@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics implements gateway.Metrics with Prometheus. Names follow
+// Prometheus conventions: eivr_ prefix, _total counters, _seconds units.
+type metrics struct {
+	active   *prometheus.GaugeVec
+	started  *prometheus.CounterVec
+	ended    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	exits    *prometheus.CounterVec
+}
+
+var _ gateway.Metrics = (*metrics)(nil)
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eivr_sessions_active", Help: "ExternalIVR sessions in progress.",
+		}, []string{"app"}),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eivr_sessions_started_total", Help: "ExternalIVR sessions started (a client was run or connected).",
+		}, []string{"app"}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eivr_sessions_ended_total", Help: "ExternalIVR sessions ended, by EIVRGW_STATUS set (\"\" = none) and cause.",
+		}, []string{"app", "status", "cause"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eivr_session_duration_seconds", Help: "Length of ExternalIVR sessions.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"app"}),
+		exits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eivr_script_exits_total", Help: "Sessions the client ended: how = exit (E/X), hangup (H) or gone (program exited, server closed).",
+		}, []string{"app", "how"}),
+	}
+	reg.MustRegister(m.active, m.started, m.ended, m.duration, m.exits,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) SessionStarted(app string) {
+	m.active.WithLabelValues(app).Inc()
+	m.started.WithLabelValues(app).Inc()
+}
+
+func (m *metrics) SessionEnded(app, status, cause string, d time.Duration) {
+	switch status {
+	case gateway.StatusDraining, gateway.StatusBadArgs, gateway.StatusDenied, gateway.StatusLimit:
+		// Refused before it started: SessionStarted was not called.
+	default:
+		m.active.WithLabelValues(app).Dec()
+	}
+	cause = causeLabel(cause)
+	m.ended.WithLabelValues(app, status, cause).Inc()
+	m.duration.WithLabelValues(app).Observe(d.Seconds())
+	switch cause {
+	case gateway.ErrClientExit.Error():
+		m.exits.WithLabelValues(app, "exit").Inc()
+	case gateway.ErrClientHangup.Error():
+		m.exits.WithLabelValues(app, "hangup").Inc()
+	case gateway.ErrClientGone.Error():
+		m.exits.WithLabelValues(app, "gone").Inc()
+	}
+}
+
+// causes are the session end causes, as label values. A cause is the text
+// of one of them, possibly with details joined after it (user input, which
+// must not become a label).
+var causes = []error{
+	gateway.ErrHangup, gateway.ErrClientExit, gateway.ErrClientHangup, gateway.ErrClientGone,
+	gateway.ErrSlowClient, gateway.ErrStartFailed, gateway.ErrBadArgs, gateway.ErrBadOption,
+	gateway.ErrDenied, gateway.ErrLimit, gateway.ErrDraining, gateway.ErrOverload, gateway.ErrChannelGone,
+}
+
+func causeLabel(cause string) string {
+	for _, c := range causes {
+		if strings.HasPrefix(cause, c.Error()) {
+			return c.Error()
+		}
+	}
+	return "other"
+}
+
+// registerClient exports an ARI client's event stream counters, labelled
+// with its URL.
+func registerClient(reg prometheus.Registerer, url string, c *ari.Client) error {
+	labels := prometheus.Labels{"ari": url}
+	counter := func(name, help string, f func(ari.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f(c.Stats())) })
+	}
+	cs := []prometheus.Collector{
+		counter("eivr_ari_events_total", "ARI events received and queued for the gateway.", func(s ari.Stats) uint64 { return s.Events }),
+		counter("eivr_ari_events_dropped_total", "ARI events dropped because the gateway's queue was full.", func(s ari.Stats) uint64 { return s.Dropped }),
+		counter("eivr_ari_decode_errors_total", "ARI frames that did not decode.", func(s ari.Stats) uint64 { return s.DecodeErrors }),
+		counter("eivr_ari_reconnects_total", "Events socket reconnects.", func(s ari.Stats) uint64 { return s.Reconnects }),
+		counter("eivr_ari_dial_errors_total", "Failed events socket connection attempts.", func(s ari.Stats) uint64 { return s.DialErrors }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eivr_ari_connected", Help: "1 when the events socket is up and no app was taken over.", ConstLabels: labels},
+			func() float64 {
+				if c.Ready() {
+					return 1
+				}
+				return 0
+			}),
+	}
+	var errs []error
+	for _, col := range cs {
+		errs = append(errs, reg.Register(col))
+	}
+	return errors.Join(errs...)
+}

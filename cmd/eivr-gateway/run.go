@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func cmdRun(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("run", e, "[--config FILE] [flags]")
+	var cf configFlags
+	cf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	cfg, name, err := cf.load(fs, e.getenv)
+	if err != nil {
+		return configError(err)
+	}
+	level := new(slog.LevelVar)
+	log := newLogger(e.stderr, level, cfg.Log.Format)
+	setLevel(level, cfg.Log.Level)
+	if name == "" {
+		log.Warn("no configuration file: running on the built-in defaults (config.toml in the repository documents them)")
+	}
+	reload := func() (config.Config, error) {
+		if name == "" {
+			return config.Config{}, errors.New("no configuration file to reload")
+		}
+		c, _, err := cf.load(fs, e.getenv)
+		return c, err
+	}
+	return serve(ctx, cfg, serveOptions{log: log, level: level, signals: e.signals, reload: reload})
+}
+
+// serveOptions are what differs between run and demo around the same
+// serving code.
+type serveOptions struct {
+	log     *slog.Logger
+	level   *slog.LevelVar // adjusted on reload; may be nil
+	signals <-chan os.Signal
+	reload  func() (config.Config, error) // SIGHUP
+	// started, if set, is called once the gateways run and the admin
+	// listener (if any) is bound: addr is its address ("" = none).
+	started func(s *server)
+}
+
+// server is one running gateway process: a gateway per ARI URL sharing the
+// metrics and the admin listener.
+type server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	clients  []*ari.Client
+	gateways []*gateway.Gateway
+	admin    *adminServer
+	calls    *callService
+}
+
+// AdminAddr is the bound admin address, "" if disabled.
+func (s *server) AdminAddr() string {
+	if s.admin == nil {
+		return ""
+	}
+	return s.admin.Addr()
+}
+
+// Sessions is the number of live sessions over all gateways.
+func (s *server) Sessions() int {
+	n := 0
+	for _, g := range s.gateways {
+		n += g.Sessions()
+	}
+	return n
+}
+
+func (s *server) ready() (bool, string) {
+	for i, g := range s.gateways {
+		if !g.Ready() {
+			u := s.cfg.ARI.URLs[i]
+			if r := s.clients[i].Replaced(); len(r) > 0 {
+				return false, fmt.Sprintf("%s: app(s) %s taken over by another client", u, strings.Join(r, ", "))
+			}
+			return false, u + ": not connected or draining"
+		}
+	}
+	return true, ""
+}
+
+// serve runs the gateways of cfg until ctx ends or SIGINT/SIGTERM arrives:
+// then it drains (no new calls, live sessions finish up to
+// limits.drain_timeout), ends what is left and returns nil. SIGHUP reloads
+// apps and allow-lists without touching live calls.
+func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
+	log := opt.log
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	s := &server{cfg: cfg, log: log}
+	for _, u := range cfg.ARI.URLs {
+		ac, err := ariConfig(cfg, u, log.With("ari", u))
+		if err != nil {
+			return err
+		}
+		client, err := ari.NewClient(ac)
+		if err != nil {
+			return fmt.Errorf("ARI %s: %w", u, err)
+		}
+		defer client.Close()
+		if err := registerClient(reg, u, client); err != nil {
+			return err
+		}
+		g, err := gateway.New(gatewayConfig(cfg, log, m), client)
+		if err != nil {
+			return fmt.Errorf("gateway for %s: %w", u, err)
+		}
+		s.clients = append(s.clients, client)
+		s.gateways = append(s.gateways, g)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eivr_gateway_ready", Help: "1 when every ARI connection is up and the gateway takes calls.",
+	}, func() float64 {
+		if ok, _ := s.ready(); ok {
+			return 1
+		}
+		return 0
+	}))
+	s.calls = newCallService(s)
+
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	var wg sync.WaitGroup
+	runErr := make(chan error, len(s.gateways)+1)
+	for i, g := range s.gateways {
+		wg.Go(func() {
+			if err := g.Run(runCtx); err != nil && runCtx.Err() == nil {
+				runErr <- fmt.Errorf("gateway for %s: %w", cfg.ARI.URLs[i], err)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer stopRun()
+
+	if cfg.Admin.Listen != "" {
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, cfg.Admin.Pprof, log)
+		if err != nil {
+			return err
+		}
+		s.admin = a
+		wg.Go(func() {
+			if err := a.Serve(); err != nil {
+				runErr <- err
+			}
+		})
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			a.Shutdown(sctx)
+		}()
+		log.Info("admin listener", "addr", a.Addr(), "pprof", cfg.Admin.Pprof, "calls", cfg.Admin.Token != "")
+	}
+	apps := make([]string, len(cfg.Apps))
+	for i, a := range cfg.Apps {
+		apps[i] = a.Name
+	}
+	log.Info("eivr-gateway running", "ari", cfg.ARI.URLs, "apps", apps)
+	if opt.started != nil {
+		opt.started(s)
+	}
+
+	for {
+		select {
+		case err := <-runErr:
+			return err
+		case <-ctx.Done():
+			return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, "stopping")
+		case sig := <-opt.signals:
+			switch sig {
+			case syscall.SIGHUP:
+				s.reload(opt)
+			default:
+				return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, sig.String())
+			}
+		}
+	}
+}
+
+// drain stops taking calls, waits for live sessions up to timeout (a second
+// SIGINT/SIGTERM cuts it short), and returns; serve's deferred calls then
+// end what is left.
+func (s *server) drain(signals <-chan os.Signal, timeout time.Duration, why string) error {
+	s.log.Info("draining: new calls go back to the dialplan; waiting for live sessions", "why", why, "sessions", s.Sessions(), "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, g := range s.gateways {
+			wg.Go(func() { g.Drain(ctx) })
+		}
+		wg.Wait()
+	}()
+	for {
+		select {
+		case <-done:
+			if n := s.Sessions(); n > 0 {
+				s.log.Warn("drain timeout: ending the sessions left", "sessions", n)
+			} else {
+				s.log.Info("drained: no session left")
+			}
+			return nil
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			s.log.Warn("second signal: ending the sessions left now", "signal", sig.String(), "sessions", s.Sessions())
+			cancel()
+		}
+	}
+}
+
+// reload re-reads the configuration and applies the apps' allow-lists and
+// limits to every gateway; live calls are untouched. Other changes need a
+// restart and are reported.
+func (s *server) reload(opt serveOptions) {
+	if opt.reload == nil {
+		return
+	}
+	cfg, err := opt.reload()
+	if err != nil {
+		s.log.Error("reload failed; keeping the running configuration", "err", strings.Join(problemLines(err), "; "))
+		return
+	}
+	old := s.cfg
+	for _, a := range cfg.Apps {
+		if _, ok := old.App(a.Name); !ok {
+			s.log.Warn("new app needs a restart to be subscribed on the events socket", "app", a.Name)
+		}
+	}
+	apps := appConfigs(cfg)
+	for _, g := range s.gateways {
+		if err := g.Reload(apps); err != nil {
+			s.log.Error("reload failed", "err", err)
+			return
+		}
+	}
+	if opt.level != nil {
+		setLevel(opt.level, cfg.Log.Level)
+	}
+	// What reload does not apply.
+	cmpOld, cmpNew := old, cfg
+	cmpOld.Apps, cmpNew.Apps = nil, nil
+	cmpOld.Log.Level, cmpNew.Log.Level = "", ""
+	cmpOld.Originate, cmpNew.Originate = config.Originate{}, config.Originate{}
+	if !reflect.DeepEqual(cmpOld, cmpNew) {
+		s.log.Warn("reload: only [[app]], [originate] and log.level changes apply; restart for the others")
+	}
+	s.cfg.Apps = cfg.Apps
+	s.cfg.Originate = cfg.Originate
+	s.cfg.Log.Level = cfg.Log.Level
+	s.log.Info("reloaded", "apps", len(cfg.Apps), "sessions", s.Sessions())
+}
+
+func setLevel(v *slog.LevelVar, level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err == nil {
+		v.Set(l)
+	}
+}
+
+// appConfigs turns the [[app]] tables into the gateway's AppConfig.
+func appConfigs(cfg config.Config) []gateway.AppConfig {
+	out := make([]gateway.AppConfig, len(cfg.Apps))
+	for i, a := range cfg.Apps {
+		out[i] = gateway.AppConfig{
+			Name:           a.Name,
+			Programs:       slices.Clone(a.Programs),
+			TCPHosts:       slices.Clone(a.TCPHosts),
+			MaxSessions:    a.MaxSessions,
+			Dir:            a.Dir,
+			Env:            slices.Clone(a.Env),
+			User:           a.User,
+			Grace:          a.Grace.Duration,
+			SoundsDir:      a.SoundsDir,
+			ConnectTimeout: a.ConnectTimeout.Duration,
+			WriteBuffer:    a.WriteBuffer,
+		}
+	}
+	return out
+}
+
+// gatewayConfig turns the configuration into a gateway.Config.
+func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gateway.Config {
+	windows := reorder.DefaultWindows()
+	for k, w := range windows {
+		if w > 0 {
+			windows[k] = cfg.Reorder.Window.Duration
+		}
+	}
+	return gateway.Config{
+		Apps: appConfigs(cfg),
+		Reorder: reorder.Config{
+			Windows:    windows,
+			HoldLimit:  cfg.Reorder.HoldLimit.Duration,
+			QueueLimit: cfg.Reorder.QueueLimit,
+		},
+		EventQueue:    cfg.Limits.EventQueue,
+		DrainTimeout:  cfg.Limits.ShutdownTimeout.Duration,
+		NoIdleSilence: !cfg.Session.IdleSilence,
+		StopTimeout:   cfg.Session.StopTimeout.Duration,
+		FlushTimeout:  cfg.Session.FlushTimeout.Duration,
+		CallTimeout:   cfg.Session.CallTimeout.Duration,
+		SoundsTTL:     cfg.Session.SoundsTTL.Duration,
+		Logger:        log,
+		Metrics:       m,
+	}
+}
+
+// callService serves POST /v1/calls (click-to-call).
+type callService struct{ s *server }
+
+func newCallService(s *server) *callService { return &callService{s: s} }
+
+func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "click-to-call is not implemented yet (waiting for gateway.Originate)", http.StatusNotImplemented)
+}
