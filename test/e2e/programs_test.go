@@ -144,4 +144,3 @@ func TestTCPMenu(t *testing.T) {
 		t.Errorf("end %+v: want continue", end)
 	}
 }
-
