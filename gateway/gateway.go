@@ -341,11 +341,13 @@ func (g *Gateway) reconcile(ctx context.Context, app string) {
 // outstanding playback after a reconnect.
 const resyncType = "eivr-gateway:resync"
 
-// deliver is the reorder sink: called in causal order per channel; never
-// blocks.
-func (g *Gateway) deliver(ev *ari.Event) {
-	ch := ev.Channel.ID
-	if ch == "" && ev.Playback.TargetURI != "" {
+// route hands an event, in causal order for its channel, to the channel's
+// session (or starts one on StasisStart). It never blocks.
+func (g *Gateway) route(ch string, ev *ari.Event) {
+	if ch == "" {
+		ch = ev.Channel.ID
+	}
+	if ch == "" && strings.HasPrefix(ev.Playback.TargetURI, "channel:") {
 		ch = strings.TrimPrefix(ev.Playback.TargetURI, "channel:")
 	}
 	if ev.Kind == ari.KindStasisStart {

@@ -1,20 +1,24 @@
 package gateway
 
 import (
-	"context"
-
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
-// passthrough is an orderer that delivers at once, in arrival order.
-// TODO(gateway): replaced by reorder.Reorderer when it lands.
-type passthrough struct{ g *Gateway }
-
-func newOrderer(_ Config, g *Gateway) orderer { return passthrough{g} }
-
-func (p passthrough) Push(_ int, ev *ari.Event) { p.g.deliver(ev) }
-
-func (p passthrough) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return ctx.Err()
+// newOrderer puts the gateway's event stream through reorder: per-channel
+// causal order, duplicates and late events dropped, only the kinds sessions
+// use delivered.
+func newOrderer(c Config, g *Gateway) orderer {
+	rc := c.Reorder
+	rc.Kinds = sessionKinds
+	if rc.Logger == nil {
+		rc.Logger = c.Logger.With("component", "reorder")
+	}
+	return reorder.New(rc, sink{g})
 }
+
+// sink is the reorder.Sink of a Gateway.
+type sink struct{ g *Gateway }
+
+// Deliver implements reorder.Sink: it must not block.
+func (s sink) Deliver(key reorder.Key, ev *ari.Event) { s.g.route(key.ChannelID, ev) }
