@@ -205,10 +205,11 @@ func (c *wsClient) writeLoop() {
 			c.s.shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
 		}
 		for _, f := range batch {
+			dup := c.s.duplicateNow() // decided before the first copy goes out
 			if !c.write(f.data) {
 				return
 			}
-			if c.s.duplicateNow() && !c.write(f.data) {
+			if dup && !c.write(f.data) {
 				return
 			}
 		}
