@@ -76,7 +76,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 	defer c.running.Store(false)
 
-	q := make(chan item, c.cfg.QueueSize)
+	// The read loop fills at most QueueSize slots; the spare ones keep
+	// Connected/Disconnected from waiting behind a full queue.
+	q := make(chan item, c.cfg.QueueSize+controlSlots)
 	dctx, stopDispatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -154,6 +156,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		}
 	}
 }
+
+// controlSlots are queue slots reserved for Connected/Disconnected.
+const controlSlots = 4
 
 // errReclaim ends a connection on Reclaim.
 var errReclaim = errors.New("ari: reconnecting to reclaim replaced applications")
@@ -373,15 +378,22 @@ func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Dura
 			c.log.Error("ari: application replaced by another client; it gets no more events here and will not be reclaimed automatically",
 				"app", ev.Application, "err", ErrReplaced)
 		}
-		select {
-		case q <- item{ev: ev}:
+		queued := false
+		if len(q) < cap(q)-controlSlots {
+			select {
+			case q <- item{ev: ev}:
+				queued = true
+			default:
+			}
+		}
+		if queued {
 			c.stats.events.Add(1)
-		default:
+		} else {
 			c.stats.dropped.Add(1)
 			dropSince++
 			if dropLog.ok() {
 				c.log.Error("ari: event queue full, dropping events (handler too slow)",
-					"dropped", dropSince, "event", ev.Type, "channel", ev.Channel.ID, "queue", cap(q))
+					"dropped", dropSince, "event", ev.Type, "channel", ev.Channel.ID, "queue", cap(q)-controlSlots)
 				dropSince = 0
 			}
 		}

@@ -1,12 +1,14 @@
 package ari
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -271,7 +273,7 @@ func TestSlowHandlerNeverStallsTheReadLoop(t *testing.T) {
 	}
 	close(rec.block)
 	st := c.Stats()
-	if st.Dropped == 0 || st.Events > uint64(cfg.QueueSize)+1 {
+	if st.Dropped == 0 || st.Events > uint64(cfg.QueueSize)+1 || st.Events < uint64(cfg.QueueSize) {
 		t.Errorf("stats = %+v, want drops with a queue of %d", st, cfg.QueueSize)
 	}
 	for range st.Events {
@@ -450,5 +452,65 @@ func TestBackoff(t *testing.T) {
 	b.reset()
 	if d := b.next(); d > 100*time.Millisecond {
 		t.Errorf("after reset: %v", d)
+	}
+}
+
+// countHandler counts events and signals when it has seen want of them.
+type countHandler struct {
+	n    atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (h *countHandler) Connected(ConnInfo) {}
+func (h *countHandler) Disconnected(error) {}
+func (h *countHandler) Event(*Event) {
+	if h.n.Add(1) == h.want {
+		close(h.done)
+	}
+}
+
+// BenchmarkStream measures frame (from the socket) -> Handler.Event over a
+// loopback WebSocket with the recorded frames: read, copy, decode, queue,
+// dispatch.
+func BenchmarkStream(b *testing.B) {
+	var frames [][]byte
+	for _, fr := range recordedFrames(b) {
+		if !bytes.Contains(fr, []byte("ApplicationReplaced")) { // would change the client's state
+			frames = append(frames, fr)
+		}
+	}
+	f := newFake(b, false)
+	cfg := testConfig(f)
+	cfg.QueueSize = 1 << 16
+	c := newTestClient(b, cfg)
+	h := &countHandler{want: int64(b.N), done: make(chan struct{})}
+	run(b, c, h)
+	s := f.accept()
+	s.readDiscard() // answers pings, and keeps the server's conn reachable
+	size := 0
+	for _, fr := range frames {
+		size += len(fr)
+	}
+	b.SetBytes(int64(size / len(frames)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for i := range b.N {
+			if err := s.c.WriteMessage(1, frames[i%len(frames)]); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-h.done:
+	case <-time.After(time.Minute):
+		b.Fatalf("handler saw %d of %d events; stats %+v", h.n.Load(), b.N, c.Stats())
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if d := c.Stats().Dropped; d > 0 {
+		b.Fatalf("%d events dropped", d)
 	}
 }
