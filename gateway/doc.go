@@ -1,0 +1,123 @@
+// Package gateway runs one ExternalIVR session per channel entering a
+// configured Stasis application: the only place where ARI (package ari)
+// meets the ExternalIVR protocol (package eivr). A dialplan line
+// Stasis(eivr,/usr/lib/ivr/menu.pl(en),n) behaves, for the program, like
+// ExternalIVR(/usr/lib/ivr/menu.pl(en),n). Specifications:
+// ../shared/docs/eivr-protocol.md (what the client sees) and
+// ../shared/docs/ari-mapping.md (how it maps onto ARI).
+//
+// # Flow
+//
+//	ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
+//	   (dispatch goroutine)          (causal order per channel)          │ never blocks
+//	                                                                     ▼
+//	                                             session.events (bounded, EventQueue)
+//
+// StasisStart of a configured app creates a session: the application string
+// is parsed from the args (eivr.ParseStasisArgs), checked against the app's
+// allow-list (Programs: absolute paths or globs; TCPHosts: host:port,
+// host:*, host) and max_sessions. Denied is the default.
+//
+// # A session's goroutines, and who closes what
+//
+//	                 ┌────────────────────────────────────────────┐
+//	  Gateway.route ─┼─▶ events ─┐                                │
+//	                 │           ▼                                │
+//	 reader goroutine│   ┌──────────────┐  lane goroutines (one   │
+//	 eivr.Reader.Next┼──▶│ session loop │─▶ call at a time per    │
+//	   cmds ◀─ ack ──┼───│ (owns ALL    │   lane: ctl = answer,   │
+//	                 │   │  state)      │   set, dtmf; media =    │
+//	 conn.Done() ────┼──▶│              │   play, stop, silence)  │
+//	                 │   │              │◀─ results (func() run   │
+//	 timers (stop    │   │              │   on the loop) ─────────┤
+//	 timeout) ───────┼──▶└──────────────┘                         │
+//	                 └────────────────────────────────────────────┘
+//
+//   - The session goroutine (session.run) owns the playlist, the channel
+//     state, the V overlay and the lanes; nothing else touches them. It is
+//     started by Gateway.stasisStart and waited for by Gateway.Run.
+//   - The reader goroutine reads one command, hands it to the loop and
+//     waits for the loop's ack before reading the next: a flooding client
+//     is throttled by back-pressure (its own pipe fills), and a command that
+//     needs an async result (G, T, a sound lookup) holds the next one, so
+//     commands keep their native one-by-one order. It ends at EOF or when
+//     the session closes quit; conn.Close unblocks its read.
+//   - REST calls never run on the loop (ari-mapping.md §1: answer and
+//     variable sets block behind a playing file). Each lane runs one call
+//     at a time, in order, on a short-lived goroutine that posts its result
+//     back. A V therefore never blocks the session; a G right after it is
+//     answered from the overlay of values not yet confirmed.
+//   - The end sequence (session.finish), on the session goroutine: close
+//     quit (reader and timers stop), start conn.Close on its own goroutine
+//     (flushes the last event, closes the streams; programs: grace, SIGTERM,
+//     SIGKILL, always reaped), stop the outstanding playback, wait up to
+//     FlushTimeout for pending sets, set EIVRGW_STATUS if the gateway ends
+//     the call on its own initiative, then continue (E, X, refusals) or hang
+//     up (H, client gone, errors), unless the channel already left Stasis.
+//     Then close dead (late results are dropped), cancel in-flight calls and
+//     wait for every goroutine the session started.
+//
+// # Playlist (ari-mapping.md §3)
+//
+// The playlist lives in the session; at most one playback is outstanding in
+// Asterisk (P1, P7). Its states are named (playlist.go): off (no generator:
+// option n before T), idle, playing, stopping (a DELETE was sent; the next
+// file waits for its PlaybackFinished, a 404, or StopTimeout). F is sent for
+// a playback that finished "done" without being stopped, only while Up; T
+// and D are sent when S, I or an autoclear digit interrupts, the digit
+// first (§7.4). A "failed" playback is dropped silently (§7.5). The next
+// file is posted when the previous one's PlaybackFinished arrives: the gap
+// between files is one event round trip (about 2 ms on Asterisk, ari-24).
+// When the playlist runs dry the channel plays silence (POST /silence) as
+// native plays silence/10, unless Config.NoIdleSilence.
+//
+// Existence check of S/A (§7.6): with AppConfig.SoundsDir, on disk with the
+// channel's language fallbacks (exact parity); else against GET /sounds,
+// fetched once per SoundsTTL for the whole gateway and never on another
+// call's session loop. Absolute paths and URLs cannot be checked through
+// ARI: they are accepted, and a missing file is then skipped silently
+// instead of a Z.
+//
+// # Outcomes and EIVRGW_STATUS
+//
+// E and X continue at the next priority, H and a client that exits hang up,
+// as native (§8.3). When the gateway ends a call on its own initiative it
+// first sets the channel variable EIVRGW_STATUS:
+//
+//	DENIED        application not in the allow-list          hang up
+//	BADARGS       unparsable application string              hang up
+//	BADOPTION     option d on a live channel not Up (Q31)    hang up
+//	START_FAILED  program did not start / server unreachable hang up
+//	SLOW_CLIENT   client stopped reading its events (Q27)    hang up
+//	LIMIT         the app's max_sessions reached             continue
+//	DRAINING      gateway draining (no new calls)            continue
+//	SHUTDOWN      gateway stopped with the call live         continue
+//	OVERLOAD      session's ARI event queue overflowed       continue
+//
+// The hang-ups mirror native ExternalIVR returning -1 in the same cases.
+//
+// # Hangup and the i and d options
+//
+// The first ChannelHangupRequest or StasisEnd (also an AMI Redirect, Q29)
+// sends H and ends the session; with option i it sends I,HANGUP once and the
+// client keeps the session (S/A/I/O get Z, G works while the channel
+// exists, V fails: the channel left Stasis); with option d nothing is sent.
+// Stasis() on a hung-up channel (h extension) gets StasisStart and StasisEnd
+// at once and every POST then fails (ari-26): option d there gives P, G, Z
+// for S/A and E/H as native, but V cannot write and the dialplan does not
+// wait for the client.
+//
+// # Resilience
+//
+// An ARI reconnect does not end sessions: after it, GET /applications/{app}
+// lists the channels still in the app; sessions of the others end as on a
+// hangup (H, or I,HANGUP with i), the rest check their outstanding playback
+// (its PlaybackFinished may have been lost). A client that stays silent keeps
+// its call. A session whose event queue overflows ends (OVERLOAD). Drain
+// sends new calls back to the dialplan and waits for live sessions.
+//
+// # Concurrency
+//
+// Gateway methods are safe for concurrent use. Run may be called once.
+// The ari.Handler methods are called by the ari client's dispatch goroutine.
+package gateway
