@@ -8,8 +8,8 @@
 //
 // # Flow
 //
-//	ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
-//	   (dispatch goroutine)          (causal order per channel)          │ never blocks
+//		ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
+//		   (dispatch goroutine)          (causal order per channel)          │ never blocks
 //	                                                                     ▼
 //	                                             session.events (bounded, EventQueue)
 //
@@ -20,18 +20,20 @@
 //
 // # A session's goroutines, and who closes what
 //
-//	                 ┌────────────────────────────────────────────┐
-//	  Gateway.route ─┼─▶ events ─┐                                │
-//	                 │           ▼                                │
-//	 reader goroutine│   ┌──────────────┐  lane goroutines (one   │
-//	 eivr.Reader.Next┼──▶│ session loop │─▶ call at a time per    │
-//	   cmds ◀─ ack ──┼───│ (owns ALL    │   lane: ctl = answer,   │
-//	                 │   │  state)      │   set, dtmf; media =    │
-//	 conn.Done() ────┼──▶│              │   play, stop, silence)  │
-//	                 │   │              │◀─ results (func() run   │
-//	 timers (stop    │   │              │   on the loop) ─────────┤
-//	 timeout) ───────┼──▶└──────────────┘                         │
-//	                 └────────────────────────────────────────────┘
+//	                ┌────────────────────────────────────────────┐
+//	 Gateway.route ─┼─▶ events ─┐                                │
+//	                │           ▼                                │
+//	reader goroutine│   ┌──────────────┐  lane goroutines (one   │
+//	eivr.Reader.Next┼──▶│ session loop │─▶ call at a time per    │
+//	  cmds ◀─ ack ──┼───│ (owns ALL    │   lane: ctl = answer,   │
+//	                │   │  state)      │   set, dtmf; media =    │
+//	conn.Done() ────┼──▶│              │   play, stop, silence)  │
+//	                │   │              │◀─ results (func() run   │
+//	timers (stop    │   │              │   on the loop) ─────────┤
+//	timeout) ───────┼──▶└──────────────┘                         │
+//	                └────────────────────────────────────────────┘
+//
+// Roles:
 //
 //   - The session goroutine (session.run) owns the playlist, the channel
 //     state, the V overlay and the lanes; nothing else touches them. It is
