@@ -8,8 +8,8 @@
 //
 // # Flow
 //
-//		ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
-//		   (dispatch goroutine)          (causal order per channel)          │ never blocks
+//	ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
+//	   (dispatch goroutine)          (causal order per channel)          │ never blocks
 //	                                                                     ▼
 //	                                             session.events (bounded, EventQueue)
 //
