@@ -93,6 +93,14 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`c.toml:2:17: limits.drain_timeout: want a duration such as "2s" or "150ms": time: unknown unit " s" in duration "30 s"`},
 		},
 		{
+			name: "unknown key and wrong type",
+			doc:  "[ari]\nusername = \"gw\"\npasword = \"x\"\n\n[limits]\nevent_queue = \"256\"\n",
+			want: []string{
+				"c.toml:3:1: ari.pasword: unknown key",
+				"c.toml:6:15: limits.event_queue: wrong type: got a TOML string, want an integer",
+			},
+		},
+		{
 			name: "bool as string",
 			doc:  "[admin]\npprof = \"yes\"\n",
 			want: []string{"c.toml:2:9: admin.pprof: wrong type: got a TOML string, want a boolean (true or false)"},

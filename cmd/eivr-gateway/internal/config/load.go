@@ -104,7 +104,19 @@ func Parse(name string, data []byte) (Config, error) {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&cfg)
 	if err != nil {
-		return Config{}, decodeError(name, pos, err)
+		strict := errors.As(err, new(*toml.StrictMissingError))
+		err = decodeError(name, pos, err)
+		// The decoder stops at the first value of the wrong type, before
+		// it reports unknown keys: report those too.
+		if !strict {
+			if unknown := unknownKeys(name, pos); unknown != nil {
+				for _, p := range Problems(err) {
+					unknown = append(unknown, p)
+				}
+				err = errors.Join(unknown...)
+			}
+		}
+		return Config{}, err
 	}
 	if err := appDefaults(&cfg, data); err != nil {
 		return Config{}, &Error{File: name, Msg: err.Error()}
@@ -269,6 +281,49 @@ func durationTypes(name string, ix keyIndex) error {
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
 	return errors.Join(errs...)
+}
+
+// unknownKeys reports the keys of ix that Config does not have, in line order.
+func unknownKeys(name string, ix keyIndex) []error {
+	known := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
+			known[k] = true
+			switch {
+			case f.Type == reflect.TypeOf(Duration{}):
+			case f.Type.Kind() == reflect.Struct:
+				walk(f.Type, k+".")
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				walk(f.Type.Elem(), k+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	var errs []error
+	for k, p := range ix {
+		if !known[stripIndexes(k)] {
+			errs = append(errs, &Error{File: name, Line: p.line, Col: p.col, Key: stripIndexes(k), Msg: "unknown key"})
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
+	// A dotted or nested unknown key is reported once, at its first part.
+	var out []error
+	for _, e := range errs {
+		k := e.(*Error).Key
+		dup := false
+		for _, o := range out {
+			if strings.HasPrefix(k, o.(*Error).Key+".") {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // stripIndexes turns "app[1].grace" into "app.grace".

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const repoRoot = "../.."
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+// binary builds eivr-gateway once per test run, as a user would
+// (CGO_ENABLED=0, one static binary).
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "eivr-gateway-test-")
+		if binErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "eivr-gateway"), ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	t.Cleanup(func() {}) // the directory is removed by the OS's temp cleaning; tiny
+	return filepath.Join(binDir, "eivr-gateway")
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBin runs the binary in dir with args and returns its output and exit
+// status; it fails the test if it runs longer than timeout.
+func runBin(t *testing.T, dir string, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("eivr-gateway %q did not finish within %v\nstdout:\n%s\nstderr:\n%s", args, timeout, out.String(), errb.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func TestVersion(t *testing.T) {
+	r := runBin(t, t.TempDir(), 30*time.Second, nil, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "eivr-gateway ") || !strings.Contains(r.stdout, "github.com/eivr-gateway/eivr-gateway") ||
+		!strings.Contains(r.stdout, "CGO_ENABLED=0") {
+		t.Errorf("version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	r := runBin(t, t.TempDir(), 30*time.Second, nil, "frobnicate")
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "frobnicate"`) || !strings.Contains(r.stderr, "migrate") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// The demo, as the README runs it: it finishes, exits 0, and its transcript
+// shows the menu flow.
+func TestDemo(t *testing.T) {
+	speed := "5"
+	if testing.Short() {
+		speed = "50"
+	}
+	root, _ := filepath.Abs(repoRoot)
+	r := runBin(t, root, time.Minute, nil, "demo", "--speed", speed)
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"── call 1: the Perl menu over stdio",
+		"gateway   answer",
+		"gateway   play sound:hello-world",
+		"caller    presses 1",
+		"script    ← 1,",
+		"gateway   set MENU_CHOICE=1",
+		"script    ← G,",
+		",MENU_CHOICE=1",
+		"gateway   play sound:beep",
+		"gateway   continue in the dialplan",
+		"── call 2: the TCP menu (ivr://)",
+		"script    ← P,",
+		"gateway   play sound:digits/4",
+		"session   application denied by the allow-list",
+		"summary: 4 calls",
+		"✓ call 1: the dialplan continues after Stasis()",
+		"✓ call 2: hung up",
+		"✓ call 3: hung up",
+		"✓ call 4: hung up",
+		`eivr_sessions_started_total{app="eivr"} 3`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Error("colour codes in a transcript that is not on a terminal")
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// check catches a bad key and a wrong type, with their line numbers.
+func TestCheckBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", `# a config with two mistakes
+[ari]
+urls = ["http://127.0.0.1:1/ari"]
+pasword = "secret"
+
+[limits]
+event_queue = "256"
+`)
+	r := runBin(t, dir, 30*time.Second, nil, "check", "--config", p)
+	if r.code == 0 {
+		t.Fatalf("check passed a bad config:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		"✗ config " + p,
+		p + ":4:1: ari.pasword: unknown key",
+		p + ":7:15: limits.event_queue: wrong type: got a TOML string, want an integer",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestCheckValidation(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", "[[app]]\nname = \"ivr\"\nprograms = [\"menu.pl\"]\n")
+	r := runBin(t, dir, 30*time.Second, nil, "check", "--config", p, "--log-level", "loud")
+	if r.code != 1 || !strings.Contains(r.stdout, p+":3:1: app[0].programs[0]: \"menu.pl\" is not absolute") ||
+		!strings.Contains(r.stdout, `log.level: "loud": want debug, info, warn or error`) {
+		t.Errorf("exit %d:\n%s", r.code, r.stdout)
+	}
+}
+
+func newSim(t *testing.T, speed float64) *aritest.Server {
+	t.Helper()
+	sim, err := aritest.NewServer(aritest.Options{Speed: speed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+func menuPath(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join(repoRoot, "test", "ivr", "menu.pl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Skip("perl is not installed")
+	}
+	return p
+}
+
+// check probes a reachable Asterisk over REST only and checks the programs.
+func TestCheckProbes(t *testing.T) {
+	sim := newSim(t, 20)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("[ari]\nurls = [%q]\npassword = \"asterisk\"\n[[app]]\nname = \"eivr\"\nprograms = [%q, \"/nonexistent/ivr.pl\"]\ntcp_hosts = [\"localhost:2949\"]\n", sim.URL(), menuPath(t))
+	p := writeFile(t, dir, "gw.toml", cfg)
+	r := runBin(t, dir, 30*time.Second, nil, "check", "--config", p)
+	for _, want := range []string{
+		"✓ config " + p + ": valid",
+		"✓ app eivr: program " + menuPath(t) + " is executable",
+		"✗ app eivr: program /nonexistent/ivr.pl: no such file",
+		"✓ app eivr: ivr://localhost resolves",
+		"✓ ARI " + sim.URL() + ": Asterisk",
+		"✓ ARI " + sim.URL() + ": app eivr not registered yet",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q", want)
+		}
+	}
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (one ✗)", r.code)
+	}
+	for _, req := range sim.Requests() {
+		if req.Method != "GET" || req.Path == "/events" {
+			t.Errorf("check made %s %s; it must only GET /asterisk/info and /applications", req.Method, req.Path)
+		}
+	}
+	if sim.Clients() != 0 {
+		t.Error("check opened the events socket")
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", r.stdout)
+	}
+
+	// Wrong password.
+	r = runBin(t, dir, 30*time.Second, []string{"EIVR_ARI_PASSWORD=wrong"}, "check", "--config", p)
+	if !strings.Contains(r.stdout, "✗ ARI "+sim.URL()+": credentials refused") || r.code != 1 {
+		t.Errorf("wrong password: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// migrate on the sample dialplan prints the reviewed diff (the golden file
+// of internal/migrate) and lists what it cannot convert.
+func TestMigrate(t *testing.T) {
+	root, _ := filepath.Abs(repoRoot)
+	r := runBin(t, root, 30*time.Second, nil, "migrate", "test/migrate/extensions.conf")
+	golden, err := os.ReadFile(filepath.Join(root, "test", "migrate", "golden.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOut, wantProblems, _ := strings.Cut(string(golden), "== not converted (stderr) ==\n")
+	if r.stdout != wantOut {
+		t.Errorf("migrate stdout differs from test/migrate/golden.txt:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, wantProblems) || r.code != 1 {
+		t.Errorf("exit %d (want 1: some calls are not converted), stderr:\n%s", r.code, r.stderr)
+	}
+
+	// --write on a copy: the files are rewritten, the originals kept as .bak.
+	dir := t.TempDir()
+	for _, f := range []string{"extensions.conf", "ivr-menus.conf", "ivr-more.conf"} {
+		data, err := os.ReadFile(filepath.Join(root, "test", "migrate", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, f, string(data))
+	}
+	r = runBin(t, dir, 30*time.Second, nil, "migrate", "--app", "ivrgw", "--write", "extensions.conf")
+	if !strings.Contains(r.stderr, "wrote extensions.conf (original in extensions.conf.bak)") {
+		t.Errorf("--write: stderr:\n%s", r.stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "ivr-menus.conf"))
+	if !strings.Contains(string(got), "exten => s,1,Stasis(ivrgw,ivr://[2001:db8::10]:4000(menu),n)") {
+		t.Errorf("ivr-menus.conf after --write:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ivr-menus.conf.bak")); err != nil {
+		t.Error(err)
+	}
+	r = runBin(t, dir, 30*time.Second, nil, "migrate", "extensions.conf")
+	if !strings.HasPrefix(r.stdout, "# no ExternalIVR() call to convert") {
+		t.Errorf("second run:\n%s", r.stdout)
+	}
+}
+
+// gatewayProc is `eivr-gateway run` started by a test, with its JSON log.
+type gatewayProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	logs chan map[string]any
+	done chan error
+}
+
+func startGateway(t *testing.T, dir, config string) *gatewayProc {
+	t.Helper()
+	cmd := exec.Command(binary(t), "run", "--config", config)
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g := &gatewayProc{t: t, cmd: cmd, logs: make(chan map[string]any, 1024), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				rec = map[string]any{"msg": "(not JSON) " + sc.Text()}
+			}
+			select {
+			case g.logs <- rec:
+			default:
+			}
+		}
+		close(g.logs)
+		io.Copy(io.Discard, stderr)
+		g.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			for range g.logs {
+			}
+			<-g.done
+		}
+	})
+	return g
+}
+
+// waitLog waits for a log record whose msg starts with msg and whose
+// fields match.
+func (g *gatewayProc) waitLog(msg string, fields map[string]string) map[string]any {
+	g.t.Helper()
+	timer := time.NewTimer(15 * time.Second)
+	defer timer.Stop()
+	for {
+		select {
+		case rec, ok := <-g.logs:
+			if !ok {
+				g.t.Fatalf("the gateway exited before logging %q", msg)
+			}
+			m, _ := rec["msg"].(string)
+			if !strings.HasPrefix(m, msg) {
+				continue
+			}
+			match := true
+			for k, v := range fields {
+				if fmt.Sprint(rec[k]) != v {
+					match = false
+				}
+			}
+			if match {
+				return rec
+			}
+		case <-timer.C:
+			g.t.Fatalf("no log %q %v within 15s", msg, fields)
+		}
+	}
+}
+
+// exit waits for the process to end and returns its exit code.
+func (g *gatewayProc) exit(timeout time.Duration) int {
+	g.t.Helper()
+	go func() {
+		for range g.logs {
+		}
+	}()
+	select {
+	case err := <-g.done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		g.t.Fatalf("the gateway did not exit within %v", timeout)
+		return -1
+	}
+}
+
+func runConfig(sim *aritest.Server, menu string, extra string) string {
+	return fmt.Sprintf(`[ari]
+urls = [%q]
+password = "asterisk"
+
+[[app]]
+name = "eivr"
+programs = [%q]
+%s
+[admin]
+listen = "127.0.0.1:0"
+
+[log]
+format = "json"
+level = "info"
+`, sim.URL(), menu, extra)
+}
+
+func waitEnd(t *testing.T, sim *aritest.Server, ch string) aritest.End {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	end, err := sim.WaitEnd(ctx, ch)
+	if err != nil {
+		t.Fatalf("channel %s: %v", ch, err)
+	}
+	return end
+}
+
+// SIGHUP reloads the allow-lists without touching a live call; SIGTERM
+// drains: new calls go back to the dialplan, the live call finishes, then
+// the process exits 0.
+func TestRunSignals(t *testing.T) {
+	sim := newSim(t, 20)
+	menu := menuPath(t)
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, ""))
+	g := startGateway(t, dir, p)
+	g.waitLog("eivr-gateway running", nil)
+	g.waitLog("ARI connected", nil)
+
+	a, err := sim.StartCall("eivr", []string{menu + "(hello-world)"}, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog("session started", map[string]string{"channel": a})
+
+	// SIGHUP with a new allow-list: the live call carries on.
+	writeFile(t, dir, "gw.toml", runConfig(sim, menu, "tcp_hosts = [\"127.0.0.1:4000\"]\nmax_sessions = 5\n"))
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog("reloaded", nil)
+
+	// SIGTERM: drain.
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog("draining", nil)
+	b, err := sim.StartCall("eivr", []string{menu + "(hello-world)"}, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endB := waitEnd(t, sim, b)
+	if !endB.Continued || endB.Vars["EIVRGW_STATUS"] != "DRAINING" {
+		t.Errorf("call during drain: %+v, want back to the dialplan with EIVRGW_STATUS=DRAINING", endB)
+	}
+	// The live call still works: 2 makes menu.pl exit to the dialplan.
+	if err := sim.PressDTMF(a, '2', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	endA := waitEnd(t, sim, a)
+	if !endA.Continued {
+		t.Errorf("live call: %+v, want it to continue in the dialplan after E", endA)
+	}
+	g.waitLog("drained", nil)
+	if code := g.exit(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
