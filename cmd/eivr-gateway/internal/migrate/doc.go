@@ -13,7 +13,7 @@
 // by eivr.ParseAppData and the new one split as Stasis() splits its data and
 // parsed by eivr.ParseStasisArgs must give the same program, arguments and
 // options. What cannot be converted (a target in a variable, a relative
-// program path, any ExternalIVR in the h extension, data that does not
+// program path, option d in the h extension, data that does not
 // parse, …) is reported as FILE:LINE: reason and left untouched.
 //
 // [Result] then renders the unified diff, the config.toml [[app]] stanza

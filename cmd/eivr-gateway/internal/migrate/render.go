@@ -132,6 +132,9 @@ func (r *Result) StatusChecks() string {
 		if i > 0 && r.Rewrites[i-1].File == rw.File && r.Rewrites[i-1].Line == rw.Line {
 			continue // two calls on one line (ExecIf): one check
 		}
+		if strings.EqualFold(rw.Exten, "h") {
+			continue // the channel is hung up already
+		}
 		inside := ""
 		if rw.Wrapper != "" {
 			inside = " (inside " + rw.Wrapper + ")"

@@ -261,11 +261,10 @@ func (s *scanner) convert(c Call, exten string) (Rewrite, string) {
 	switch {
 	case strings.Contains(target, "${") || strings.Contains(target, "$["):
 		return Rewrite{}, fmt.Sprintf("the target %q is computed at run time: the allow-list cannot name it; convert by hand and allow what it can be", target)
-	case strings.EqualFold(exten, "h"):
-		if old.Options.RunDead {
-			return Rewrite{}, "option d in the h extension: Stasis() cannot take a hung-up channel"
-		}
-		return Rewrite{}, "ExternalIVR in the h extension: Stasis() cannot take a hung-up channel"
+	case strings.EqualFold(exten, "h") && old.Options.RunDead:
+		// Stasis() in h returns at once (FINDINGS ari-26): the dialplan
+		// does not wait for the client, and V cannot write any more.
+		return Rewrite{}, "option d in the h extension: Stasis() returns at once on a hung-up channel, so the dialplan would not wait for the client and V could not set variables"
 	case old.IsTCP():
 		if _, _, err := old.HostPort(); err != nil {
 			return Rewrite{}, fmt.Sprintf("target %q: %v", target, err)
