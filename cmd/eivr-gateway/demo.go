@@ -465,7 +465,8 @@ func (d *demo) scrape(addr string) string {
 	if addr == "" {
 		return ""
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -413,6 +414,18 @@ level = "info"
 `, sim.URL(), menu, extra)
 }
 
+func get(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func waitEnd(t *testing.T, sim *aritest.Server, ch string) aritest.End {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -433,6 +446,7 @@ func TestRunSignals(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, ""))
 	g := startGateway(t, dir, p)
+	admin := fmt.Sprint(g.waitLog("admin listener", nil)["addr"])
 	g.waitLog("eivr-gateway running", nil)
 	g.waitLog("ARI connected", nil)
 
@@ -441,6 +455,30 @@ func TestRunSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitLog("session started", map[string]string{"channel": a})
+
+	// The admin listener.
+	if code, body := get(t, admin, "/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get(t, admin, "/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %q", code, body)
+	}
+	_, metrics := get(t, admin, "/metrics")
+	for _, want := range []string{
+		`eivr_sessions_active{app="eivr"} 1`,
+		`eivr_sessions_started_total{app="eivr"} 1`,
+		`eivr_ari_connected{ari="` + sim.URL() + `"} 1`,
+		`eivr_ari_events_total{ari="` + sim.URL() + `"}`,
+		`eivr_ari_reconnects_total{ari="` + sim.URL() + `"} 0`,
+		`eivr_gateway_ready 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := get(t, admin, "/debug/pprof/"); code != 404 {
+		t.Errorf("/debug/pprof/ answered %d with pprof off, want 404", code)
+	}
 
 	// SIGHUP with a new allow-list: the live call carries on.
 	writeFile(t, dir, "gw.toml", runConfig(sim, menu, "tcp_hosts = [\"127.0.0.1:4000\"]\nmax_sessions = 5\n"))
@@ -454,6 +492,9 @@ func TestRunSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitLog("draining", nil)
+	if code, body := get(t, admin, "/readyz"); code != 503 {
+		t.Errorf("/readyz while draining: %d %q, want 503", code, body)
+	}
 	b, err := sim.StartCall("eivr", []string{menu + "(hello-world)"}, aritest.CallOptions{})
 	if err != nil {
 		t.Fatal(err)
