@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/user"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/prometheus/client_golang/prometheus"
@@ -295,7 +297,7 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 			TCPHosts:       slices.Clone(a.TCPHosts),
 			MaxSessions:    a.MaxSessions,
 			Dir:            a.Dir,
-			Env:            slices.Clone(a.Env),
+			Env:            programEnv(a),
 			User:           a.User,
 			Grace:          a.Grace.Duration,
 			SoundsDir:      a.SoundsDir,
@@ -304,6 +306,29 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 		}
 	}
 	return out
+}
+
+// programEnv is the environment of an app's programs: the gateway's own
+// (inherit_env) or a minimal one, plus the env entries. nil lets eivr build
+// the minimal one itself.
+func programEnv(a config.App) []string {
+	if !a.InheritEnv && len(a.Env) == 0 {
+		return nil
+	}
+	var env []string
+	if a.InheritEnv {
+		env = os.Environ()
+	} else {
+		env = []string{"PATH=" + eivr.DefaultPath}
+		u, err := user.Current()
+		if a.User != "" {
+			u, err = user.Lookup(a.User)
+		}
+		if err == nil {
+			env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
+		}
+	}
+	return append(env, a.Env...)
 }
 
 // gatewayConfig turns the configuration into a gateway.Config.

@@ -67,9 +67,12 @@ type App struct {
 	MaxSessions int `toml:"max_sessions"`
 	// Dir is the programs' working directory. Default "" = the gateway's.
 	Dir string `toml:"dir"`
-	// Env is the programs' environment, "NAME=value" entries. Default []
-	// (an empty environment, apart from what Asterisk would add: nothing).
+	// Env adds "NAME=value" entries to the programs' environment. Default [].
 	Env []string `toml:"env"`
+	// InheritEnv starts the programs' environment from the gateway's own, as
+	// Asterisk passes its environment to ExternalIVR programs. Default
+	// false: a minimal one (PATH, HOME, USER, LOGNAME of the program's user).
+	InheritEnv bool `toml:"inherit_env"`
 	// User runs programs as this user (the gateway must run as root). Default "" = the gateway's user.
 	User string `toml:"user"`
 	// Grace is how long a program may run after its session ended before it
