@@ -341,7 +341,7 @@ func (s *Server) dialLocked(c *channel, timeout time.Duration, originate bool, e
 func (s *Server) emitDialLocked(c *channel, status, dialstring string) {
 	now := time.Now()
 	post := []kv{{"dialstatus", status}, {"forward", ""}, {"dialstring", dialstring}, {"peer", c.json()}}
-	for _, a := range c.apps() {
+	for _, a := range s.chanAppsLocked(c) {
 		s.publishLocked(a, encodeEvent("Dial", now, s.opts.AsteriskID, a, nil, post))
 	}
 }

@@ -113,14 +113,29 @@ func (c *channel) poke() {
 	}
 }
 
-// chanAppsLocked lists the apps that get events about c.
-func (c *channel) apps() []string {
+// chanAppsLocked lists the apps that get events about c: its Stasis app,
+// an app subscribed to it (originate, create, /subscription), and every app
+// whose socket asked for subscribeAll.
+func (s *Server) chanAppsLocked(c *channel) []string {
 	var out []string
-	if c.inStasis {
-		out = append(out, c.app)
+	add := func(a string) {
+		for _, x := range out {
+			if x == a {
+				return
+			}
+		}
+		out = append(out, a)
 	}
-	if c.subApp != "" && (!c.inStasis || c.subApp != c.app) {
-		out = append(out, c.subApp)
+	if c.inStasis {
+		add(c.app)
+	}
+	if c.subApp != "" {
+		add(c.subApp)
+	}
+	for name, a := range s.apps {
+		if a.subscribeAll && a.client != nil {
+			add(name)
+		}
 	}
 	return out
 }
@@ -129,7 +144,7 @@ func (c *channel) apps() []string {
 func (s *Server) emitLocked(c *channel, typ string, pre, post []kv) {
 	now := time.Now()
 	post = append(post, kv{"channel", c.json()})
-	for _, a := range c.apps() {
+	for _, a := range s.chanAppsLocked(c) {
 		s.publishLocked(a, encodeEvent(typ, now, s.opts.AsteriskID, a, pre, post))
 	}
 }
@@ -371,6 +386,12 @@ func (s *Server) destroyLocked(c *channel) {
 		c.dp.AppName, c.dp.AppData = "", ""
 		s.emitLocked(c, "ChannelDestroyed", nil, []kv{{"cause", cause}, {"cause_txt", causeText(cause)}})
 	}
+	for _, cmd := range c.queue {
+		if cmd.reply != nil {
+			cmd.reply <- errHungUp
+		}
+	}
+	c.queue = nil
 	c.destroyed = true
 	close(c.dead)
 	delete(s.chans, c.id)
@@ -520,9 +541,11 @@ func splitFunc(name string) (fn, arg string, ok bool) {
 // parseCallerID parses `"Name" <number>`, `Name <number>` or `number`.
 func parseCallerID(s string) callerJSON {
 	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '<'); i >= 0 && strings.HasSuffix(s, ">") {
-		name := strings.Trim(strings.TrimSpace(s[:i]), `"`)
-		return callerJSON{Name: name, Number: s[i+1 : len(s)-1]}
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			name := strings.Trim(strings.TrimSpace(s[:i]), `"`)
+			return callerJSON{Name: name, Number: s[i+1 : i+j]}
+		}
 	}
 	return callerJSON{Number: s}
 }

@@ -25,8 +25,9 @@
 // (FIFO per socket). A client that cannot take a frame within 100 ms
 // (websocket_write_timeout) or lets 4096 frames queue up is dropped. Events
 // published while an app has no socket are lost; nothing is replayed on
-// reconnect. subscribeAll is accepted but not modelled (apps see their own
-// channels only).
+// reconnect. With subscribeAll=true the socket's apps also get the channel
+// events (not StasisStart/End) of every simulated channel; the flag does not
+// stick across reconnects.
 //
 // Events are byte-compatible with 22.10.1 (field names, key order,
 // timestamps "2026-11-23T18:02:35.545+0000", full channel objects):
@@ -39,6 +40,7 @@
 //
 //	GET  /asterisk/info, /asterisk/ping, /asterisk/variable
 //	GET  /applications, /applications/{app}        (channel_ids for resync)
+//	POST /applications/{app}/subscription?eventSource=channel:ID (then ChannelDestroyed etc. after StasisEnd)
 //	GET  /sounds[?lang=&format=], /sounds/{id}     (from the catalogue)
 //	GET  /channels, /channels/{id}
 //	POST /channels[/{id}] originate (endpoint, app, appArgs, callerId, timeout, channelId, otherChannelId, {"variables":{}})
@@ -103,12 +105,19 @@
 // # Caller side (what a phone / the dialplan would do)
 //
 //	id, err := srv.StartCall("gw", []string{"ivr://x", "n"}, aritest.CallOptions{}) // StasisStart, state Ring
+//	// CallOptions: ID, Name, Caller (*CallerID: nil = "Test Caller" <5551234>, &CallerID{} = none),
+//	// Context/Exten/Priority (stasisin/s/2), Language, Answered, Vars. ErrNoApp if the app has no socket.
 //	srv.PressDTMF(id, '5', 100*time.Millisecond) // blocks d/Speed; ChannelDtmfReceived{duration_ms:100} at the end
 //	srv.PressDTMFs(ctx, id, "123", 100*time.Millisecond, 100*time.Millisecond)
 //	srv.FarHangup(id, 16)                         // far end hangs up with cause 16
 //	end, err := srv.WaitEnd(ctx, id)              // End{Continued, Context, Exten, Priority, Moved, App, HungUp, Cause, Soft, Vars}
 //	srv.Ended(id); srv.Vars(id); srv.State(id); srv.SentDTMF(id) // digits sent towards the caller by /dtmf
-//	srv.Requests()                                // REST log: Method, Path (below /ari), Params, Status, Time, Elapsed
+//	srv.Requests()                                // REST log: Method, Path (below /ari), Params, Status, Time, Elapsed (not /events)
+//	srv.Clients(); srv.AppConnected("gw")         // sockets
+//	srv.SetEndpoint("PJSIP/bob", aritest.Endpoint{Outcome: aritest.Busy}) // originate/dial outcomes
+//
+// Errors of these methods wrap ErrNoChannel, ErrNotInStasis, ErrNoApp,
+// ErrChannelID or ErrClosed.
 //
 // # Fault injection
 //

@@ -114,7 +114,7 @@ func (s *Server) DropWebSockets() {
 		cs = append(cs, c)
 	}
 	for _, a := range s.apps {
-		a.client = nil
+		a.client, a.subscribeAll = nil, false
 	}
 	s.mu.Unlock()
 	for _, c := range cs {

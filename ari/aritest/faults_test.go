@@ -232,3 +232,29 @@ func TestCloseUnblocksEverything(t *testing.T) {
 		t.Fatal("answer still blocked after Close")
 	}
 }
+
+func TestSubscribeAll(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	u := s.WebSocketURL("mon") + "&subscribeAll=true&api_key=asterisk:asterisk"
+	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer conn.Close()
+	id, _ := s.StartCall("gw", nil, CallOptions{})
+	gw.expect("StasisStart")
+	mustCall(t, s, "POST", "/channels/"+id+"/answer", nil, 204)
+	gw.expect("ChannelStateChange")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for { // no StasisStart (app topic only), but the channel's events
+		_, b, err := conn.ReadMessage()
+		if err != nil || strings.Contains(string(b), `"type":"StasisStart"`) || !strings.Contains(string(b), `"application":"mon"`) {
+			t.Fatalf("subscribeAll frame %s %v", b, err)
+		}
+		if strings.Contains(string(b), `"type":"ChannelStateChange"`) {
+			return
+		}
+	}
+}

@@ -34,7 +34,7 @@ func (s *Server) pbEventLocked(pb *playback, typ string, idx int, state string) 
 // the apps that see the channel.
 func (s *Server) emitPlaybackLocked(c *channel, typ string, j playbackJSON) {
 	now := time.Now()
-	for _, a := range c.apps() {
+	for _, a := range s.chanAppsLocked(c) {
 		s.publishLocked(a, encodeEvent(typ, now, s.opts.AsteriskID, a, nil, []kv{{"playback", j}}))
 	}
 }

@@ -3,6 +3,7 @@ package aritest
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ const outQueue = 4096
 // app is a registered Stasis application. It outlives its sockets: the
 // channels stay in it while no client is connected (events are then lost).
 type app struct {
-	name   string
-	client *wsClient // the socket receiving its events; nil = none
+	name         string
+	client       *wsClient // the socket receiving its events; nil = none
+	subscribeAll bool      // the current socket asked for every channel's events
 }
 
 type frame struct {
@@ -62,7 +64,7 @@ func (s *Server) unregister(c *wsClient) {
 	delete(s.clients, c)
 	for _, a := range s.apps {
 		if a.client == c {
-			a.client = nil
+			a.client, a.subscribeAll = nil, false
 		}
 	}
 }
@@ -100,6 +102,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "Missing param app")
 		return
 	}
+	subscribeAll, _ := strconv.ParseBool(q.Get("subscribeAll"))
 	// Register before the upgrade completes, so that a client whose dial
 	// returned is already subscribed (as on Asterisk).
 	c := &wsClient{s: s, out: make(chan frame, outQueue), done: make(chan struct{})}
@@ -122,6 +125,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			a.client.enqueueLocked(encodeEvent("ApplicationReplaced", time.Now(), s.opts.AsteriskID, n, nil, nil))
 		}
 		a.client = c
+		a.subscribeAll = subscribeAll // does not stick across reconnects (ari-16d)
 	}
 	s.mu.Unlock()
 	conn, err := upgrader.Upgrade(w, r, nil)
