@@ -23,7 +23,7 @@ const (
 
 const (
 	dedupDepth    = 16 // fingerprints remembered per channel
-	playbackSlots = 4  // playbacks remembered per channel
+	playbackSlots = 6  // playbacks remembered per channel
 )
 
 // warned flags: what was already logged for a channel.
@@ -49,15 +49,18 @@ type entry struct {
 	ev   *ari.Event
 	fp   uint64
 	pbID uint64 // hash of the playback id, 0 for other kinds
-	eff  int64
+	eff  int64  // the event's timestamp (or stand-in)
+	ord  int64  // its place in the queue: eff, or less once moved ahead of its successor
 	arr  int64
 	due  int64
 	held bool
 }
 
 type pbSlot struct {
-	id    uint64 // hash of the playback id; 0 = free
-	stage stage
+	id     uint64 // hash of the playback id; 0 = free
+	stage  stage
+	newest int64  // timestamp of its newest event delivered
+	lastFP uint64 // and that event's fingerprint
 }
 
 // chanState is everything remembered about one channel stream. Guarded by
@@ -67,7 +70,6 @@ type chanState struct {
 	phase     phase
 	warned    uint8
 	fpNext    uint8
-	pbNext    uint8
 	hasState  bool
 	stateRank int8
 	pendIdx   int32 // index in shard.pending, -1 when the queue is empty
@@ -76,6 +78,8 @@ type chanState struct {
 	endTS     int64
 	startFP   uint64
 	startTS   int64
+	pbFloor   int64 // newest event of any playback pushed out of pbs
+	pbFloorFP uint64
 	lastSeen  int64              // coarse clock at the last event, for idle expiry
 	hwm       [numOrdered]int64  // newest timestamp delivered per single-thread kind
 	hwmFP     [numOrdered]uint64 // and the fingerprint of that event
@@ -131,29 +135,24 @@ func (c *chanState) effective(ev *ari.Event) int64 {
 }
 
 // ordered maps the kinds that one Asterisk thread publishes (the channel's
-// Stasis thread: DTMF, playback, talk detection) to a slot of
-// chanState.hwm; -1 for the others. One thread publishes them in timestamp
-// order, so one older than the newest already delivered is a copy from a
-// lagging source or a straggler that can no longer be put in its place.
+// Stasis thread: DTMF, talk detection) to a slot of chanState.hwm; -1 for
+// the others. One thread publishes them in timestamp order, so one older
+// than the newest already delivered is a copy from a lagging source or a
+// straggler that can no longer be put in its place. Playback events are
+// ordered the same way, per playback (pbSlot.newest).
 func ordered(k ari.Kind) int {
 	switch k {
 	case ari.KindChannelDtmfReceived:
 		return 0
-	case ari.KindPlaybackStarted:
-		return 1
-	case ari.KindPlaybackContinuing:
-		return 2
-	case ari.KindPlaybackFinished:
-		return 3
 	case ari.KindChannelTalkingStarted:
-		return 4
+		return 1
 	case ari.KindChannelTalkingFinished:
-		return 5
+		return 2
 	}
 	return -1
 }
 
-const numOrdered = 6
+const numOrdered = 3
 
 // needsStasis reports the kinds that exist only inside a Stasis
 // application, so cannot legally come before StasisStart.
@@ -229,6 +228,29 @@ func (c *chanState) slot(id uint64) *pbSlot {
 	return nil
 }
 
+// freeSlot returns the slot to reuse for a new playback: an empty one,
+// else the finished one with the oldest event, else the oldest. Playbacks
+// on a channel run one at a time, so live ones are never pushed out by the
+// Finished events of cancelled queued ones.
+func (c *chanState) freeSlot() *pbSlot {
+	var best *pbSlot
+	for i := range c.pbs {
+		p := &c.pbs[i]
+		switch {
+		case p.id == 0:
+			return p
+		case best == nil,
+			(p.stage == stageFinished) != (best.stage == stageFinished) && p.stage == stageFinished,
+			(p.stage == stageFinished) == (best.stage == stageFinished) && p.newest < best.newest:
+			best = p
+		}
+	}
+	if best.newest >= c.pbFloor {
+		c.pbFloor, c.pbFloorFP = best.newest, best.lastFP
+	}
+	return best
+}
+
 // verdict applies the causal rules to ev, the head of the channel queue
 // (or an event that would be, on the fast path). pb is ev's playback slot
 // (nil if none or unknown).
@@ -257,8 +279,20 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 		}
 	}
 	st := stageNone
+	if pb == nil && ev.Playback.ID != "" && !ev.Timestamp.IsZero() &&
+		(eff < c.pbFloor || eff == c.pbFloor && fp == c.pbFloorFP) {
+		return vLate // older than playbacks already forgotten
+	}
 	if pb != nil {
 		st = pb.stage
+		if !ev.Timestamp.IsZero() {
+			if eff < pb.newest {
+				return vLate
+			}
+			if eff == pb.newest && fp == pb.lastFP {
+				return vDup
+			}
+		}
 	}
 	switch k {
 	case ari.KindStasisStart:
@@ -304,6 +338,7 @@ func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
 		c.startFP = fp
 		c.startTS = eff
 		c.pbs = [playbackSlots]pbSlot{}
+		c.pbFloor, c.pbFloorFP = 0, 0
 		if ev.Channel.State != "" && (!c.hasState || eff >= c.stateTS) {
 			c.setState(ev.Channel.State, eff)
 		}
@@ -316,38 +351,51 @@ func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
 		}
 		c.setState(ev.Channel.State, eff)
 	case ari.KindPlaybackStarted:
-		c.setStage(pbID, stageStarted)
+		c.setStage(pbID, stageStarted, eff, fp)
 	case ari.KindPlaybackContinuing:
-		c.setStage(pbID, stageContinuing)
+		c.setStage(pbID, stageContinuing, eff, fp)
 	case ari.KindPlaybackFinished:
-		c.setStage(pbID, stageFinished)
+		c.setStage(pbID, stageFinished, eff, fp)
 	}
 }
 
-func (c *chanState) setStage(id uint64, s stage) {
-	for i := range c.pbs {
-		if c.pbs[i].id == id {
-			if s > c.pbs[i].stage || s == stageStarted && c.pbs[i].stage != stageFinished {
-				c.pbs[i].stage = s
-			}
-			return
-		}
+func (c *chanState) setStage(id uint64, s stage, eff int64, fp uint64) {
+	p := c.slot(id)
+	if p == nil {
+		p = c.freeSlot()
+		*p = pbSlot{id: id}
 	}
-	c.pbs[c.pbNext%playbackSlots] = pbSlot{id: id, stage: s}
-	c.pbNext++
+	if s > p.stage || s == stageStarted && p.stage != stageFinished {
+		p.stage = s
+	}
+	if eff >= p.newest {
+		p.newest, p.lastFP = eff, fp
+	}
 }
 
 // insert queues e in timestamp order, after every entry with the same
-// timestamp, and returns its index.
+// timestamp except the PlaybackFinished of its own playback (a Finished is
+// the last event of its playback), and returns its index.
 func (c *chanState) insert(e entry) int {
 	i := len(c.q)
-	c.q = append(c.q, e)
-	for i > 0 && c.q[i-1].eff > e.eff {
-		c.q[i] = c.q[i-1]
+	for i > 0 && c.q[i-1].ord > e.ord {
 		i--
 	}
+	for k := i - 1; k >= 0 && c.q[k].ord == e.ord; k-- {
+		if finishes(c.q[k], e) {
+			i = k
+		}
+	}
+	c.q = append(c.q, entry{})
+	copy(c.q[i+1:], c.q[i:])
 	c.q[i] = e
 	return i
+}
+
+// finishes reports whether a is the Finished of b's playback (b not).
+func finishes(a, b entry) bool {
+	return a.pbID != 0 && a.pbID == b.pbID &&
+		a.ev.Kind == ari.KindPlaybackFinished && b.ev.Kind != ari.KindPlaybackFinished
 }
 
 func (c *chanState) pop() entry {
@@ -360,7 +408,8 @@ func (c *chanState) pop() entry {
 
 // findPred returns the index (> 0) of a queued event the blocked head
 // waits for, or -1.
-func (c *chanState) findPred(head *ari.Event) int {
+func (c *chanState) findPred() int {
+	head := c.q[0].ev
 	var want ari.Kind
 	switch {
 	case c.phase == phasePre && needsStasis(head.Kind):
@@ -373,20 +422,25 @@ func (c *chanState) findPred(head *ari.Event) int {
 		return -1
 	}
 	for j := 1; j < len(c.q); j++ {
-		ev := c.q[j].ev
-		if ev.Kind == want && (want != ari.KindPlaybackStarted || ev.Playback.ID == head.Playback.ID) {
+		e := &c.q[j]
+		if e.ev.Kind != want {
+			continue
+		}
+		// A Started only helps a Continuing of its playback it precedes:
+		// a later one (the next item of a media list) is no predecessor.
+		if want != ari.KindPlaybackStarted || e.pbID == c.q[0].pbID && e.eff <= c.q[0].eff {
 			return j
 		}
 	}
 	return -1
 }
 
-// moveFront makes entry j the head. It takes the head's ordering timestamp
-// if that is smaller, so the queue stays sorted.
+// moveFront makes entry j the head. It takes the head's place in the
+// order if that is earlier, so the queue stays sorted.
 func (c *chanState) moveFront(j int) {
 	e := c.q[j]
 	copy(c.q[1:j+1], c.q[:j])
-	e.eff = min(e.eff, c.q[1].eff)
+	e.ord = min(e.ord, c.q[1].ord)
 	c.q[0] = e
 }
 

@@ -3,6 +3,7 @@ package reorder
 import (
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
@@ -12,14 +13,17 @@ import (
 // or nil. It is the specification of doc.go's rules, written independently
 // of the implementation: a checker over the output only.
 func checkRules(out []delivery) error {
-	type pbInfo struct{ started, finished bool }
+	type pbInfo struct {
+		started, finished bool
+		newest            time.Time
+	}
 	type keyState struct {
 		phase    phase
 		stateTS  time.Time
 		hasState bool
 		pbs      map[string]*pbInfo
 		newest   map[ari.Kind]time.Time
-		seen     map[uint64]bool
+		recent   []uint64 // fingerprints of the last dedupDepth deliveries
 	}
 	seed := maphash.MakeSeed()
 	keys := map[Key]*keyState{}
@@ -29,7 +33,7 @@ func checkRules(out []delivery) error {
 		}
 		ks := keys[d.key]
 		if ks == nil {
-			ks = &keyState{pbs: map[string]*pbInfo{}, newest: map[ari.Kind]time.Time{}, seen: map[uint64]bool{}}
+			ks = &keyState{pbs: map[string]*pbInfo{}, newest: map[ari.Kind]time.Time{}}
 			keys[d.key] = ks
 		}
 		ev := d.ev
@@ -37,11 +41,16 @@ func checkRules(out []delivery) error {
 			return fmt.Errorf("delivery %d (%s at %s): %s", i, label(d.key.ChannelID, ev),
 				ev.Timestamp.Format("15:04:05.000"), fmt.Sprintf(format, args...))
 		}
+		// Copies are recognised among the last dedupDepth deliveries (older
+		// ones by the ordering rules below).
 		fp := fingerprint(seed, ev)
-		if ks.seen[fp] {
+		if slices.Contains(ks.recent, fp) {
 			return where("delivered twice")
 		}
-		ks.seen[fp] = true
+		ks.recent = append(ks.recent, fp)
+		if len(ks.recent) > dedupDepth {
+			ks.recent = ks.recent[1:]
+		}
 		k := ev.Kind
 		if ks.phase == phaseEnded && k != ari.KindStasisStart {
 			return where("after the end of its stream")
@@ -85,6 +94,10 @@ func checkRules(out []delivery) error {
 			if p.finished {
 				return where("after the playback's Finished")
 			}
+			if ev.Timestamp.Before(p.newest) {
+				return where("older than an event of its playback already delivered")
+			}
+			p.newest = ev.Timestamp
 			switch k {
 			case ari.KindPlaybackStarted:
 				p.started = true

@@ -275,7 +275,7 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 		}
 	}
 	now := r.now()
-	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, arr: now, due: now + w}); i < len(c.q)-1 {
+	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, ord: eff, arr: now, due: now + w}); i < len(c.q)-1 {
 		sh.st.reordered++
 	}
 	for len(c.q) > r.queueLimit {
@@ -381,7 +381,7 @@ func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
 	h := &c.q[0]
 	v := c.verdict(h.ev, h.eff, h.fp, c.slot(h.pbID))
 	if v == vBlock {
-		if j := c.findPred(h.ev); j > 0 {
+		if j := c.findPred(); j > 0 {
 			c.moveFront(j)
 			sh.st.reordered++
 			return true
