@@ -41,6 +41,7 @@ type world struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
+	once   sync.Once
 }
 
 type syncBuffer struct {
@@ -117,7 +118,9 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	return w
 }
 
-func (w *world) close() {
+func (w *world) close() { w.once.Do(w.doClose) }
+
+func (w *world) doClose() {
 	w.cancel()
 	select {
 	case err := <-w.done:

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dies of SIGSEGV as a crashing program would (transport tests).
+kill -SEGV $$
