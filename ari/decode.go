@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -201,7 +202,15 @@ func (s *scanner) nextKey(first bool) (key string, ok bool, err error) {
 func (s *scanner) str() (string, error) {
 	start := s.i + 1
 	var hi byte
-	for j := start; j < len(s.b); j++ {
+	j := start
+	// Eight bytes at a time while none is special ('"', '\\', a control
+	// character or a non-ASCII byte).
+	for ; j+8 <= len(s.b); j += 8 {
+		if special(binary.LittleEndian.Uint64(s.b[j:])) {
+			break
+		}
+	}
+	for ; j < len(s.b); j++ {
 		c := s.b[j]
 		switch {
 		case c == '"':
@@ -222,6 +231,18 @@ func (s *scanner) str() (string, error) {
 		hi |= c
 	}
 	return "", s.eof()
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special reports whether any byte of x is '"', '\\', < 0x20 or >= 0x80.
+func special(x uint64) bool {
+	quote := x ^ (ones * '"')
+	bslash := x ^ (ones * '\\')
+	return ((x-ones*0x20)|(quote-ones)|(bslash-ones)|x)&highs != 0
 }
 
 // strSlow unescapes a string starting at start (just after the quote),

@@ -3,6 +3,7 @@ package ari
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -513,4 +514,20 @@ func benchDecode(b *testing.B, decode func([]byte, *Event) error) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestSpecial(t *testing.T) {
+	for pos := range 8 {
+		for v := range 256 {
+			var b [8]byte
+			for i := range b {
+				b[i] = 'a' + byte(i)
+			}
+			b[pos] = byte(v)
+			want := v == '"' || v == '\\' || v < 0x20 || v >= 0x80
+			if got := special(binary.LittleEndian.Uint64(b[:])); got != want {
+				t.Errorf("special(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
 }
