@@ -572,7 +572,7 @@ func (s *Server) setVar(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	s.mu.Lock()
-	c := s.controlLocked(w, r.PathValue("id"), "Provided channel was not found", false)
+	c := s.controlLocked(w, r.PathValue("id"), "Channel not found", false) // sic: GET says "Provided channel was not found" (ari-25)
 	if c == nil {
 		s.mu.Unlock()
 		return
