@@ -480,12 +480,39 @@ func TestRunSignals(t *testing.T) {
 		t.Errorf("/debug/pprof/ answered %d with pprof off, want 404", code)
 	}
 
-	// SIGHUP with a new allow-list: the live call carries on.
-	writeFile(t, dir, "gw.toml", runConfig(sim, menu, "tcp_hosts = [\"127.0.0.1:4000\"]\nmax_sessions = 5\n"))
+	// An ivr:// host that is not allowed yet.
+	tcpTarget := []string{"ivr://127.0.0.1:1(x)"}
+	x, err := sim.StartCall("eivr", tcpTarget, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := waitEnd(t, sim, x); !end.HungUp || end.Vars["EIVRGW_STATUS"] != "DENIED" {
+		t.Errorf("call to a host not allowed: %+v, want hung up with EIVRGW_STATUS=DENIED", end)
+	}
+
+	// SIGHUP with a file that does not validate: logged, nothing changes.
+	writeFile(t, dir, "gw.toml", runConfig(sim, menu, "max_sessions = -1\n"))
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if rec := g.waitLog("reload failed", nil); !strings.Contains(fmt.Sprint(rec["err"]), "app[0].max_sessions") {
+		t.Errorf("reload failure log: %v", rec)
+	}
+
+	// SIGHUP with a new allow-list: it applies to new calls, the live call
+	// carries on.
+	writeFile(t, dir, "gw.toml", runConfig(sim, menu, "tcp_hosts = [\"127.0.0.1:1\"]\nmax_sessions = 5\n"))
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	g.waitLog("reloaded", nil)
+	y, err := sim.StartCall("eivr", tcpTarget, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := waitEnd(t, sim, y); end.Vars["EIVRGW_STATUS"] != "START_FAILED" {
+		t.Errorf("call to the newly allowed host (nothing listens): %+v, want EIVRGW_STATUS=START_FAILED", end)
+	}
 
 	// SIGTERM: drain.
 	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
