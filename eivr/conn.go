@@ -244,16 +244,19 @@ func (s *stream) closeEvents(ctx context.Context, flush time.Duration, closeW fu
 	s.mu.Lock()
 	s.closing = true
 	s.endLocked(ErrConnClosed)
+	broken := s.werr != nil // nothing more will be written
 	s.mu.Unlock()
 	s.signal()
 
-	t := time.NewTimer(flush)
-	select {
-	case <-s.writerDone:
-	case <-t.C:
-	case <-ctx.Done():
+	if !broken {
+		t := time.NewTimer(flush)
+		select {
+		case <-s.writerDone:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
-	t.Stop()
 	err := closeW()
 	<-s.writerDone
 	return err
