@@ -130,12 +130,13 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			c.stats.reconnects.Add(1)
 		}
 		c.log.Info("ari: event stream connected", "app", strings.Join(apps, ","), "seq", seq)
+		c.connected.Store(true) // before Connected, so a Handler sees Ready()
 		if !enqueue(ctx, q, item{conn: &ConnInfo{Seq: seq, Apps: apps}}) {
+			c.connected.Store(false)
 			conn.Close()
 			return ctx.Err()
 		}
 		start := time.Now()
-		c.connected.Store(true)
 		err = c.serve(ctx, conn, q)
 		c.connected.Store(false)
 		if ctx.Err() != nil {

@@ -514,3 +514,30 @@ func BenchmarkStream(b *testing.B) {
 		b.Fatalf("%d events dropped", d)
 	}
 }
+
+func TestReclaimWhileConnected(t *testing.T) {
+	f := newFake(t, false)
+	c := newTestClient(t, testConfig(f))
+	rec := newRecorder()
+	run(t, c, rec)
+	s := f.accept()
+	rec.expect(t, "connected 1 gw")
+	s.send(t, frameReplaced("gw"))
+	rec.expect(t, "event ApplicationReplaced")
+	// Asterisk leaves the old socket open and silent; the client keeps it
+	// and does not dial again on its own.
+	f.noSocket(200 * time.Millisecond)
+	if c.Ready() {
+		t.Error("Ready() after ApplicationReplaced")
+	}
+	c.Reclaim()
+	rec.expect(t, "disconnected "+errReclaim.Error())
+	s = f.accept()
+	if got := s.r.URL.Query().Get("app"); got != "gw" {
+		t.Errorf("Reclaim subscribed app=%q", got)
+	}
+	rec.expect(t, "connected 2 gw")
+	if !c.Ready() {
+		t.Error("not Ready() after Reclaim")
+	}
+}
