@@ -199,29 +199,47 @@ func (s *session) start(ctx context.Context) {
 		s.out = &outcome{action: endHangup, status: StatusBadOption, cause: ErrBadOption}
 		return
 	}
-	if !s.app.noAnswer {
-		if !s.up {
+	// Answer and connect on a short-lived goroutine: HTTP, resolving and
+	// dialling grow a stack that the long-lived session goroutine would
+	// keep (memory per idle session). Events queue meanwhile.
+	type result struct {
+		answered bool
+		conn     clientConn
+		src      commandSource
+		err      error
+	}
+	rc := make(chan result, 1)
+	answer := !s.app.noAnswer && !s.up
+	go func() {
+		var r result
+		if answer {
 			actx, cancel := context.WithTimeout(ctx, s.env.callTimeout)
 			err := s.env.ops.Answer(actx, s.ch)
 			cancel()
 			if err != nil {
 				s.log.Warn("answer failed at start-up; carrying on as native does", "err", err)
-			} else {
-				s.up = true
 			}
+			r.answered = err == nil
 		}
+		r.conn, r.src, r.err = s.env.connect(ctx, s.app, s.log)
+		rc <- r
+	}()
+	r := <-rc
+	if r.answered {
+		s.up = true
+	}
+	if !s.app.noAnswer {
 		s.pl.start()
 	}
-	conn, src, err := s.env.connect(ctx, s.app, s.log)
-	if err != nil {
-		s.log.Error("cannot start the ExternalIVR client", "err", err)
-		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: errors.Join(ErrStartFailed, err)}
+	if r.err != nil {
+		s.log.Error("cannot start the ExternalIVR client", "err", r.err)
+		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: errors.Join(ErrStartFailed, r.err)}
 		return
 	}
-	s.conn = conn
+	s.conn = r.conn
 	s.readerDone = make(chan struct{})
 	s.wg.Add(1)
-	go s.readCommands(src)
+	go s.readCommands(r.src)
 	s.kick()
 }
 

@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+)
+
+// benchARI is a fake ARI client for benchmarks: REST calls return at once,
+// Play reports when it was called, Run hands out the Handler.
+type benchARI struct {
+	handler chan ari.Handler
+	played  chan time.Time
+}
+
+func newBenchARI() *benchARI {
+	return &benchARI{handler: make(chan ari.Handler, 1), played: make(chan time.Time, 1)}
+}
+
+func (b *benchARI) Run(ctx context.Context, h ari.Handler) error {
+	b.handler <- h
+	h.Connected(ari.ConnInfo{Seq: 1, Apps: []string{"eivr"}})
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (b *benchARI) Ready() bool { return true }
+func (b *benchARI) GetApplication(ctx context.Context, app string) (ari.Application, error) {
+	return ari.Application{Name: app}, nil
+}
+func (b *benchARI) Sounds(ctx context.Context, lang string) ([]ari.Sound, error) {
+	return []ari.Sound{{ID: "beep", Formats: []ari.FormatLang{{Language: "en", Format: "gsm"}}}}, nil
+}
+func (b *benchARI) Answer(ctx context.Context, ch string) error                         { return nil }
+func (b *benchARI) Hangup(ctx context.Context, ch, reason string) error                 { return nil }
+func (b *benchARI) StopPlayback(ctx context.Context, id string) error                   { return nil }
+func (b *benchARI) SetVariable(ctx context.Context, ch, n, v string) error              { return nil }
+func (b *benchARI) StartSilence(ctx context.Context, ch string) error                   { return nil }
+func (b *benchARI) StopSilence(ctx context.Context, ch string) error                    { return nil }
+func (b *benchARI) Continue(context.Context, string, string, string, int, string) error { return nil }
+func (b *benchARI) GetVariable(ctx context.Context, ch, n string) (string, error) {
+	return "", ari.ErrVariableNotSet
+}
+func (b *benchARI) GetPlayback(ctx context.Context, id string) (ari.Playback, error) {
+	return ari.Playback{}, ari.ErrNotFound
+}
+func (b *benchARI) SendDTMF(context.Context, string, string, ari.DTMFOptions) error { return nil }
+func (b *benchARI) Play(ctx context.Context, ch, id string, media []string, lang string) (ari.Playback, error) {
+	select {
+	case b.played <- time.Now():
+	default:
+	}
+	return ari.Playback{ID: id, State: "queued"}, nil
+}
+
+// benchGateway runs a Gateway on benchARI serving ivr:// clients accepted
+// on ln by the caller.
+func benchGateway(b *testing.B) (*Gateway, *benchARI, ari.Handler, net.Listener, func()) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fa := newBenchARI()
+	g, err := New(Config{
+		Apps:          []AppConfig{{Name: "eivr", TCPHosts: []string{"127.0.0.1:*"}}},
+		NoIdleSilence: true,
+	}, fa)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.Run(ctx); close(done) }()
+	h := <-fa.handler
+	return g, fa, h, ln, func() { cancel(); <-done; ln.Close() }
+}
+
+var benchTS = time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+
+// frame builds an ARI event frame as Asterisk sends it; seq makes each
+// timestamp unique (reorder drops duplicates).
+func frame(kind, ch string, seq int, extra string) []byte {
+	ts := benchTS.Add(time.Duration(seq) * time.Millisecond).Format("2006-01-02T15:04:05.000-0700")
+	return fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"asterisk_id":"02:fc:00:00:00:01","application":"eivr",%s"channel":{"id":%q,"name":"PJSIP/a-0001","state":"Up","protocol_id":"","caller":{"name":"","number":"5551234"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"stasisin","exten":"s","priority":2,"app_name":"Stasis","app_data":"eivr"},"creationtime":"2026-11-23T18:00:00.000+0000","language":"en"}}`,
+		kind, ts, extra, ch)
+}
+
+func push(b *testing.B, h ari.Handler, f []byte) {
+	ev := new(ari.Event)
+	if err := ari.Decode(f, ev); err != nil {
+		b.Fatal(err)
+	}
+	h.Event(ev)
+}
+
+// startCall makes channel ch enter the app for the server on ln and
+// returns the server's side of the connection.
+func startCall(b *testing.B, h ari.Handler, ln net.Listener, ch string, seq int) net.Conn {
+	push(b, h, frame("StasisStart", ch, seq, `"args":["ivr://`+ln.Addr().String()+`"],`))
+	c, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkDTMFToClient: a ChannelDtmfReceived frame (as read from the
+// WebSocket) through Decode, reorder and the session to its line read by
+// the client on a loopback TCP socket. One digit outstanding at a time.
+func BenchmarkDTMFToClient(b *testing.B) {
+	_, _, h, ln, stop := benchGateway(b)
+	defer stop()
+	c := startCall(b, h, ln, "c1", 0)
+	br := bufio.NewReader(c)
+	defer c.Close()
+	digits := "0123456789*#ABCD"
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		f := frame("ChannelDtmfReceived", "c1", i+1, `"digit":"`+digits[i%16:i%16+1]+`","duration_ms":100,`)
+		t0 := time.Now()
+		push(b, h, f)
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		if line[0] != digits[i%16] {
+			b.Fatalf("line %q for digit %c", line, digits[i%16])
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkSToPlay: a client's S line on an idle channel, with a warm
+// existence cache, to the ARI play request; the PlaybackFinished and the F
+// line then bring the channel back to idle (not timed).
+func BenchmarkSToPlay(b *testing.B) {
+	g, fa, h, ln, stop := benchGateway(b)
+	defer stop()
+	c := startCall(b, h, ln, "c1", 0)
+	br := bufio.NewReader(c)
+	defer c.Close()
+	warm := func() { // first S fills the GET /sounds cache
+		c.Write([]byte("S,beep\n"))
+		<-fa.played
+	}
+	warm()
+	seq := 1
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		// End the outstanding playback: PlaybackFinished(done) -> F.
+		id := "eivr-" + g.prefix + "-" + strconv.FormatUint(g.pbSeq.Load(), 10)
+		seq++
+		push(b, h, playbackFrame("PlaybackFinished", "c1", id, seq))
+		if _, err := br.ReadSlice('\n'); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := c.Write([]byte("S,beep\n")); err != nil {
+			b.Fatal(err)
+		}
+		at := <-fa.played
+		lat = append(lat, at.Sub(t0))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func playbackFrame(kind, ch, id string, seq int) []byte {
+	ts := benchTS.Add(time.Duration(seq) * time.Millisecond).Format("2006-01-02T15:04:05.000-0700")
+	return fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"asterisk_id":"02:fc:00:00:00:01","application":"eivr","playback":{"id":%q,"media_uri":"sound:beep","target_uri":"channel:%s","language":"en","state":"done"}}`,
+		kind, ts, id, ch)
+}
+
+// BenchmarkIdleTCPSessions: memory per idle ivr:// session (heap plus
+// goroutine stacks, in-use after GC), the client side's sockets included.
+func BenchmarkIdleTCPSessions(b *testing.B) {
+	for _, n := range []int{1000, 9000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			if n > 1000 && testing.Short() {
+				b.Skip("short")
+			}
+			for range b.N {
+				g, _, h, ln, stop := benchGateway(b)
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				conns := make([]net.Conn, 0, n)
+				for i := range n {
+					c := startCall(b, h, ln, "c"+strconv.Itoa(i), i)
+					conns = append(conns, c)
+				}
+				for g.Sessions() != n {
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond) // let every reader park in Read
+				for range 3 {                      // steady state: stacks grown by the start shrink over GCs
+					runtime.GC()
+				}
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				per := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / float64(n)
+				b.ReportMetric(per, "B/session")
+				b.ReportMetric(float64(after.StackInuse-before.StackInuse)/float64(n), "stackB/session")
+				if n == 1000 {
+					f, _ := os.Create(os.TempDir() + "/gw-idle-heap.pprof")
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+				b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/session")
+				for _, c := range conns {
+					c.Close()
+				}
+				stop()
+			}
+		})
+	}
+}
