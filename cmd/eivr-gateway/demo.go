@@ -42,7 +42,11 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	return d.run(ctx, *logLevel)
+	err = d.run(ctx, *logLevel)
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted")
+	}
+	return err
 }
 
 type demo struct {
@@ -165,6 +169,8 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	cfg.ARI.URLs = []string{d.sim.URL()}
 	cfg.ARI.Password = "asterisk"
 	cfg.Admin.Listen = "127.0.0.1:0"
+	// Interrupted (Ctrl-C), the demo stops at once rather than draining.
+	cfg.Limits.DrainTimeout = config.Dur(time.Second)
 	cfg.Apps[0].Programs = []string{filepath.Join(d.ivrDir, "menu.pl")}
 	cfg.Apps[0].TCPHosts = []string{ln.Addr().String()}
 	if err := cfg.Validate(); err != nil {

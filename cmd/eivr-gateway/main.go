@@ -69,13 +69,32 @@ func dispatch(ctx context.Context, args []string, e env) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" || (len(args) == 0 && false) {
+	if name == "help" || name == "-h" || name == "--help" {
 		usage(e.stdout)
 		return 0
 	}
 	for _, c := range commands() {
 		if c.name != name {
 			continue
+		}
+		if name != "run" {
+			// run handles signals itself (drain, reload); the others stop.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case sig := <-e.signals:
+						if sig != syscall.SIGHUP {
+							cancel()
+							return
+						}
+					}
+				}
+			}()
 		}
 		err := c.run(ctx, args, e)
 		switch {
