@@ -44,13 +44,19 @@ type TCPConfig struct {
 	// QueueBytes bounds the event queue (see Conn.Send). 0 = DefaultQueueBytes.
 	QueueBytes int
 
-	// Resolver looks the host up. nil = net.DefaultResolver (getaddrinfo
-	// order, RFC 6724, as native).
-	Resolver *net.Resolver
+	// Resolver looks the host and the port service up. nil =
+	// net.DefaultResolver, whose address order (RFC 6724) is getaddrinfo's.
+	Resolver Resolver
 
 	// Logger gets the connection's records, each with peer=<address>.
 	// nil discards.
 	Logger *slog.Logger
+}
+
+// Resolver is what DialTCP needs to resolve names; *net.Resolver is one.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupPort(ctx context.Context, network, service string) (int, error)
 }
 
 // DialError is the error of DialTCP when no address accepted the
@@ -120,9 +126,9 @@ func DialTCP(ctx context.Context, host, port string, cfg TCPConfig) (Conn, error
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = DefaultFlushTimeout
 	}
-	res := cfg.Resolver
-	if res == nil {
-		res = net.DefaultResolver
+	var res Resolver = net.DefaultResolver
+	if cfg.Resolver != nil {
+		res = cfg.Resolver
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
