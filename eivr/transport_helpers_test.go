@@ -265,7 +265,10 @@ func (p testProgram) exitSignal(t *testing.T) syscall.Signal {
 }
 
 // waitDone waits for c.Done and returns c.Err.
-func waitDone(t *testing.T, c Conn) error {
+func waitDone(t *testing.T, c interface {
+	Done() <-chan struct{}
+	Err() error
+}) error {
 	t.Helper()
 	select {
 	case <-c.Done():
