@@ -240,3 +240,84 @@ func BenchmarkIdleTCPSessions(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGapFinishedToNextPlay: with a file queued, the PlaybackFinished
+// frame of the current one to the play request of the next: the silence
+// the gateway adds between files (Asterisk adds about 2 ms, ari-24).
+func BenchmarkGapFinishedToNextPlay(b *testing.B) {
+	g, fa, h, ln, stop := benchGateway(b)
+	defer stop()
+	c := startCall(b, h, ln, "c1", 0)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	c.Write([]byte("S,beep\n"))
+	<-fa.played
+	seq := 1
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		c.Write([]byte("A,beep\nP,sync\n"))
+		if _, err := br.ReadSlice('\n'); err != nil { // the P reply: A was handled
+			b.Fatal(err)
+		}
+		id := "eivr-" + g.prefix + "-" + strconv.FormatUint(g.pbSeq.Load(), 10)
+		seq++
+		f := playbackFrame("PlaybackFinished", "c1", id, seq)
+		b.StartTimer()
+		t0 := time.Now()
+		push(b, h, f)
+		at := <-fa.played
+		lat = append(lat, at.Sub(t0))
+		b.StopTimer()
+		if _, err := br.ReadSlice('\n'); err != nil { // F
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkEventsToSessions: ARI frames through Decode, reorder and routing
+// into 64 sessions' queues (PlaybackStarted: the session only looks at it).
+func BenchmarkEventsToSessions(b *testing.B) {
+	g, _, h, ln, stop := benchGateway(b)
+	defer stop()
+	const n = 64
+	var conns []net.Conn
+	for i := range n {
+		conns = append(conns, startCall(b, h, ln, "c"+strconv.Itoa(i), i))
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	frames := make([][]byte, 4096)
+	for i := range frames {
+		frames[i] = playbackFrame("PlaybackStarted", "c"+strconv.Itoa(i%n), "pb"+strconv.Itoa(i), n+i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		k := i % len(frames)
+		e := new(ari.Event) // the receiver owns it (sessions may still hold earlier ones)
+		if err := ari.Decode(frames[k], e); err != nil {
+			b.Fatal(err)
+		}
+		e.Timestamp = e.Timestamp.Add(time.Duration(i/len(frames)) * time.Hour) // unique: not a duplicate
+		h.Event(e)
+		if k == len(frames)-1 {
+			b.StopTimer()
+			time.Sleep(time.Millisecond) // let the sessions drain their queues
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if s := g.Sessions(); s != n {
+		b.Fatalf("%d sessions left of %d (queues overflowed)", s, n)
+	}
+}
