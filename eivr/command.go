@@ -61,6 +61,29 @@ func (c Command) Known() bool {
 	return false
 }
 
+// UpGuarded reports whether Asterisk refuses the command with a bare
+// "Z,<ts>" when the channel is not Up or is hung up: S, A, I and O (§6).
+func (c Command) UpGuarded() bool {
+	switch c.Letter {
+	case CmdPlay, CmdAppend, CmdInterrupt, CmdOption:
+		return true
+	}
+	return false
+}
+
+// EndsSession reports whether the command ends the session: E and X (the
+// dialplan continues) and H (it hangs up) (§8.3).
+func (c Command) EndsSession() bool {
+	return c.Letter == CmdExit || c.Letter == CmdHangup || c.Letter == CmdExitQuiet
+}
+
+// File is the file name of S and A: the whole parameter, commas included
+// (S,foo,bar names "foo,bar"), no extension expected (§6, §7.6).
+func (c Command) File() string { return string(c.Param) }
+
+// Message is the text of E, H, X and L: the whole parameter, for the log.
+func (c Command) Message() string { return string(c.Param) }
+
 // String is the command as the client wrote it (byte 1 shown as ','), for logs.
 func (c Command) String() string {
 	return string(c.Letter) + "," + string(c.Param)
@@ -204,7 +227,10 @@ func (r *Reader) fill() {
 
 // check logs what Asterisk would have done silently with line.
 func (r *Reader) check(line []byte, cmd Command, ok bool) {
-	if r.cut && !r.cont {
+	if r.cont {
+		return // the rest of a cut line: reported with its first piece
+	}
+	if r.cut {
 		r.warn("command line longer than 1023 bytes: cut, the rest is read as further commands, as Asterisk does", line)
 	}
 	if bytes.IndexByte(line, 0) >= 0 {

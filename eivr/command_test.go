@@ -133,6 +133,22 @@ func TestParseCommand_4_2(t *testing.T) {
 			t.Errorf("%c is not Known", l)
 		}
 	}
+	var guarded, ending string
+	for l := range 256 {
+		c := Command{Letter: byte(l)}
+		if c.UpGuarded() {
+			guarded += string(c.Letter)
+		}
+		if c.EndsSession() {
+			ending += string(c.Letter)
+		}
+	}
+	if guarded != "AIOS" || ending != "EHX" {
+		t.Errorf("Up-guarded %q, want AIOS (§6); ending %q, want EHX (§8.3)", guarded, ending)
+	}
+	if c := (Command{Letter: 'S', Param: []byte("foo,bar")}); c.File() != "foo,bar" || c.Message() != "foo,bar" || c.String() != "S,foo,bar" {
+		t.Errorf("File %q Message %q String %q", c.File(), c.Message(), c.String())
+	}
 }
 
 // chunkReader returns one queued chunk per Read, blocking until one is
