@@ -361,3 +361,48 @@ func TestTCP_CloseFlushBounded(t *testing.T) {
 		t.Errorf("Close took %v with a 100 ms flush timeout", d)
 	}
 }
+
+// §10 Q26: a server that never completes the handshake (its accept queue
+// is full, so the kernel drops our SYNs) costs at most ConnectTimeout.
+func TestTCP_Q26_ConnectTimeout(t *testing.T) {
+	checkFDs(t)
+	port := fullBacklog(t)
+	start := time.Now()
+	c, err := DialTCP(context.Background(), "127.0.0.1", port, TCPConfig{ConnectTimeout: 300 * time.Millisecond})
+	if err == nil {
+		c.Close(context.Background())
+		t.Skip("the kernel accepted a connection beyond the backlog")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("DialTCP took %v with a 300 ms connect timeout", d)
+	}
+	if !errors.Is(err, ErrConnect) || !isTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("DialTCP = %v, want ErrConnect with a timeout", err)
+	}
+}
+
+// fullBacklog returns the port of a listener whose accept queue is full:
+// listen(2) with backlog 0, filled by connections nobody accepts.
+func fullBacklog(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Skip(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Skip(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	port := strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)
+	for range 4 { // fill the queue; the dials that hang here are cut short
+		d := net.Dialer{Timeout: 100 * time.Millisecond}
+		if c, err := d.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return port
+}
