@@ -188,7 +188,9 @@ func parseApp(input, target, opts string, hasOpts bool, warnings []string) (App,
 // byte by byte, case-sensitive; a '(' right after a letter starts an
 // argument that is skipped up to its matching ')'; without one, parsing
 // stops there and that letter does not count (§2.4). Bytes other than n, i,
-// d are ignored with a warning.
+// d are ignored with a warning. (Asterisk masks each byte to 7 bits first,
+// so that e.g. 0xEE would count as 'n'; we treat bytes >= 0x80 as the
+// unknown letters they are.)
 func parseOptions(s string, warnings []string) (Options, []string) {
 	var o Options
 	for i := 0; i < len(s); {

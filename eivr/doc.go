@@ -27,6 +27,13 @@
 // allocating: "<tag>,<%10d timestamp>[,<data>]\n". [GetReply] builds the data
 // of the G reply. [ParseEvent] is the client side, for tests and tools.
 //
+// # Transports (§3)
+//
+// [StartProgram] (a local program) and [DialTCP] (an ivr:// server, host and
+// port from [App.HostPort]) give a [Conn]: read its Commands stream with a
+// [Reader], hand lines made with [AppendEvent] to its Send. See the
+// documentation of Conn for their own concurrency contract.
+//
 // # Asterisk quirks kept for parity (§10)
 //
 //   - Lines are cut every 1023 bytes and each piece is its own command (Q3).
@@ -53,6 +60,8 @@
 // # Concurrency
 //
 // The parse and format functions are pure and safe for concurrent use. A
-// Reader belongs to one goroutine: the one that reads a session's commands;
-// its blocking reads end when the stream is closed.
+// Reader belongs to one goroutine: the one that reads a session's commands
+// and hands them to the session; its blocking reads end when the stream is
+// closed (Conn.Close). A Command's Param is valid until that goroutine's next
+// call of Next: copy it (or finish with it) before reading on.
 package eivr
