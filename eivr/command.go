@@ -97,6 +97,15 @@ func (c Command) String() string {
 // at byte 2 (§10 Q6). ok is false for an ignored line. Letters Asterisk does
 // not know are returned with Known() == false. Param aliases line.
 func ParseCommand(line []byte) (cmd Command, ok bool) {
+	line = trimLine(line)
+	if len(line) < 3 || line[0] <= ' ' {
+		return Command{}, false
+	}
+	return Command{Letter: line[0], Param: line[2:len(line):len(line)]}, true
+}
+
+// trimLine cuts line at its first NUL and removes its trailing bytes <= 0x20.
+func trimLine(line []byte) []byte {
 	if i := bytes.IndexByte(line, 0); i >= 0 {
 		line = line[:i]
 	}
@@ -104,10 +113,7 @@ func ParseCommand(line []byte) (cmd Command, ok bool) {
 	for n > 0 && line[n-1] <= ' ' {
 		n--
 	}
-	if n < 3 || line[0] <= ' ' {
-		return Command{}, false
-	}
-	return Command{Letter: line[0], Param: line[2:n:n]}, true
+	return line[:n]
 }
 
 // readBufSize is the Reader's buffer: a few lines per read, never a whole
@@ -237,10 +243,11 @@ func (r *Reader) check(line []byte, cmd Command, ok bool) {
 		r.warn("command line contains a NUL byte: the line ends there, as in Asterisk", line)
 	}
 	if !ok {
-		if len(bytes.TrimRight(line, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")) == 0 {
-			return // blank line
+		t := trimLine(line)
+		if len(t) == 0 {
+			return // blank (or NUL-first) line
 		}
-		if line[0] <= ' ' {
+		if t[0] <= ' ' {
 			r.warn("command line starts with white space: ignored, as Asterisk does", line)
 		} else {
 			r.warn("command line shorter than 3 bytes: ignored, as Asterisk does", line)
