@@ -73,8 +73,10 @@ type ProgramConfig struct {
 	QueueBytes int
 
 	// Logger receives the program's stderr lines (at Info, message
-	// "stderr", field "line") and its exit; every record carries
-	// peer=<pid>. Give it the session's fields (channel, ...). nil discards.
+	// "stderr", field "line"; a line longer than 1023 bytes is logged cut,
+	// with cut=true, and its rest dropped) and how the program ended; every
+	// record carries peer=<pid>. Give it the session's fields (channel, ...).
+	// nil discards.
 	Logger *slog.Logger
 }
 
@@ -191,18 +193,27 @@ func (p *program) wait() {
 	p.waitErr = p.cmd.Wait()
 }
 
-// readStderr logs every stderr line (cut at 1023 bytes, whitespace trimmed
-// at both ends, §4.3) and ends the session at EOF (§10 Q25).
+// readStderr logs every stderr line, whitespace trimmed at both ends (§4.3),
+// and ends the session at EOF (§10 Q25). Lines are framed like commands, at
+// most 1023 bytes; the rest of a longer line is dropped, not logged as more
+// lines the way native does, so that a 10 MB line makes one record.
 func (p *program) readStderr() {
 	defer close(p.stderrDone)
 	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
+	skip := false // dropping the rest of a line cut at maxStderrLine
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
+		cut := errors.Is(err, bufio.ErrBufferFull)
+		switch {
+		case skip || len(line) == 0:
+		case cut:
+			p.log.Info("stderr", "line", string(bytes.TrimSpace(line)), "cut", true)
+		default:
 			p.log.Info("stderr", "line", string(bytes.TrimSpace(line)))
 		}
+		skip = cut
 		switch {
-		case err == nil, errors.Is(err, bufio.ErrBufferFull):
+		case err == nil, cut:
 			continue
 		case p.isClosing():
 			return

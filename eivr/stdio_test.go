@@ -241,10 +241,11 @@ func TestProgram_4_1_NoInterleaving(t *testing.T) {
 	wg.Wait()
 }
 
-// §4.3: stderr lines are cut at 1023 bytes and trimmed at both ends; a last
-// line without newline is still logged.
+// §4.3: stderr lines are trimmed at both ends and cut at 1023 bytes (the
+// rest of a longer line is dropped: one record, however long the line); a
+// last line without newline is still logged.
 func TestProgram_4_3_StderrFraming(t *testing.T) {
-	prog := `print STDERR "  spaced\t \r\n", "x" x 2100, "\n", "\x00nul and \xff bytes\n", "last without newline"; close STDERR; sleep 1000 while 1`
+	prog := `print STDERR "  spaced\t \r\n", "x" x 2100, "\n", "y" x 1023, "\n", "z" x (10<<20), "\n", "\x00nul and \xff bytes\n", "cr\ronly\r", "last without newline"; close STDERR; sleep 1000 while 1`
 	p := startTest(t, []string{"/usr/bin/perl", "-e", prog}, ProgramConfig{})
 	if err := waitDone(t, p); !errors.Is(err, ErrStderrEOF) {
 		t.Errorf("Err() = %v, want ErrStderrEOF", err)
@@ -252,13 +253,26 @@ func TestProgram_4_3_StderrFraming(t *testing.T) {
 	var lines []string
 	for _, rec := range p.logs.Records() {
 		if rec.Msg == "stderr" {
-			lines = append(lines, rec.Attrs["line"])
+			l := rec.Attrs["line"]
+			if rec.Attrs["cut"] == "true" {
+				l += " [cut]"
+			}
+			lines = append(lines, l)
 		}
 	}
-	want := []string{"spaced", strings.Repeat("x", 1023), strings.Repeat("x", 1023), strings.Repeat("x", 54),
-		"\x00nul and \xff bytes", "last without newline"}
+	want := []string{"spaced", strings.Repeat("x", 1023) + " [cut]", strings.Repeat("y", 1023) + " [cut]",
+		strings.Repeat("z", 1023) + " [cut]", "\x00nul and \xff bytes", "cr\ronly\rlast without newline"}
 	if !slices.Equal(lines, want) {
-		t.Errorf("stderr lines %q,\nwant %q", lines, want)
+		short := func(ls []string) (out []string) {
+			for _, l := range ls {
+				if len(l) > 40 {
+					l = l[:20] + "..." + l[len(l)-15:]
+				}
+				out = append(out, l)
+			}
+			return out
+		}
+		t.Errorf("stderr lines %q,\nwant %q", short(lines), short(want))
 	}
 }
 
@@ -481,5 +495,23 @@ func TestProgram_Q34_FloodBackPressure(t *testing.T) {
 	}
 	if sig := p.exitSignal(t); sig != syscall.SIGPIPE {
 		t.Errorf("exit signal %v, want SIGPIPE", sig)
+	}
+}
+
+// §4.2, §8.3: a program that closes its stdout at once ends the session
+// (native: "Child process went away") though it still runs; Close reaps it.
+func TestProgram_8_3_CloseStdoutAtOnce(t *testing.T) {
+	p := startTest(t, []string{"/bin/sh", "-c", "exec >&-; while read -r l; do :; done"}, ProgramConfig{Grace: 5 * time.Second})
+	if b, err := io.ReadAll(p.Commands()); err != nil || len(b) != 0 {
+		t.Errorf("Commands: %q, %v; want EOF", b, err)
+	}
+	if err := waitDone(t, p); !errors.Is(err, ErrClientEOF) {
+		t.Errorf("Err() = %v, want ErrClientEOF", err)
+	}
+	if d := p.closeNow(t); d > 4*time.Second {
+		t.Errorf("Close took %v for a program that exits at EOF", d)
+	}
+	if st := p.cmd.ProcessState; !st.Success() {
+		t.Errorf("exit status %v, want 0", st)
 	}
 }
