@@ -94,10 +94,12 @@ func checkRules(out []delivery) error {
 			if p.finished {
 				return where("after the playback's Finished")
 			}
-			if ev.Timestamp.Before(p.newest) {
-				return where("older than an event of its playback already delivered")
+			if !ev.Timestamp.IsZero() {
+				if ev.Timestamp.Before(p.newest) {
+					return where("older than an event of its playback already delivered")
+				}
+				p.newest = ev.Timestamp
 			}
-			p.newest = ev.Timestamp
 			switch k {
 			case ari.KindPlaybackStarted:
 				p.started = true
