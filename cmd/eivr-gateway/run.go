@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/user"
 	"reflect"
@@ -68,12 +67,20 @@ type serveOptions struct {
 // server is one running gateway process: a gateway per ARI URL sharing the
 // metrics and the admin listener.
 type server struct {
+	mu       sync.Mutex // guards cfg (reload)
 	cfg      config.Config
 	log      *slog.Logger
 	clients  []*ari.Client
 	gateways []*gateway.Gateway
 	admin    *adminServer
 	calls    *callService
+}
+
+// config returns the running configuration.
+func (s *server) config() config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
 }
 
 // AdminAddr is the bound admin address, "" if disabled.
@@ -250,7 +257,7 @@ func (s *server) reload(opt serveOptions) {
 		s.log.Error("reload failed; keeping the running configuration", "err", strings.Join(problemLines(err), "; "))
 		return
 	}
-	old := s.cfg
+	old := s.config()
 	for _, a := range cfg.Apps {
 		if _, ok := old.App(a.Name); !ok {
 			s.log.Warn("new app needs a restart to be subscribed on the events socket", "app", a.Name)
@@ -274,9 +281,11 @@ func (s *server) reload(opt serveOptions) {
 	if !reflect.DeepEqual(cmpOld, cmpNew) {
 		s.log.Warn("reload: only [[app]], [originate] and log.level changes apply; restart for the others")
 	}
+	s.mu.Lock()
 	s.cfg.Apps = cfg.Apps
 	s.cfg.Originate = cfg.Originate
 	s.cfg.Log.Level = cfg.Log.Level
+	s.mu.Unlock()
 	s.log.Info("reloaded", "apps", len(cfg.Apps), "sessions", s.Sessions())
 }
 
@@ -356,13 +365,4 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 		Logger:        log,
 		Metrics:       m,
 	}
-}
-
-// callService serves POST /v1/calls (click-to-call).
-type callService struct{ s *server }
-
-func newCallService(s *server) *callService { return &callService{s: s} }
-
-func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "click-to-call is not implemented yet (waiting for gateway.Originate)", http.StatusNotImplemented)
 }
