@@ -368,6 +368,11 @@ func FuzzParseAppData(f *testing.F) {
 		if sErr != nil || !slices.Equal(sApp.Argv, app.Argv) {
 			t.Fatalf("data %q: ParseAppData argv %q, Stasis form %q, %v", data, app.Argv, sApp.Argv, sErr)
 		}
+		// ... and the same options, unless the options hold what only
+		// Stasis unescapes (ari-mapping.md §2.1).
+		if f := SplitAppArgs(data, 2); len(f) == 2 && !strings.ContainsAny(f[1], `"\([`) && sApp.Options != app.Options {
+			t.Fatalf("data %q: options %+v, Stasis form %+v", data, app.Options, sApp.Options)
+		}
 		// Round trip where one exists.
 		if strings.IndexByte(app.Argv[0], '(') < 0 && len(app.Argv) < MaxArgv && (len(app.Argv) > 1 || app.Argv[0] != "") {
 			again, err := ParseAppData(formatAppData(app.Argv, "nid"))
