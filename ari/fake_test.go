@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,13 +49,16 @@ type fakeSock struct {
 func newFake(t testing.TB, tlsServer bool) *fakeARI {
 	f := &fakeARI{t: t, socks: make(chan *fakeSock, 16), rest: map[string]func(http.ResponseWriter, *http.Request){}}
 	h := http.HandlerFunc(f.serve)
+	quiet := log.New(io.Discard, "", 0) // TLS failures are what some tests want
 	if tlsServer {
 		f.srv = httptest.NewUnstartedServer(h)
 		f.srv.Config.ConnState = f.connState
+		f.srv.Config.ErrorLog = quiet
 		f.srv.StartTLS()
 	} else {
 		f.srv = httptest.NewUnstartedServer(h)
 		f.srv.Config.ConnState = f.connState
+		f.srv.Config.ErrorLog = quiet
 		f.srv.Start()
 	}
 	t.Cleanup(f.close)

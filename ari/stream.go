@@ -387,15 +387,15 @@ func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Dura
 		}
 		queued := false
 		if len(q) < cap(q)-controlSlots {
+			c.stats.events.Add(1) // before the send: the Handler may run at once
 			select {
 			case q <- item{ev: ev}:
 				queued = true
-			default:
+			default: // cannot happen (the read loop is the only sender meanwhile)
+				c.stats.events.Add(^uint64(0))
 			}
 		}
-		if queued {
-			c.stats.events.Add(1)
-		} else {
+		if !queued {
 			c.stats.dropped.Add(1)
 			dropSince++
 			if dropLog.ok() {
