@@ -60,7 +60,8 @@ type Conn interface {
 	Commands() io.Reader
 
 	// Send queues one whole event line (its '\n' included) for the client and
-	// returns at once; line may be reused when Send returns. It returns
+	// returns at once; line may be reused when Send returns. A line that does
+	// not end in '\n' is refused (an error; nothing queued). It returns
 	// ErrSlowClient when the client does not read and the queue is full, the
 	// first write error once the connection is broken, and ErrConnClosed
 	// after Close.
@@ -142,6 +143,10 @@ func (s *stream) Err() error {
 
 // Send implements Conn.
 func (s *stream) Send(line []byte) error {
+	if len(line) == 0 || line[len(line)-1] != '\n' {
+		// Queued as is, it would glue the next event to it (§4.1).
+		return fmt.Errorf("send %.40q: not a line ending in \\n", line)
+	}
 	s.mu.Lock()
 	if s.werr != nil {
 		err := s.werr

@@ -289,3 +289,21 @@ func BenchmarkSendProgram(b *testing.B) {
 		}
 	}
 }
+
+// Send refuses what is not one line: it would break the framing of the
+// next event. The stream stays usable.
+func TestStream_4_1_SendNeedsLine(t *testing.T) {
+	w := newGateWriter(false)
+	s := newTestStream(t, w, 0)
+	for _, bad := range []string{"", "F,1795457122,beep"} {
+		if err := s.Send([]byte(bad)); err == nil {
+			t.Errorf("Send(%q) accepted", bad)
+		}
+	}
+	if err := s.Send([]byte("F,1795457122,beep\n")); err != nil {
+		t.Errorf("Send of a line after refused ones: %v", err)
+	}
+	if n := w.waitEntered(t); n != len("F,1795457122,beep\n") {
+		t.Errorf("wrote %d bytes, want only the line", n)
+	}
+}

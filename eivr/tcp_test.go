@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -405,4 +406,55 @@ func fullBacklog(t *testing.T) string {
 		}
 	}
 	return port
+}
+
+// BenchmarkTCPConnMemory reports the memory of an idle Conn (heap and
+// goroutine stacks, the loopback server's end included) after one event.
+func BenchmarkTCPConnMemory(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	accepted := make(chan net.Conn, 1024)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	const n = 500
+	var perConn float64
+	for b.Loop() {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		conns := make([]Conn, 0, n)
+		srvs := make([]net.Conn, 0, n)
+		for range n {
+			c, err := DialTCP(context.Background(), "127.0.0.1", port, TCPConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Send([]byte("F,1795457122,hello-world\n"))
+			conns = append(conns, c)
+			srvs = append(srvs, <-accepted)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		perConn = float64(m1.HeapAlloc+m1.StackInuse-m0.HeapAlloc-m0.StackInuse) / n
+		for i, c := range conns {
+			c.Close(context.Background())
+			srvs[i].Close()
+		}
+	}
+	b.ReportMetric(perConn, "B/conn")
+	ln.Close()
+	for range accepted {
+	}
 }
