@@ -178,7 +178,7 @@ func TestApplicationReplacedDoesNotFightBack(t *testing.T) {
 func TestPingKeepsAliveAndDeadServerIsDetected(t *testing.T) {
 	f := newFake(t, false)
 	cfg := testConfig(f)
-	cfg.PingInterval, cfg.PongTimeout = 30*time.Millisecond, 60*time.Millisecond
+	cfg.PingInterval, cfg.PongTimeout = 30*time.Millisecond, 400*time.Millisecond
 	c := newTestClient(t, cfg)
 	rec := newRecorder()
 	run(t, c, rec)
