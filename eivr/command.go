@@ -116,9 +116,10 @@ func trimLine(line []byte) []byte {
 	return line[:n]
 }
 
-// readBufSize is the Reader's buffer: a few lines per read, never a whole
-// long line (at most MaxLine bytes of a line are ever buffered unreturned).
-const readBufSize = 4096
+// readBufSize is the Reader's buffer, as large as Asterisk's (§4.2): a few
+// lines per read, never a whole long line (at most MaxLine bytes of a line
+// are ever buffered unreturned, so a read always has room for 1025 more).
+const readBufSize = 2048
 
 // maxWarnings bounds the warnings one Reader logs about malformed lines, so a
 // client writing garbage cannot flood the log.
@@ -130,7 +131,7 @@ const maxWarnings = 20
 // as it is buffered (no "one line per wake-up" stall, §10 Q1), and a partial
 // line blocks only the goroutine calling Next (§10 Q2).
 //
-// Memory is bounded (one 4 KiB buffer): a 10 MB line without '\n' is chopped
+// Memory is bounded (one 2 KiB buffer): a 10 MB line without '\n' is chopped
 // into 1023-byte commands as it arrives, never held whole. A Reader is for one
 // goroutine. Next and ReadLine block in the underlying Read; to stop them,
 // close the stream (the transport's Close does).
