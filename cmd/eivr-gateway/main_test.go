@@ -42,9 +42,16 @@ func binary(t *testing.T) string {
 		if binErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "eivr-gateway"), ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		// Twice at most: a build cache shared with concurrent builds can
+		// fail one attempt with "could not import ... (open : no such file)".
+		for range 2 {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "eivr-gateway"), ".")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				binErr = nil
+				break
+			}
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
