@@ -2,10 +2,12 @@ package ari
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -572,5 +574,48 @@ func TestReclaimWhileConnected(t *testing.T) {
 	rec.expect(t, "connected 2 gw")
 	if !c.Ready() {
 		t.Error("not Ready() after Reclaim")
+	}
+}
+
+func TestServerNeverAnswersHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 100)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- conn // hold it open, never answer
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for conn := range accepted {
+			conn.Close()
+		}
+	})
+	var logs logBuf
+	c := newTestClient(t, Config{URL: "http://" + ln.Addr().String() + "/ari", Apps: []string{"gw"}, Logger: logs.logger(),
+		DialTimeout: 100 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
+		RESTTimeout: 100 * time.Millisecond})
+	stop := run(t, c, newRecorder())
+	logs.wait(t, "event stream connect failed")
+	for deadline := time.Now().Add(waitFor); c.Stats().DialErrors < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", c.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.GetChannel(t.Context(), "c1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("GetChannel on a silent server: %v", err)
+	}
+	stop()
+	if !strings.Contains(logs.String(), "timeout") && !strings.Contains(logs.String(), "deadline") {
+		t.Errorf("log does not say it timed out:\n%s", logs.String())
 	}
 }
