@@ -22,7 +22,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	}))
 }
 
 const repoRoot = "../.."
@@ -58,7 +62,6 @@ func binary(t *testing.T) string {
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	t.Cleanup(func() {}) // the directory is removed by the OS's temp cleaning; tiny
 	return filepath.Join(binDir, "eivr-gateway")
 }
 
