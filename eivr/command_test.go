@@ -15,25 +15,25 @@ import (
 	"time"
 )
 
-// cmd is a Command with a comparable Param, for tables.
-type cmd struct {
+// cmdLine is a Command with a comparable Param, for tables.
+type cmdLine struct {
 	letter byte
 	param  string
 }
 
-func (c cmd) String() string { return fmt.Sprintf("%q,%q", c.letter, c.param) }
+func (c cmdLine) String() string { return fmt.Sprintf("%q,%q", c.letter, c.param) }
 
 // readAll runs Next to the end of rd.
-func readAll(t *testing.T, rd io.Reader) ([]cmd, error) {
+func readCommands(t *testing.T, rd io.Reader) ([]cmdLine, error) {
 	t.Helper()
 	r := NewReader(rd)
-	var got []cmd
+	var got []cmdLine
 	for {
 		c, err := r.Next()
 		if err != nil {
 			return got, err
 		}
-		got = append(got, cmd{c.Letter, string(c.Param)})
+		got = append(got, cmdLine{c.Letter, string(c.Param)})
 	}
 }
 
@@ -44,39 +44,39 @@ func TestCommandFraming_4_2(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []cmd
+		want []cmdLine
 	}{
-		{"plain", "S,beep\n", []cmd{{'S', "beep"}}},
-		{"CRLF (22.10.1)", "A,beep\r\n", []cmd{{'A', "beep"}}},
-		{"trailing controls stripped", "S,beep \t\x01\x1f\n", []cmd{{'S', "beep"}}},
+		{"plain", "S,beep\n", []cmdLine{{'S', "beep"}}},
+		{"CRLF (22.10.1)", "A,beep\r\n", []cmdLine{{'A', "beep"}}},
+		{"trailing controls stripped", "S,beep \t\x01\x1f\n", []cmdLine{{'S', "beep"}}},
 		{"leading blanks: ignored (22.10.1)", "   S,beep   \n", nil},
 		{"leading tab: ignored", "\tS,beep\n", nil},
 		{"too short (22.10.1)", "P\nP,\nS,\nxx\nx\n\r\n\n", nil},
 		{"short after trimming", "E, \n", nil},
 		{"unknown letters surfaced (22.10.1)", "Q,unknown-command\nZ,also-unknown\ns,beep\n,,,\n",
-			[]cmd{{'Q', "unknown-command"}, {'Z', "also-unknown"}, {'s', "beep"}, {',', ","}}},
-		{"byte 1 not checked", "S foo\nSxfoo\n", []cmd{{'S', "foo"}, {'S', "foo"}}},
-		{"param from offset 2", "S,,foo\nS, foo\nE,a,b\n", []cmd{{'S', ",foo"}, {'S', " foo"}, {'E', "a,b"}}},
-		{"one character suffices", "I,x\nT,x\nP,x\n", []cmd{{'I', "x"}, {'T', "x"}, {'P', "x"}}},
-		{"NUL ends the line", "S,ab\x00cd\n\x00S,foo\nS,\x00abc\n", []cmd{{'S', "ab"}}},
-		{"CR is not a line end", "S,beep\rA,x\r\n", []cmd{{'S', "beep\rA,x"}}},
-		{"invalid UTF-8 passed raw", "S,\xff\xfe\n", []cmd{{'S', "\xff\xfe"}}},
-		{"last line without newline", "S,a\nE,bye", []cmd{{'S', "a"}, {'E', "bye"}}},
-		{"several lines at once", "S,a\nA,b\nA,c\n", []cmd{{'S', "a"}, {'A', "b"}, {'A', "c"}}},
-		{"1022 bytes + LF: whole", "L," + long(1020, 'x') + "\n", []cmd{{'L', long(1020, 'x')}}},
+			[]cmdLine{{'Q', "unknown-command"}, {'Z', "also-unknown"}, {'s', "beep"}, {',', ","}}},
+		{"byte 1 not checked", "S foo\nSxfoo\n", []cmdLine{{'S', "foo"}, {'S', "foo"}}},
+		{"param from offset 2", "S,,foo\nS, foo\nE,a,b\n", []cmdLine{{'S', ",foo"}, {'S', " foo"}, {'E', "a,b"}}},
+		{"one character suffices", "I,x\nT,x\nP,x\n", []cmdLine{{'I', "x"}, {'T', "x"}, {'P', "x"}}},
+		{"NUL ends the line", "S,ab\x00cd\n\x00S,foo\nS,\x00abc\n", []cmdLine{{'S', "ab"}}},
+		{"CR is not a line end", "S,beep\rA,x\r\n", []cmdLine{{'S', "beep\rA,x"}}},
+		{"invalid UTF-8 passed raw", "S,\xff\xfe\n", []cmdLine{{'S', "\xff\xfe"}}},
+		{"last line without newline", "S,a\nE,bye", []cmdLine{{'S', "a"}, {'E', "bye"}}},
+		{"several lines at once", "S,a\nA,b\nA,c\n", []cmdLine{{'S', "a"}, {'A', "b"}, {'A', "c"}}},
+		{"1022 bytes + LF: whole", "L," + long(1020, 'x') + "\n", []cmdLine{{'L', long(1020, 'x')}}},
 		{"1023 bytes + LF: whole, then an empty line", "L," + long(1021, 'x') + "\nS,a\n",
-			[]cmd{{'L', long(1021, 'x')}, {'S', "a"}}},
+			[]cmdLine{{'L', long(1021, 'x')}, {'S', "a"}}},
 		{"2001-byte line: cut at 1023, the rest is another command (22.10.1 eivr-11)", "L," + long(1999, 'x') + "\n",
-			[]cmd{{'L', long(1021, 'x')}, {'x', long(976, 'x')}}},
+			[]cmdLine{{'L', long(1021, 'x')}, {'x', long(976, 'x')}}},
 		{"the tail of a cut line may be a command (22.10.1 eivr-11)", "G," + strings.Repeat("PRESET,", 200)[:1021] + "PRESET,X\n",
-			[]cmd{{'G', strings.Repeat("PRESET,", 200)[:1021]}, {'P', "ESET,X"}}},
-		{"cut pieces of 1023 each", long(1023*3, 'S'), []cmd{{'S', long(1021, 'S')}, {'S', long(1021, 'S')}, {'S', long(1021, 'S')}}},
+			[]cmdLine{{'G', strings.Repeat("PRESET,", 200)[:1021]}, {'P', "ESET,X"}}},
+		{"cut pieces of 1023 each", long(1023*3, 'S'), []cmdLine{{'S', long(1021, 'S')}, {'S', long(1021, 'S')}, {'S', long(1021, 'S')}}},
 		{"trailing blanks of a cut piece", "S," + long(1021, ' '), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers(tt.in) {
-				got, err := readAll(t, rd.r)
+			for _, rd := range chunkings(tt.in) {
+				got, err := readCommands(t, rd.r)
 				if err != io.EOF {
 					t.Errorf("%s: error %v, want io.EOF", rd.name, err)
 				}
@@ -88,14 +88,14 @@ func TestCommandFraming_4_2(t *testing.T) {
 	}
 }
 
-type namedReader struct {
+type chunking struct {
 	name string
 	r    io.Reader
 }
 
 // readers gives s in several chunkings: the result must not depend on them.
-func readers(s string) []namedReader {
-	return []namedReader{
+func chunkings(s string) []chunking {
+	return []chunking{
 		{"whole", strings.NewReader(s)},
 		{"one byte", iotest.OneByteReader(strings.NewReader(s))},
 		{"half", iotest.HalfReader(strings.NewReader(s))},
@@ -107,24 +107,24 @@ func readers(s string) []namedReader {
 func TestParseCommand_4_2(t *testing.T) {
 	tests := []struct {
 		line  string
-		want  cmd
+		want  cmdLine
 		ok    bool
 		known bool
 	}{
-		{"S,beep\n", cmd{'S', "beep"}, true, true},
-		{"X,bye", cmd{'X', "bye"}, true, true},
-		{"D,12,100", cmd{'D', "12,100"}, true, true},
-		{"q,x", cmd{'q', "x"}, true, false},
-		{"\x7f,x", cmd{'\x7f', "x"}, true, false},
-		{"\xc3,x", cmd{'\xc3', "x"}, true, false},
-		{"S,", cmd{}, false, false},
-		{" S,x", cmd{}, false, false},
-		{"\x00S,x", cmd{}, false, false},
-		{"", cmd{}, false, false},
+		{"S,beep\n", cmdLine{'S', "beep"}, true, true},
+		{"X,bye", cmdLine{'X', "bye"}, true, true},
+		{"D,12,100", cmdLine{'D', "12,100"}, true, true},
+		{"q,x", cmdLine{'q', "x"}, true, false},
+		{"\x7f,x", cmdLine{'\x7f', "x"}, true, false},
+		{"\xc3,x", cmdLine{'\xc3', "x"}, true, false},
+		{"S,", cmdLine{}, false, false},
+		{" S,x", cmdLine{}, false, false},
+		{"\x00S,x", cmdLine{}, false, false},
+		{"", cmdLine{}, false, false},
 	}
 	for _, tt := range tests {
 		c, ok := ParseCommand([]byte(tt.line))
-		if got := (cmd{c.Letter, string(c.Param)}); got != tt.want || ok != tt.ok || c.Known() != tt.known {
+		if got := (cmdLine{c.Letter, string(c.Param)}); got != tt.want || ok != tt.ok || c.Known() != tt.known {
 			t.Errorf("ParseCommand(%q) = %v, %v (known %v); want %v, %v (known %v)", tt.line, got, ok, c.Known(), tt.want, tt.ok, tt.known)
 		}
 	}
@@ -189,9 +189,9 @@ func TestNoStall_Q1(t *testing.T) {
 	defer close(src.chunks)
 	src.chunks <- []byte("S,beep\nA,hello-world\nA,beep\n")
 	r := NewReader(src)
-	for _, want := range []cmd{{'S', "beep"}, {'A', "hello-world"}, {'A', "beep"}} {
+	for _, want := range []cmdLine{{'S', "beep"}, {'A', "hello-world"}, {'A', "beep"}} {
 		c, err := r.Next()
-		if err != nil || (cmd{c.Letter, string(c.Param)}) != want {
+		if err != nil || (cmdLine{c.Letter, string(c.Param)}) != want {
 			t.Fatalf("Next = %v, %v; want %v", c, err, want)
 		}
 	}
@@ -212,18 +212,18 @@ func TestPartialLine_Q2(t *testing.T) {
 		t.Fatalf("Next = %v, %v; want S,hello-world", c, err)
 	}
 	type result struct {
-		c   cmd
+		c   cmdLine
 		err error
 	}
 	done := make(chan result)
 	go func() {
 		c, err := r.Next()
-		done <- result{cmd{c.Letter, string(c.Param)}, err}
+		done <- result{cmdLine{c.Letter, string(c.Param)}, err}
 	}()
 	src.chunks <- []byte("ep\n")
 	select {
 	case res := <-done:
-		if res.err != nil || res.c != (cmd{'A', "beep"}) {
+		if res.err != nil || res.c != (cmdLine{'A', "beep"}) {
 			t.Errorf("Next = %v, %v; want A,beep", res.c, res.err)
 		}
 	case <-time.After(5 * time.Second):
@@ -241,13 +241,13 @@ func TestReaderErrors(t *testing.T) {
 		t.Errorf("empty stream: %v, want io.EOF", err)
 	}
 	// a script that closes stdout at once after a partial line
-	got, err := readAll(t, strings.NewReader("E,bye"))
-	if err != io.EOF || !slices.Equal(got, []cmd{{'E', "bye"}}) {
+	got, err := readCommands(t, strings.NewReader("E,bye"))
+	if err != io.EOF || !slices.Equal(got, []cmdLine{{'E', "bye"}}) {
 		t.Errorf("unterminated last line: %v, %v", got, err)
 	}
 	boom := errors.New("boom")
 	r := NewReader(io.MultiReader(strings.NewReader("S,a\nA,b"), iotest.ErrReader(boom)))
-	var cmds []cmd
+	var cmds []cmdLine
 	for {
 		c, err := r.Next()
 		if err != nil {
@@ -256,23 +256,23 @@ func TestReaderErrors(t *testing.T) {
 			}
 			break
 		}
-		cmds = append(cmds, cmd{c.Letter, string(c.Param)})
+		cmds = append(cmds, cmdLine{c.Letter, string(c.Param)})
 	}
-	if !slices.Equal(cmds, []cmd{{'S', "a"}, {'A', "b"}}) {
+	if !slices.Equal(cmds, []cmdLine{{'S', "a"}, {'A', "b"}}) {
 		t.Errorf("before the error: %v", cmds)
 	}
 	if _, err := r.Next(); !errors.Is(err, boom) {
 		t.Errorf("the error is not sticky: %v", err)
 	}
 	// a reader that returns nothing forever
-	if _, err := NewReader(zeroReader{}).Next(); err != io.ErrNoProgress {
+	if _, err := NewReader(noProgressReader{}).Next(); err != io.ErrNoProgress {
 		t.Errorf("zero reads: %v, want io.ErrNoProgress", err)
 	}
 }
 
-type zeroReader struct{}
+type noProgressReader struct{}
 
-func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+func (noProgressReader) Read([]byte) (int, error) { return 0, nil }
 
 // xReader is an endless (or n-byte) stream of one byte, without newline.
 type xReader struct{ n int }
@@ -471,7 +471,7 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := NewReader(bytes.NewReader(in))
 		var cat []byte
-		var want []cmd
+		var want []cmdLine
 		for {
 			p, err := r.ReadLine()
 			if err == io.EOF {
@@ -491,13 +491,13 @@ func FuzzReader(f *testing.F) {
 			}
 			cat = append(cat, p...)
 			if c, ok := ParseCommand(p); ok {
-				want = append(want, cmd{c.Letter, string(c.Param)})
+				want = append(want, cmdLine{c.Letter, string(c.Param)})
 			}
 		}
 		if !bytes.Equal(cat, in) {
 			t.Fatalf("pieces concatenate to %q, not the input %q", cat, in)
 		}
-		got, err := readAll(t, iotest.OneByteReader(bytes.NewReader(in)))
+		got, err := readCommands(t, iotest.OneByteReader(bytes.NewReader(in)))
 		if err != io.EOF || !slices.Equal(got, want) {
 			t.Fatalf("Next byte by byte = %v, %v; want %v", got, err, want)
 		}

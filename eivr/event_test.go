@@ -120,7 +120,7 @@ func TestGetReply_6_1(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
-			t.Errorf("%s: %q (%d bytes), want %q (%d bytes)", tt.name, abbrev(tt.got), len(tt.got), abbrev(tt.want), len(tt.want))
+			t.Errorf("%s: %q (%d bytes), want %q (%d bytes)", tt.name, abbrevMiddle(tt.got), len(tt.got), abbrevMiddle(tt.want), len(tt.want))
 		}
 	}
 	var g GetReply
@@ -132,7 +132,7 @@ func TestGetReply_6_1(t *testing.T) {
 	}
 }
 
-func abbrev(s string) string {
+func abbrevMiddle(s string) string {
 	if len(s) > 40 {
 		return s[:20] + "…" + s[len(s)-20:]
 	}

@@ -208,11 +208,11 @@ func nativeStrip(p []byte) string {
 
 // executed is what Asterisk ran of the logged lines: at least 3 bytes, not
 // starting with a blank (§4.2). Unknown letters included (our Known()==false).
-func executed(got []string) []cmd {
-	var out []cmd
+func executed(got []string) []cmdLine {
+	var out []cmdLine
 	for _, g := range got {
 		if len(g) >= 3 && g[0] > ' ' {
-			out = append(out, cmd{g[0], g[2:]})
+			out = append(out, cmdLine{g[0], g[2:]})
 		}
 	}
 	return out
@@ -386,7 +386,7 @@ func checkSession(t *testing.T, s cliSession, trPath string) {
 	}
 
 	// Commands: Next returns what Asterisk executed.
-	got, err := readAll(t, &writeReader{writes: slices.Clone(tr.sends)})
+	got, err := readCommands(t, &writeReader{writes: slices.Clone(tr.sends)})
 	if err != io.EOF {
 		t.Errorf("Next: %v", err)
 	}
