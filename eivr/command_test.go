@@ -23,7 +23,7 @@ type cmdLine struct {
 
 func (c cmdLine) String() string { return fmt.Sprintf("%q,%q", c.letter, c.param) }
 
-// readAll runs Next to the end of rd.
+// readCommands runs Next to the end of rd.
 func readCommands(t *testing.T, rd io.Reader) ([]cmdLine, error) {
 	t.Helper()
 	r := NewReader(rd)
@@ -93,7 +93,7 @@ type chunking struct {
 	r    io.Reader
 }
 
-// readers gives s in several chunkings: the result must not depend on them.
+// chunkings gives s in several chunkings: the result must not depend on them.
 func chunkings(s string) []chunking {
 	return []chunking{
 		{"whole", strings.NewReader(s)},
