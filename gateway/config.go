@@ -21,9 +21,10 @@ type Config struct {
 	// whose queue overflows is ended (EIVRGW_STATUS=OVERLOAD, continue).
 	// Default 256.
 	EventQueue int
-	// DrainTimeout is used by Run's shutdown: when its ctx ends, live
-	// sessions are ended (SHUTDOWN) and their end sequence may take this
-	// long. Default 5 s. (Drain itself is bounded by its ctx.)
+	// DrainTimeout bounds Run's shutdown: when its ctx ends, live sessions
+	// are ended (EIVRGW_STATUS=SHUTDOWN, continue) and their end sequences
+	// get this long before their REST calls are cut short. Default 5 s.
+	// (Drain itself is bounded by its ctx.)
 	DrainTimeout time.Duration
 	// NoIdleSilence turns off the silence an answered channel plays
 	// (POST /channels/{id}/silence) whenever its playlist is empty, as

@@ -197,8 +197,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if !g.running.CompareAndSwap(false, true) {
 		return errors.New("gateway: Run called twice")
 	}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	g.mu.Lock()
-	g.ctx, g.base = ctx, context.WithoutCancel(ctx)
+	g.ctx, g.base = ctx, base
 	g.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -209,6 +211,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}()
 	err := g.client.Run(ctx, g)
+	// The live sessions end now (SHUTDOWN); their end sequences get
+	// DrainTimeout, then their REST calls are cut short.
+	t := time.AfterFunc(g.cfg.DrainTimeout, cancelBase)
+	defer t.Stop()
 	wg.Wait()
 	g.wg.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -108,6 +108,7 @@ type session struct {
 	readerDone chan struct{}
 	readErr    error
 	goneTimer  <-chan time.Time
+	base       context.Context // outlives ctx, for the end sequence (cancelled at the shutdown deadline)
 	opsCtx     context.Context
 	opsCancel  context.CancelFunc
 
@@ -170,11 +171,12 @@ func (s *session) deliver(ev *ari.Event) bool {
 	}
 }
 
-// run is the session goroutine. base outlives the session: the end
-// sequence's REST calls use it so that they run even when ctx is cancelled
-// (gateway shutdown).
+// run is the session goroutine. base outlives ctx: the end sequence's REST
+// calls use it so that they run even when ctx is cancelled (gateway
+// shutdown), until the shutdown deadline cancels base.
 func (s *session) run(ctx, base context.Context) outcome {
 	defer close(s.done)
+	s.base = base
 	s.opsCtx, s.opsCancel = context.WithCancel(base)
 	defer s.opsCancel()
 	if s.refusal != nil {
@@ -230,6 +232,10 @@ func (s *session) start(ctx context.Context) {
 	}
 	if !s.app.noAnswer {
 		s.pl.start()
+	}
+	if r.err != nil && ctx.Err() != nil { // shutdown while connecting
+		s.out = &outcome{action: endContinue, status: StatusShutdown, cause: context.Cause(ctx)}
+		return
 	}
 	if r.err != nil {
 		s.log.Error("cannot start the ExternalIVR client", "err", r.err)
@@ -596,7 +602,7 @@ func (s *session) finish(out outcome) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.opsCtx), s.env.closeTimeout)
+			ctx, cancel := context.WithTimeout(s.base, s.env.closeTimeout)
 			defer cancel()
 			if err := conn.Close(ctx); err != nil {
 				s.log.Debug("closing the client", "err", err)
@@ -604,8 +610,8 @@ func (s *session) finish(out outcome) {
 		}()
 	}
 	s.drainEvents()
-	if out.action != endNone && s.inStasis {
-		ctx := context.WithoutCancel(s.opsCtx)
+	if out.action != endNone && s.inStasis && !s.hungUp {
+		ctx := s.base
 		call := func(name string, f func(ctx context.Context) error) error {
 			cctx, cancel := context.WithTimeout(ctx, s.env.callTimeout)
 			defer cancel()
