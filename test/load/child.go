@@ -110,10 +110,10 @@ func runChild() int {
 
 // child is the parent's handle on the gateway process.
 type child struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *json.Decoder
-	mu     sync.Mutex
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *json.Decoder
+	mu  sync.Mutex
 }
 
 func startChild(cfg childConfig, stderr io.Writer) (*child, error) {

@@ -49,7 +49,7 @@ type Report struct {
 
 // Percentiles of a latency sample.
 type Percentiles struct {
-	N                 int
+	N                   int
 	P50, P99, P999, Max time.Duration
 }
 
