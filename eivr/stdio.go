@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Defaults of ProgramConfig.
@@ -190,7 +192,31 @@ func StartProgram(ctx context.Context, argv []string, cfg ProgramConfig) (Conn, 
 // called, so it never lingers as a zombie.
 func (p *program) wait() {
 	defer close(p.exited)
+	waitExit(p.pid)
 	p.waitErr = p.cmd.Wait()
+}
+
+// waitExit returns once process pid has exited (a zombie that cmd.Wait then
+// reaps at once). It waits on a pidfd through the runtime's poller, so that
+// no OS thread is blocked per child: Go's own Wait blocks one in waitid(2),
+// and a Go program dies beyond 10000 threads. Where pidfds are missing
+// (Linux < 5.10) it returns at once and cmd.Wait blocks a thread instead.
+func waitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.O_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool { // false: wait until readable (exited)
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != nil || info.Signo != 0
+	})
 }
 
 // readStderr logs every stderr line, whitespace trimmed at both ends (§4.3),

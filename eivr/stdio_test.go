@@ -515,3 +515,38 @@ func TestProgram_8_3_CloseStdoutAtOnce(t *testing.T) {
 		t.Errorf("exit status %v, want 0", st)
 	}
 }
+
+// Waiting for many programs parks goroutines, not OS threads (a Go program
+// dies beyond 10000 threads; each blocked waitid(2) would hold one).
+func TestProgram_WaitHoldsNoThread(t *testing.T) {
+	threads := func() int {
+		b, _ := os.ReadFile("/proc/self/status")
+		for l := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				return n
+			}
+		}
+		t.Skip("no thread count in /proc/self/status")
+		return 0
+	}
+	checkFDs(t)
+	const n = 40
+	before := threads()
+	for range n {
+		c, err := StartProgram(context.Background(), []string{"/bin/sleep", "1000"}, ProgramConfig{Grace: time.Millisecond, KillWait: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := c.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+			checkGone(t, c.(*program).pid)
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // absence check: let blocked waits show
+	if after := threads(); after-before >= n/2 {
+		t.Errorf("%d threads with %d programs running, %d before", after, n, before)
+	}
+}
