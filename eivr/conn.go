@@ -75,10 +75,12 @@ type Conn interface {
 	Err() error
 
 	// Close ends the connection: flush the queued events, close the streams,
-	// and for programs wait, terminate and reap the child. ctx shortens the
-	// polite waits (an expired ctx moves straight to SIGTERM, then SIGKILL);
-	// Close never blocks much longer than the configured timeouts. Calling
-	// Close again waits for the first call and returns its result.
+	// and for programs wait, terminate and reap the child. It blocks at most
+	// FlushTimeout (TCP), or FlushTimeout + Grace + 2*KillWait (programs);
+	// an ended ctx cuts the polite waits short (no more flushing, SIGTERM at
+	// once, then SIGKILL after KillWait). Its error is nil unless a program
+	// could not be reaped. Calling Close again waits for the first call and
+	// returns its result (or ctx's error if ctx ends first).
 	Close(ctx context.Context) error
 }
 
