@@ -270,7 +270,8 @@ func (p *program) close(ctx context.Context) error {
 	if !p.waitGone(ctx, p.cfg.Grace) {
 		signalled = "SIGTERM"
 		_ = syscall.Kill(-p.pid, syscall.SIGTERM)
-		if !p.waitGone(ctx, p.cfg.KillWait) {
+		// KillWait even when ctx has ended: a moment to handle SIGTERM.
+		if !p.waitGone(context.Background(), p.cfg.KillWait) {
 			signalled = "SIGKILL"
 			_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 			t := time.NewTimer(p.cfg.KillWait)
