@@ -1,6 +1,7 @@
 package reorder
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
@@ -14,80 +15,102 @@ import (
 // every field events.json gives that kind. KindOther hashes the raw frame,
 // since its fields are not decoded. The key (asterisk, app, channel) is
 // not hashed: fingerprints are compared within one channel only.
+//
+// The fields are packed into a stack buffer and hashed once (long strings
+// by their own hash): no allocation, one pass of the runtime's hash.
 func fingerprint(seed maphash.Seed, ev *ari.Event) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	num(&h, ev.Timestamp.UnixNano())
-	h.WriteByte(byte(ev.Kind))
+	var arr [192]byte
+	p := packer{seed: seed}
+	b := arr[:0]
+	b = p.num(b, ev.Timestamp.UnixNano())
+	b = append(b, byte(ev.Kind))
 	switch ev.Kind {
 	case ari.KindOther:
 		if len(ev.Raw) > 0 {
-			h.Write(ev.Raw)
+			b = p.num(b, int64(maphash.Bytes(seed, ev.Raw)))
 		} else {
-			h.WriteString(ev.Type)
-			str(&h, ev.Channel.State)
-			str(&h, ev.Channel.Dialplan.Context)
-			str(&h, ev.Channel.Dialplan.Exten)
-			num(&h, ev.Channel.Dialplan.Priority)
-			str(&h, ev.Channel.Dialplan.AppName)
-			str(&h, ev.Channel.Dialplan.AppData)
+			b = p.str(b, ev.Type)
+			b = p.str(b, ev.Channel.State)
+			b = p.str(b, ev.Channel.Dialplan.Context)
+			b = p.str(b, ev.Channel.Dialplan.Exten)
+			b = p.num(b, ev.Channel.Dialplan.Priority)
+			b = p.str(b, ev.Channel.Dialplan.AppName)
+			b = p.str(b, ev.Channel.Dialplan.AppData)
 		}
 	case ari.KindStasisStart:
+		b = p.num(b, int64(len(ev.Args)))
 		for _, a := range ev.Args {
-			str(&h, a)
+			b = p.str(b, a)
 		}
-		str(&h, ev.ReplaceChannel.ID)
-		str(&h, ev.Channel.State)
+		b = p.str(b, ev.ReplaceChannel.ID)
+		b = p.str(b, ev.Channel.State)
 	case ari.KindChannelStateChange:
-		str(&h, ev.Channel.State)
+		b = p.str(b, ev.Channel.State)
 	case ari.KindChannelDestroyed, ari.KindChannelHangupRequest:
-		num(&h, int64(ev.Cause))
-		str(&h, ev.CauseTxt)
-		num(&h, int64(ev.TechCause))
+		b = p.num(b, int64(ev.Cause))
+		b = p.str(b, ev.CauseTxt)
+		b = p.num(b, int64(ev.TechCause))
 		if ev.Soft {
-			h.WriteByte(1)
+			b = append(b, 1)
 		}
 	case ari.KindChannelDtmfReceived:
-		str(&h, ev.Digit)
-		num(&h, int64(ev.DurationMs))
+		b = p.str(b, ev.Digit)
+		b = p.num(b, int64(ev.DurationMs))
 	case ari.KindChannelTalkingFinished:
-		num(&h, int64(ev.DurationMs))
+		b = p.num(b, int64(ev.DurationMs))
 	case ari.KindChannelVarset:
-		str(&h, ev.Variable)
-		str(&h, ev.Value)
+		b = p.str(b, ev.Variable)
+		b = p.str(b, ev.Value)
 	case ari.KindChannelCallerId:
-		str(&h, ev.Channel.Caller.Name)
-		str(&h, ev.Channel.Caller.Number)
+		b = p.str(b, ev.Channel.Caller.Name)
+		b = p.str(b, ev.Channel.Caller.Number)
 	case ari.KindChannelConnectedLine:
-		str(&h, ev.Channel.Connected.Name)
-		str(&h, ev.Channel.Connected.Number)
+		b = p.str(b, ev.Channel.Connected.Name)
+		b = p.str(b, ev.Channel.Connected.Number)
 	case ari.KindChannelHold:
-		str(&h, ev.MusicClass)
+		b = p.str(b, ev.MusicClass)
 	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-		str(&h, ev.Playback.ID)
-		str(&h, ev.Playback.MediaURI)
-		str(&h, ev.Playback.NextMediaURI)
-		str(&h, ev.Playback.State)
+		b = p.str(b, ev.Playback.ID)
+		b = p.str(b, ev.Playback.MediaURI)
+		b = p.str(b, ev.Playback.NextMediaURI)
+		b = p.str(b, ev.Playback.State)
 	case ari.KindDial:
-		str(&h, ev.Peer.State)
-		str(&h, ev.Caller.ID)
-		str(&h, ev.DialStatus)
-		str(&h, ev.DialString)
-		str(&h, ev.Forward)
+		b = p.str(b, ev.Peer.State)
+		b = p.str(b, ev.Caller.ID)
+		b = p.str(b, ev.DialStatus)
+		b = p.str(b, ev.DialString)
+		b = p.str(b, ev.Forward)
 	}
-	return h.Sum64()
+	return maphash.Bytes(seed, b)
 }
 
-// str writes s with its length, so that ("ab","c") and ("a","bc") differ.
-func str(h *maphash.Hash, s string) {
-	num(h, int64(len(s)))
-	h.WriteString(s)
+// packer appends fields to a buffer (a stack array in fingerprint),
+// replacing what it holds by its hash when full, so it never grows.
+type packer struct{ seed maphash.Seed }
+
+func (p packer) num(b []byte, v int64) []byte {
+	if len(b)+8 > cap(b) {
+		b = p.flush(b)
+	}
+	return binary.LittleEndian.AppendUint64(b, uint64(v))
 }
 
-func num(h *maphash.Hash, v int64) {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(v >> (8 * i))
+// str adds s with its length, so that ("ab","c") and ("a","bc") differ;
+// a long string is added as its own hash.
+func (p packer) str(b []byte, s string) []byte {
+	if len(s) > 64 {
+		b = p.num(b, int64(len(s)))
+		return p.num(b, int64(maphash.String(p.seed, s)))
 	}
-	h.Write(b[:])
+	if len(b)+1+len(s) > cap(b) {
+		b = p.flush(b)
+	}
+	b = append(b, byte(len(s)))
+	return append(b, s...)
+}
+
+// flush replaces the packed bytes by their hash, making room.
+func (p packer) flush(b []byte) []byte {
+	h := maphash.Bytes(p.seed, b)
+	return binary.LittleEndian.AppendUint64(b[:0], h)
 }
