@@ -169,7 +169,7 @@ func TestProgram_3_1_StartErrors(t *testing.T) {
 // §3.1, §4.1, §4.3: events reach the program whole and in order, its
 // commands come back on Commands, its stderr lines are logged with its pid.
 func TestProgram_3_1_EchoEventsAndStderr(t *testing.T) {
-	p := startTest(t, []string{script(t, "echo.pl")}, ProgramConfig{})
+	p := startTest(t, []string{script(t, "echo.pl")}, ProgramConfig{Grace: 5 * time.Second})
 	events := []string{"1,1795457122\n", "F,1795457122,beep\n", "G,1795457122,a=b,c=\n"}
 	for _, ev := range events {
 		if err := p.Send([]byte(ev)); err != nil {
@@ -186,7 +186,7 @@ func TestProgram_3_1_EchoEventsAndStderr(t *testing.T) {
 			t.Errorf("stderr record %v: peer is not the pid %d", rec, p.pid)
 		}
 	}
-	if d := p.closeNow(t); d > time.Second {
+	if d := p.closeNow(t); d > 4*time.Second {
 		t.Errorf("Close took %v for a program that exits at EOF", d)
 	}
 	if sig := p.exitSignal(t); sig != -1 {
