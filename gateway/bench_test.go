@@ -34,6 +34,9 @@ func (b *benchARI) Run(ctx context.Context, h ari.Handler) error {
 	return ctx.Err()
 }
 func (b *benchARI) Ready() bool { return true }
+func (b *benchARI) Originate(ctx context.Context, p ari.OriginateParams) (ari.Channel, error) {
+	return ari.Channel{ID: p.ChannelID}, nil
+}
 func (b *benchARI) GetApplication(ctx context.Context, app string) (ari.Application, error) {
 	return ari.Application{Name: app}, nil
 }

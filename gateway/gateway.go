@@ -23,6 +23,7 @@ type ARI interface {
 	Run(ctx context.Context, h ari.Handler) error
 	Ready() bool
 	GetApplication(ctx context.Context, app string) (ari.Application, error)
+	Originate(ctx context.Context, p ari.OriginateParams) (ari.Channel, error)
 	Sounds(ctx context.Context, lang string) ([]ari.Sound, error)
 }
 
@@ -38,6 +39,7 @@ var sessionKinds = []ari.Kind{
 	ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
 	ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived,
 	ari.KindPlaybackStarted, ari.KindPlaybackFinished,
+	ari.KindChannelDestroyed, ari.KindDial, // click-to-call outcomes
 }
 
 // Gateway serves ExternalIVR sessions for the channels entering its Stasis
@@ -54,8 +56,9 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	apps     map[string]*appState
-	live     map[string]int      // live sessions per app name
-	sessions map[string]*session // by channel id
+	live     map[string]int           // live sessions per app name
+	pending  map[string]originateWait // click-to-calls by channel id
+	sessions map[string]*session      // by channel id
 	draining bool
 	idle     chan struct{}   // closed and replaced when sessions becomes empty
 	ctx      context.Context // Run's: sessions run under it (set once by Run)
@@ -91,6 +94,7 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 		sessions: make(map[string]*session),
 		apps:     make(map[string]*appState),
 		live:     make(map[string]int),
+		pending:  make(map[string]originateWait),
 		idle:     make(chan struct{}),
 	}
 	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
@@ -355,6 +359,12 @@ func (g *Gateway) route(ch string, ev *ari.Event) {
 	}
 	if ch == "" && strings.HasPrefix(ev.Playback.TargetURI, "channel:") {
 		ch = strings.TrimPrefix(ev.Playback.TargetURI, "channel:")
+	}
+	g.mu.Lock()
+	orig := len(g.pending) > 0
+	g.mu.Unlock()
+	if orig {
+		g.originateEvent(ch, ev)
 	}
 	if ev.Kind == ari.KindStasisStart {
 		g.stasisStart(ev)

@@ -316,3 +316,37 @@ func countFDs() int {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	return len(ents)
 }
+
+// Click-to-call: the destination answers and the session runs; busy and
+// no-answer destinations are reported; the allow-list applies.
+func TestOriginate(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	ts := newTCPServer(t)
+	w.srv.SetEndpoint("PJSIP/busy", aritest.Endpoint{Outcome: aritest.Busy})
+	w.srv.SetEndpoint("PJSIP/away", aritest.Endpoint{Outcome: aritest.NoAnswer})
+	ctx := context.Background()
+
+	res, err := w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: ts.url() + "(c2c)", Timeout: 5 * time.Second})
+	if err != nil || res.Status != gateway.CallAnswered {
+		t.Fatalf("answered call: %+v, %v", res, err)
+	}
+	c := &tcpClient{t: t, c: ts.accept(t)}
+	c.br = bufio.NewReader(c.c)
+	c.send("P,x")
+	c.expect("P,ts," + ts.url() + ",c2c")
+	c.send("H,x")
+	c.expect("H,ts")
+	w.waitEnd(res.ChannelID)
+
+	res, err = w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/busy", AppData: ts.url()})
+	if err != nil || res.Status != gateway.CallBusy {
+		t.Errorf("busy: %+v, %v", res, err)
+	}
+	res, err = w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/away", AppData: ts.url(), Timeout: time.Second})
+	if err != nil || res.Status != gateway.CallNoAnswer {
+		t.Errorf("no answer: %+v, %v", res, err)
+	}
+	if _, err := w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: "/bin/sh(-c,id)"}); !errors.Is(err, gateway.ErrDenied) {
+		t.Errorf("denied program: %v", err)
+	}
+}
