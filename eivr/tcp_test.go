@@ -458,3 +458,28 @@ func BenchmarkTCPConnMemory(b *testing.B) {
 	for range accepted {
 	}
 }
+
+// Keep-alive is on by default (a dead server is noticed even when the call
+// is silent) and off when KeepAlive is negative.
+func TestTCP_KeepAlive(t *testing.T) {
+	for _, tt := range []struct {
+		ka   time.Duration
+		want int
+	}{{0, 1}, {-1, 0}} {
+		ln, port := listen(t, "127.0.0.1:0")
+		acc := accept(t, ln)
+		c := dialTest(t, "127.0.0.1", port, TCPConfig{KeepAlive: tt.ka})
+		server(t, acc)
+		rc, err := c.c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var on int
+		rc.Control(func(fd uintptr) {
+			on, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+		})
+		if err != nil || on != tt.want {
+			t.Errorf("KeepAlive %v: SO_KEEPALIVE = %d (%v), want %d", tt.ka, on, err, tt.want)
+		}
+	}
+}
