@@ -179,16 +179,18 @@ func BenchmarkPushShuffled(b *testing.B) {
 }
 
 // BenchmarkTrackedChannel measures the memory one live channel costs
-// (its state, key and map entry), reported as B/channel.
+// (its state, key and map entry), reported as B/channel, and one ended
+// channel remembered in the LRU set (B/ended, recycled states included).
 func BenchmarkTrackedChannel(b *testing.B) {
 	const n = 10000
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprint("mem-chan-", i)
 	}
-	var per float64
+	var per, ended float64
 	for range b.N {
-		r := New(Config{}, &countSink{})
+		clk := newFakeClock()
+		r := New(Config{Clock: clk}, &countSink{})
 		var m0, m1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
@@ -199,7 +201,16 @@ func BenchmarkTrackedChannel(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		per = float64(m1.HeapAlloc-m0.HeapAlloc) / n
+		for _, id := range ids {
+			r.Push(0, end(id, 2))
+		}
+		clk.Advance(time.Second) // StasisEnd's window
+		r.Tick()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		ended = float64(m1.HeapAlloc-m0.HeapAlloc) / n
 		runtime.KeepAlive(r)
 	}
 	b.ReportMetric(per, "B/channel")
+	b.ReportMetric(ended, "B/ended")
 }

@@ -96,7 +96,7 @@ type counters struct {
 	stale, duplicate, late, overflow, expired, noTS uint64
 }
 
-const maxFree = 1024 // recycled channel states per shard
+const maxFree = 64 // recycled channel states per shard
 
 // New returns a Reorderer delivering to sink. Windows, hold limits and idle
 // expiry need Run (or calls to Tick); with every window 0 and nothing held,
