@@ -34,6 +34,19 @@
 // [Reader], hand lines made with [AppendEvent] to its Send. See the
 // documentation of Conn for their own concurrency contract.
 //
+// StartProgram runs a program as app_externalivr does: no shell, no PATH
+// search, argv exactly as parsed, its own process group, stderr lines logged
+// with peer=<pid>; EOF on stderr ends the session (Q25). DialTCP tries every
+// resolved address in order, with a bounded connect timeout (Q26) and TCP
+// keep-alive; nothing is sent on connect (native sends no greeting). Each
+// Conn has one writer goroutine fed by a bounded queue, so Send never blocks
+// the session; when the queue is full the conn fails with [ErrSlowClient]
+// (Q27). Commands are read only as fast as the session consumes them, so a
+// flooding client blocks in its own write (Q34). Close flushes queued events
+// (bounded), closes the streams as native does (the program sees EOF, and
+// SIGPIPE on its next write), gives the program a grace period, then SIGTERM,
+// then SIGKILL to its process group, and always reaps it (Q28).
+//
 // # Asterisk quirks kept for parity (§10)
 //
 //   - Lines are cut every 1023 bytes and each piece is its own command (Q3).
@@ -56,6 +69,12 @@
 //     Asterisk, is an error (Q19); so are more than 32 argv elements, which
 //     Asterisk hands to execv without a terminating NULL (Q18). A V item with
 //     an empty name is rejected (§6.2).
+//   - A TCP connect is bounded in time (Q26); a client that stops reading
+//     ends its session after a bounded buffer instead of blocking the call
+//     (Q27); a program is reaped, and killed after a grace period (Q28); a
+//     client that floods commands is read with back-pressure and cannot
+//     starve the call (Q34). A stderr line over 1023 bytes is logged once,
+//     cut, not once per 1023-byte piece.
 //
 // # Concurrency
 //
