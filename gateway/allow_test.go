@@ -63,3 +63,28 @@ func TestAllowListBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAllowList: any configured entry and any application string: no
+// panic, and a program is allowed only as a clean absolute path.
+func FuzzAllowList(f *testing.F) {
+	f.Add("/usr/lib/ivr/*", "ivr.example:3000", "/usr/lib/ivr/menu.pl(en),n")
+	f.Add("/x", "[::1]:*", "ivr://[::1]:99(a)")
+	f.Add("/a/[b", ":", "ivr://h:")
+	f.Fuzz(func(t *testing.T, prog, host, data string) {
+		al, err := newAllowList([]string{prog}, []string{host})
+		if err != nil {
+			return
+		}
+		app, err := eivr.ParseAppData(data)
+		if err != nil {
+			return
+		}
+		ok, why := al.allows(app)
+		if !ok && why == "" {
+			t.Fatalf("denied %q without a reason", data)
+		}
+		if ok && !app.IsTCP() && (len(app.Argv[0]) == 0 || app.Argv[0][0] != '/') {
+			t.Fatalf("allowed relative program %q", app.Argv[0])
+		}
+	})
+}

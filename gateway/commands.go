@@ -223,21 +223,24 @@ func readable(name string) bool {
 	if name == "" || strings.HasSuffix(name, ")") {
 		return false
 	}
-	_, builtin := builtinVars[name]
-	return !builtin
+	return !builtin(name)
 }
 
-// builtinVars are the names Asterisk's pbx_retrieve_variable computes
+// builtin reports the names Asterisk's pbx_retrieve_variable computes
 // instead of reading a channel variable; native G returns them empty.
-var builtinVars = map[string]struct{}{
-	"CALLERID": {}, "CALLERIDNUM": {}, "CALLERIDNAME": {}, "CALLERANI": {},
-	"CALLINGPRES": {}, "CALLINGANI2": {}, "CALLINGTON": {}, "CALLINGTNS": {},
-	"DNID": {}, "HINT": {}, "HINTNAME": {}, "EXTEN": {}, "RDNIS": {},
-	"CONTEXT": {}, "PRIORITY": {}, "CHANNEL": {}, "UNIQUEID": {},
-	"HANGUPCAUSE": {}, "EPOCH": {}, "SYSTEMNAME": {}, "ENTITYID": {},
-	"ASTETCDIR": {}, "ASTMODDIR": {}, "ASTVARLIBDIR": {}, "ASTDBDIR": {},
-	"ASTKEYDIR": {}, "ASTDATADIR": {}, "ASTAGIDIR": {}, "ASTSPOOLDIR": {},
-	"ASTRUNDIR": {}, "ASTLOGDIR": {}, "ASTSBINDIR": {}, "ASTCACHEDIR": {},
+func builtin(name string) bool {
+	switch name {
+	case "CALLERID", "CALLERIDNUM", "CALLERIDNAME", "CALLERANI",
+		"CALLINGPRES", "CALLINGANI2", "CALLINGTON", "CALLINGTNS",
+		"DNID", "HINT", "HINTNAME", "EXTEN", "RDNIS",
+		"CONTEXT", "PRIORITY", "CHANNEL", "UNIQUEID",
+		"HANGUPCAUSE", "EPOCH", "SYSTEMNAME", "ENTITYID",
+		"ASTETCDIR", "ASTMODDIR", "ASTVARLIBDIR", "ASTDBDIR",
+		"ASTKEYDIR", "ASTDATADIR", "ASTAGIDIR", "ASTSPOOLDIR",
+		"ASTRUNDIR", "ASTLOGDIR", "ASTSBINDIR", "ASTCACHEDIR":
+		return true
+	}
+	return false
 }
 
 // cmdDTMF is D (§6.3): send DTMF to the caller. ARI queues it behind the

@@ -34,12 +34,14 @@ type orderer interface {
 	Run(ctx context.Context) error
 }
 
-// sessionKinds are the event kinds sessions act on.
-var sessionKinds = []ari.Kind{
-	ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
-	ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived,
-	ari.KindPlaybackStarted, ari.KindPlaybackFinished,
-	ari.KindChannelDestroyed, ari.KindDial, // click-to-call outcomes
+// sessionKinds are the event kinds sessions (and click-to-call) act on.
+func sessionKinds() []ari.Kind {
+	return []ari.Kind{
+		ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
+		ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived,
+		ari.KindPlaybackStarted, ari.KindPlaybackFinished,
+		ari.KindChannelDestroyed, ari.KindDial, // click-to-call outcomes
+	}
 }
 
 // Gateway serves ExternalIVR sessions for the channels entering its Stasis

@@ -10,7 +10,7 @@ import (
 // use delivered.
 func newOrderer(c Config, g *Gateway) orderer {
 	rc := c.Reorder
-	rc.Kinds = sessionKinds
+	rc.Kinds = sessionKinds()
 	if rc.Logger == nil {
 		rc.Logger = c.Logger.With("component", "reorder")
 	}

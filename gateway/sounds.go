@@ -49,12 +49,9 @@ func remote(name string) bool { return strings.Contains(name, "://") }
 
 // soundExts are the file extensions of Asterisk's usual format modules,
 // most common first (§7.6 step 2).
-var soundExts = [...]string{
-	"gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "WAV", "wav49", "g729",
-	"pcm", "ul", "mu", "al", "raw", "sln8", "sln12", "sln24", "sln32", "sln44",
-	"sln48", "sln96", "sln192", "ogg", "ilbc", "siren7", "siren14", "g726-16",
-	"g726-24", "g726-32", "g726-40", "vox", "h263", "h264", "jpg",
-}
+const soundExts = "gsm wav ulaw alaw sln sln16 g722 WAV wav49 g729 pcm ul mu al raw " +
+	"sln8 sln12 sln24 sln32 sln44 sln48 sln96 sln192 ogg ilbc siren7 siren14 " +
+	"g726-16 g726-24 g726-32 g726-40 vox h263 h264 jpg"
 
 // diskSounds checks names against Asterisk's sounds directory mounted
 // locally: exact parity with native (ari-mapping.md §5.1).
@@ -79,7 +76,7 @@ func (d diskSounds) exists(name, lang string) bool {
 		default:
 			base = filepath.Join(d.dir, l, name)
 		}
-		for _, ext := range soundExts {
+		for ext := range strings.FieldsSeq(soundExts) {
 			if fi, err := os.Stat(base + "." + ext); err == nil && !fi.IsDir() {
 				return true
 			}
