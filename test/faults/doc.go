@@ -1,0 +1,13 @@
+// Package faults is the fault matrix of eivr-gateway: one test per fault,
+// each running the real gateway (ari.Client + gateway.Gateway) against the
+// fake Asterisk (ari/aritest) with legacy clients over TCP and stdio, and
+// asserting what a user would see: the event the script gets (the one
+// native ExternalIVR() would send), how the channel leaves the application
+// (continues in the dialplan or hangs up, with EIVRGW_STATUS when the
+// gateway decided), and afterwards no goroutine (goleak), no file
+// descriptor (/proc/self/fd) and no child process left behind.
+//
+// The matrix, with the expectation each test asserts, is the table of
+// test/load/README-sections.md ("Reliability"). Everything here runs in a
+// few seconds; -short only shortens the waits of TestSilentTCPServerKept.
+package faults

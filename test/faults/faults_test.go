@@ -1,0 +1,363 @@
+package faults
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+)
+
+// The ARI events socket drops mid-call. Natively nothing happens to the
+// call; through ARI the events of the outage are lost. The call that is
+// still there carries on (its playback finished during the outage: F is
+// still sent), the one the caller hung up during the outage gets H.
+func TestWebSocketDroppedMidCall(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	idLive, live := w.tcpCall(ts, "")
+	idGone, gone := w.tcpCall(ts, "")
+	live.send("S,hello-world") // 71 ms at speed 20: ends during the outage
+	gone.send("P,x")
+	gone.expect("P,ts," + ts.url() + ",x")
+
+	w.srv.DropWebSockets()
+	w.farHangup(idGone)
+	gone.expect("H,ts")
+	gone.expectEOF()
+	wantHungUp(t, w.waitEnd(idGone), "")
+	live.expect("F,ts,hello-world")
+	w.waitConnected()
+	w.round(idLive, live, ts.url())
+}
+
+// Asterisk restarts: every channel vanishes without an event. After the
+// reconnect the gateway finds the calls gone and ends their sessions as a
+// hang-up (H, as a script gets when its channel hangs up); new calls are
+// served again.
+func TestAsteriskRestarted(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	_, playing := w.tcpCall(ts, "")
+	idle, idleC := w.tcpCall(ts, "")
+	playing.send("S,tt-monkeys")
+	idleC.send("P,x")
+	idleC.expect("P,ts," + ts.url() + ",x")
+
+	w.srv.Restart()
+	for _, c := range []*client{playing, idleC} {
+		c.expect("H,ts")
+		c.expectEOF()
+	}
+	if end := w.waitEnd(idle); !end.Restarted {
+		t.Errorf("end %+v", end)
+	}
+	w.waitSessions(0)
+	w.waitConnected()
+	id, c := w.tcpCall(ts, "")
+	w.round(id, c, ts.url())
+}
+
+// recorder is a second ARI client's handler.
+type recorder struct{ starts chan string }
+
+func (r *recorder) Connected(ari.ConnInfo) {}
+func (r *recorder) Disconnected(error)     {}
+func (r *recorder) Event(ev *ari.Event) {
+	if ev.Kind == ari.KindStasisStart {
+		r.starts <- ev.Channel.ID
+	}
+}
+
+// Another client registers the same Stasis app (ApplicationReplaced): the
+// gateway stops being ready and takes no new calls (they go to the other
+// client); when it shuts down, its live call goes back to the dialplan with
+// EIVRGW_STATUS=SHUTDOWN instead of being left in a Stasis app nobody serves.
+func TestApplicationReplaced(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	idLive, live := w.tcpCall(ts, "")
+	live.send("P,x")
+	live.expect("P,ts," + ts.url() + ",x")
+
+	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{starts: make(chan string, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { other.Run(ctx, rec); close(done) }()
+	defer func() { cancel(); <-done; other.Close() }()
+
+	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+	id := w.call(ts.url() + "(x)")
+	select {
+	case got := <-rec.starts:
+		if got != id {
+			t.Errorf("other client got StasisStart for %s, want %s", got, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the new owner of the app got no StasisStart")
+	}
+	ts.noConnection(t, 200*time.Millisecond)
+
+	w.close()
+	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)
+}
+
+// REST 5xx: a play Asterisk refuses is skipped without an event (as a file
+// that fails to play natively, §7.5) and the playlist goes on; a set that
+// fails does not stop the script; the call ends as the script says.
+func TestREST5xx(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	w.srv.FailREST("POST", "/channels/"+id+"/play", 500, 1)
+	w.srv.FailREST("POST", "/channels/"+id+"/variable", 503, 1)
+	c.send("S,vm-goodbye", "A,beep")
+	c.expect("F,ts,beep")
+	c.send("V,FAULT=1")
+	w.round(id, c, ts.url())
+}
+
+// REST timeouts: a play whose response never comes in time is given up
+// (the playlist moves on); once Asterisk answers again the call ends as the
+// script says. Whether the timed-out play ran is unknown to the gateway, so
+// an F for it is accepted.
+func TestRESTTimeouts(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	c.send("P,x")
+	c.expect("P,ts," + ts.url() + ",x")
+	w.srv.RESTLatency(time.Second) // RESTTimeout is 300 ms
+	c.send("S,hello-world")
+	time.Sleep(400 * time.Millisecond) // let the play time out
+	w.srv.RESTLatency(0)
+	c.send("A,beep")
+	for {
+		l, err := c.next()
+		if err != nil {
+			t.Fatalf("waiting for F,ts,beep: %v", err)
+		}
+		if l == "F,ts,beep" {
+			break
+		}
+		if l != "F,ts,hello-world" {
+			t.Fatalf("script received %q", l)
+		}
+	}
+	w.round(id, c, ts.url())
+}
+
+// Malformed frames, unknown event types and every event sent twice: the
+// call goes on exactly as without them (one F, one digit), the bad frames
+// are counted and the socket is kept.
+func TestMalformedUnknownDuplicateEvents(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	w.srv.Duplicate(1)
+	id, c := w.tcpCall(ts, "")
+	w.srv.SendMalformed()
+	w.srv.SendRaw([]byte(`{"type":"BridgeCreated","timestamp":"2026-11-23T18:02:35.545+0000","application":"eivr","bridge":{"id":"b1"}}`))
+	w.srv.SendRaw([]byte(`{"type":"ChannelDtmfReceived","application":"eivr","digit":5,"channel":"` + id + `"}`))
+	w.srv.SendRaw([]byte(`{"type":"NoSuchEvent","application":"eivr","channel":{"id":"` + id + `"}}`))
+	c.send("S,beep")
+	c.expect("F,ts,beep")
+	w.press(id, '3')
+	c.expect("3,ts")
+	w.round(id, c, ts.url())
+	st := w.client.Stats()
+	if st.DecodeErrors < 1 || st.Reconnects != 0 {
+		t.Errorf("ARI stats %+v: want the malformed frames counted and no reconnect", st)
+	}
+}
+
+// shuffled runs one scripted call with aritest shuffling the events that
+// arrive within d: the script must see exactly what it sees without.
+func shuffled(t *testing.T, d time.Duration) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	w.srv.ReorderWindow(d)
+	for range 3 {
+		id, c := w.tcpCall(ts, "")
+		c.send("S,beep", "A,beep")
+		c.expect("F,ts,beep", "F,ts,beep")
+		w.press(id, '1')
+		c.expect("1,ts")
+		c.send("S,tt-monkeys")
+		w.press(id, '2')
+		c.expect("2,ts")
+		w.round(id, c, ts.url())
+	}
+}
+
+// Events shuffled within the reorder window (20 ms): the transcript is the
+// unshuffled one.
+func TestEventsShuffledWithinWindow(t *testing.T) { shuffled(t, 15*time.Millisecond) }
+
+// Events shuffled beyond the window and the hold limit (50 ms): the order
+// can no longer be guaranteed by the gateway, but the script actions that
+// wait for each other still see it, and no call is lost.
+func TestEventsShuffledBeyondWindow(t *testing.T) { shuffled(t, 120*time.Millisecond) }
+
+// A program that crashes: native ExternalIVR returns -1, the channel hangs
+// up (no status: the client ended the session).
+func TestScriptCrashes(t *testing.T) {
+	w := newWorld(t, opts{})
+	id := w.call(script("scripts/transport/crash.sh"))
+	wantHungUp(t, w.waitEnd(id), "")
+}
+
+// A program that never exits: the call is kept as long as the caller stays
+// (native); when the caller hangs up, the program gets EOF, then SIGTERM,
+// then (ignore-term) SIGKILL, and is reaped.
+func TestScriptHangs(t *testing.T) {
+	w := newWorld(t, opts{})
+	for _, args := range []string{"", "(ignore-term)"} {
+		id := w.call(script("scripts/transport/hang.pl") + args)
+		w.waitSessions(1)
+		time.Sleep(300 * time.Millisecond)
+		if _, ended := w.srv.Ended(id); ended || w.gw.Sessions() != 1 {
+			t.Fatalf("%s: call not kept", args)
+		}
+		w.farHangup(id)
+		w.waitSessions(0)
+		w.until("the program is reaped", func() bool { return len(children()) == 0 })
+	}
+}
+
+// A program that floods stdout: it is throttled by its own pipe; another
+// call on the same gateway answers as usual. The flood never makes the
+// gateway stall or crash, and the flooder is reaped when its call ends.
+func TestScriptFloods(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	flood := w.call(script("scripts/transport/flood.pl"))
+	w.waitSessions(1)
+	time.Sleep(200 * time.Millisecond)
+	for range 3 {
+		start := time.Now()
+		id, c := w.tcpCall(ts, "")
+		w.round(id, c, ts.url())
+		t.Logf("other call's round with the flood going on: %v", time.Since(start))
+	}
+	if _, ended := w.srv.Ended(flood); !ended {
+		w.farHangup(flood)
+	}
+	end := w.waitEnd(flood)
+	if !end.HungUp {
+		t.Errorf("flooding call: end %+v", end)
+	}
+	w.waitSessions(0)
+}
+
+// A program that never reads its events: once its pipe and the bounded
+// buffer are full the session ends (EIVRGW_STATUS=SLOW_CLIENT, hang-up)
+// instead of growing; other calls are unaffected.
+func TestScriptNeverReads(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id := w.call(script("scripts/transport/no-read.pl"))
+	w.waitSessions(1)
+	stop := make(chan struct{})
+	pressed := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { pressed <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if w.srv.PressDTMF(id, '#', time.Millisecond) != nil {
+				return
+			}
+			n++
+		}
+	}()
+	other, c := w.tcpCall(ts, "")
+	w.round(other, c, ts.url())
+	end := w.waitEnd(id)
+	close(stop)
+	t.Logf("%d digits pressed", <-pressed)
+	wantHungUp(t, end, gateway.StatusSlowClient)
+}
+
+// A TCP server that refuses the connection: native ExternalIVR returns -1
+// (hang-up); the gateway says why in EIVRGW_STATUS.
+func TestTCPServerRefuses(t *testing.T) {
+	w := newWorld(t, opts{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	id := w.call("ivr://" + addr + "(x)")
+	wantHungUp(t, w.waitEnd(id), gateway.StatusStartFailed)
+}
+
+// A TCP server that closes the connection mid-call: native ExternalIVR
+// returns -1 and the channel hangs up.
+func TestTCPServerClosesMidCall(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	c.send("S,tt-monkeys")
+	time.Sleep(50 * time.Millisecond)
+	c.c.Close()
+	wantHungUp(t, w.waitEnd(id), "")
+}
+
+// A TCP server that accepts and never says anything is legal ExternalIVR
+// (no timeout natively): the call is kept until the caller hangs up, and
+// the server then gets H.
+func TestSilentTCPServerKept(t *testing.T) {
+	hold := 6 * time.Second // beyond every gateway timeout (connect, call, stop, flush)
+	if testing.Short() {
+		hold = 1500 * time.Millisecond
+	}
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	time.Sleep(hold)
+	if _, ended := w.srv.Ended(id); ended || w.gw.Sessions() != 1 {
+		t.Fatalf("silent server's call not kept after %v", hold)
+	}
+	w.farHangup(id)
+	c.expect("H,ts")
+	c.expectEOF()
+}
+
+// A configuration reload during calls: live calls are untouched even when
+// the new allow-list no longer admits them; new calls follow the new list.
+func TestReloadDuringCalls(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	c.send("S,tt-monkeys")
+	narrowed := defaultApp()
+	narrowed.TCPHosts = []string{"192.0.2.1:*"}
+	if err := w.gw.Reload([]gateway.AppConfig{narrowed}); err != nil {
+		t.Fatal(err)
+	}
+	denied := w.call(ts.url() + "(x)")
+	end := w.waitEnd(denied)
+	if end.Vars[gateway.StatusVariable] != gateway.StatusDenied {
+		t.Errorf("new call after the reload: end %+v, want %s", end, gateway.StatusDenied)
+	}
+	c.send("S,beep")
+	c.expect("T,ts,tt-monkeys", "F,ts,beep")
+	w.round(id, c, ts.url())
+
+	if err := w.gw.Reload([]gateway.AppConfig{defaultApp()}); err != nil {
+		t.Fatal(err)
+	}
+	id, c = w.tcpCall(ts, "")
+	w.round(id, c, ts.url())
+}
