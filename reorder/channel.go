@@ -43,8 +43,9 @@ const (
 	vDup             // the same event again
 )
 
-// entry is one event waiting in a channel queue. Times are nanoseconds
-// since the Reorderer's epoch; eff is the event timestamp used for ordering.
+// entry is one event waiting in a channel queue. arr and due are clock
+// times in nanoseconds since the Reorderer's epoch, eff and ord event
+// timestamps in Unix nanoseconds.
 type entry struct {
 	ev   *ari.Event
 	fp   uint64
@@ -85,7 +86,7 @@ type chanState struct {
 	hwmFP     [numOrdered]uint64 // and the fingerprint of that event
 	fps       [dedupDepth]uint64
 	pbs       [playbackSlots]pbSlot
-	q         []entry // sorted by eff, ties in arrival order
+	q         []entry // sorted by ord, ties in arrival order (but rule 4's)
 }
 
 func (c *chanState) reset() {
@@ -206,7 +207,7 @@ func (c *chanState) stale(ev *ari.Event, eff int64) bool {
 	if eff != c.stateTS {
 		return eff < c.stateTS
 	}
-	return known && r <= c.stateRank || ev.Channel.State == "" && c.stateRank < 0
+	return known && r <= c.stateRank
 }
 
 func (c *chanState) setState(s string, eff int64) {
