@@ -44,9 +44,10 @@
 //     may never come) and the unmodelled ones. A channel originated by the app gets them before
 //     its StasisStart (ari-14). The kinds that only exist inside Stasis —
 //     StasisEnd, DTMF, playback and talk-detection events — are held until
-//     the StasisStart. (Under subscribeAll, the DTMF and playbacks of
-//     channels that never enter the app are therefore delayed by the hold
-//     limit: ari-16b.)
+//     the StasisStart. (So the DTMF and playbacks of a channel the app sees
+//     without it entering the app are delayed by the hold limit: under
+//     subscribeAll, ari-16b, or the other half of a Local channel the app
+//     originated, the drv views of the recordings.)
 //  2. StasisEnd is the last event of its stream. After it nothing is
 //     delivered (Stats.LateDropped) until a new StasisStart: a channel may
 //     enter the application again (continue, then Stasis() once more),
