@@ -314,10 +314,11 @@ type gatewayProc struct {
 	done chan error
 }
 
-func startGateway(t *testing.T, dir, config string) *gatewayProc {
+func startGateway(t *testing.T, dir, config string, env ...string) *gatewayProc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "run", "--config", config)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -552,4 +553,86 @@ func TestRunSignals(t *testing.T) {
 	if code := g.exit(10 * time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
+}
+
+// originate places a call through the running gateway: the program runs
+// when the destination answers; busy and no-answer are reported; a second
+// call to a destination already being called is refused.
+func TestOriginate(t *testing.T) {
+	sim := newSim(t, 20)
+	menu := menuPath(t)
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, ""))
+	token := []string{"EIVR_ADMIN_TOKEN=tok"}
+	g := startGateway(t, dir, p, token...)
+	admin := fmt.Sprint(g.waitLog("admin listener", nil)["addr"])
+	g.waitLog("ARI connected", nil)
+	sim.SetEndpoint("PJSIP/1000", aritest.Endpoint{Outcome: aritest.Answer, Ring: time.Second})
+	sim.SetEndpoint("PJSIP/busy", aritest.Endpoint{Outcome: aritest.Busy})
+	sim.SetEndpoint("PJSIP/away", aritest.Endpoint{Outcome: aritest.NoAnswer})
+
+	originate := func(env []string, args ...string) result {
+		return runBin(t, dir, 30*time.Second, env, append([]string{"originate", "--config", p, "--admin", admin}, args...)...)
+	}
+
+	// Answered: the program runs on the call.
+	r := originate(token, "--endpoint", "PJSIP/1000", "--run", menu+"(hello-world)", "--callerid", "IVR <100>")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "answered: ") {
+		t.Fatalf("originate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	ch := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, " ")+1:])
+	g.waitLog("session started", map[string]string{"channel": ch})
+	if err := sim.PressDTMF(ch, '2', 100*time.Millisecond); err != nil { // menu.pl: E
+		t.Fatal(err)
+	}
+	g.waitLog("session ended", map[string]string{"channel": ch})
+
+	// Busy.
+	r = originate(token, "--endpoint", "PJSIP/busy", "--run", menu)
+	if r.code != 1 || !strings.Contains(r.stdout, "PJSIP/busy: busy (cause 17)") {
+		t.Errorf("busy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// No answer, and the duplicate-destination guard while it rings
+	// (20 s of simulated ringing: 1 s at speed 20).
+	first := make(chan result, 1)
+	go func() {
+		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "20s")
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ringing(sim, "PJSIP/away") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling the simulator's request log
+	}
+	r = originate(token, "--endpoint", "PJSIP/away", "--run", menu)
+	if r.code == 0 || !strings.Contains(r.stderr, "a call to this destination is already in progress") {
+		t.Errorf("second call to a ringing destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = <-first
+	if r.code != 1 || !strings.Contains(r.stdout, "PJSIP/away: no answer") {
+		t.Errorf("no answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Refusals: a program not on the allow-list, a wrong token.
+	r = originate(token, "--endpoint", "PJSIP/1000", "--run", "/bin/sh(-c,id)")
+	if r.code != 1 || !strings.Contains(r.stderr, "refused") || !strings.Contains(r.stderr, "/bin/sh") {
+		t.Errorf("program not allowed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = originate([]string{"EIVR_ADMIN_TOKEN=wrong"}, "--endpoint", "PJSIP/1000", "--run", menu)
+	if r.code != 1 || !strings.Contains(r.stderr, "wrong bearer token") {
+		t.Errorf("wrong token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	if code := g.exit(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// ringing reports whether the gateway asked the simulator to call endpoint.
+func ringing(sim *aritest.Server, endpoint string) bool {
+	for _, r := range sim.Requests() {
+		if r.Method == "POST" && strings.HasPrefix(r.Path, "/channels") && r.Params["endpoint"] == endpoint {
+			return true
+		}
+	}
+	return false
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
 )
 
 // Click-to-call: `eivr-gateway originate` asks the running gateway, over
@@ -39,20 +40,30 @@ type callResponse struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// Call outcomes.
+// Call outcomes: gateway.CallAnswered, CallBusy, CallNoAnswer, CallFailed,
+// and callRefused.
 const (
-	callAnswered = "answered" // the destination answered; the session runs
-	callBusy     = "busy"
-	callNoAnswer = "no_answer"
-	callFailed   = "failed"
+	callAnswered = gateway.CallAnswered // the destination answered; the session runs
+	callBusy     = gateway.CallBusy
+	callNoAnswer = gateway.CallNoAnswer
+	callFailed   = gateway.CallFailed
 	callRefused  = "refused" // not placed: bad request, allow-list, duplicate, draining
 )
 
 // errDuplicate is the duplicate-destination guard's refusal.
 var errDuplicate = errors.New("a call to this destination is already in progress")
 
-// originator places one call and waits until it is answered or fails.
-type originator func(ctx context.Context, app, endpoint, callerID string, a eivr.App, data string, timeout time.Duration) (callResponse, error)
+// originator places one call and waits until it is answered or fails
+// (gateway.Gateway.Originate).
+type originator func(ctx context.Context, r gateway.OriginateRequest) (gateway.OriginateResult, error)
+
+// gatewayOriginator places calls through the first gateway (the first ARI
+// URL).
+func gatewayOriginator(s *server) originator {
+	return func(ctx context.Context, r gateway.OriginateRequest) (gateway.OriginateResult, error) {
+		return s.gateways[0].Originate(ctx, r)
+	}
+}
 
 // callService serves POST /v1/calls.
 type callService struct {
@@ -104,8 +115,7 @@ func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if app == "" {
 		app = cfg.Apps[0].Name
 	}
-	ac, ok := cfg.App(app)
-	if !ok {
+	if _, ok := cfg.App(app); !ok {
 		refuse(w, http.StatusBadRequest, "no [[app]] named %q", app)
 		return
 	}
@@ -113,15 +123,11 @@ func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "endpoint %q: want tech/resource, e.g. PJSIP/1000", req.Endpoint)
 		return
 	}
-	parsed, err := eivr.ParseAppData(req.Run)
-	if err != nil {
+	if _, err := eivr.ParseAppData(req.Run); err != nil {
 		refuse(w, http.StatusBadRequest, "run: %v", err)
 		return
 	}
-	if why := allowed(ac.Programs, ac.TCPHosts, parsed); why != "" {
-		refuse(w, http.StatusForbidden, "run %q: %s (app %s)", req.Run, why, app)
-		return
-	}
+	var err error
 	timeout := cfg.Originate.Timeout.Duration
 	if req.Timeout != "" {
 		if timeout, err = time.ParseDuration(req.Timeout); err != nil || timeout <= 0 {
@@ -155,40 +161,21 @@ func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), timeout+30*time.Second)
 	defer cancel()
-	res, err := c.originate(ctx, app, req.Endpoint, callerID, parsed, req.Run, timeout)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, callResponse{Status: callFailed, Channel: res.Channel, Error: err.Error()})
-		return
+	res, err := c.originate(ctx, gateway.OriginateRequest{App: app, Endpoint: req.Endpoint, AppData: req.Run, CallerID: callerID, Timeout: timeout})
+	switch {
+	case errors.Is(err, gateway.ErrDenied):
+		refuse(w, http.StatusForbidden, "run %q (app %s): %v", req.Run, app, err)
+	case errors.Is(err, gateway.ErrDraining):
+		refuse(w, http.StatusServiceUnavailable, "the gateway is draining: %v", err)
+	case errors.Is(err, gateway.ErrBadArgs):
+		refuse(w, http.StatusBadRequest, "run: %v", err)
+	case err != nil:
+		writeJSON(w, http.StatusBadGateway, callResponse{Status: callFailed, Channel: res.ChannelID, Error: err.Error()})
+	case res.Status == gateway.CallAnswered:
+		writeJSON(w, http.StatusCreated, callResponse{Status: res.Status, Channel: res.ChannelID})
+	default:
+		writeJSON(w, http.StatusBadGateway, callResponse{Status: res.Status, Channel: res.ChannelID, Cause: res.Cause})
 	}
-	code := http.StatusCreated
-	if res.Status != callAnswered {
-		code = http.StatusBadGateway
-	}
-	writeJSON(w, code, res)
-}
-
-// allowed applies an app's allow-list to a parsed target, as the gateway
-// will when the call enters Stasis; "" means allowed.
-func allowed(programs, hosts []string, a eivr.App) string {
-	if a.IsTCP() {
-		host, port, err := a.HostPort()
-		if err != nil {
-			return err.Error()
-		}
-		for _, h := range hosts {
-			hh, hp, err := splitHostPattern(h)
-			if err == nil && strings.EqualFold(hh, host) && (hp == "*" || hp == port) {
-				return ""
-			}
-		}
-		return fmt.Sprintf("ivr://%s:%s is not in tcp_hosts", host, port)
-	}
-	for _, p := range programs {
-		if ok, _ := pathMatch(p, a.Argv[0]); ok {
-			return ""
-		}
-	}
-	return fmt.Sprintf("program %s is not in programs", a.Argv[0])
 }
 
 func cmdOriginate(ctx context.Context, args []string, e env) error {

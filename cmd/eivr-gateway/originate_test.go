@@ -3,14 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
-	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
 )
 
 func callServer(t *testing.T, orig originator) (*callService, *httptest.Server) {
@@ -45,9 +47,17 @@ func post(t *testing.T, url, token, body string) (int, callResponse) {
 
 func TestCallsRefusals(t *testing.T) {
 	placed := 0
-	orig := func(ctx context.Context, app, endpoint, callerID string, a eivr.App, data string, timeout time.Duration) (callResponse, error) {
+	var got gateway.OriginateRequest
+	orig := func(ctx context.Context, r gateway.OriginateRequest) (gateway.OriginateResult, error) {
+		switch {
+		case strings.HasPrefix(r.AppData, "/bin/"):
+			return gateway.OriginateResult{}, fmt.Errorf("%w: program %s is not in programs", gateway.ErrDenied, r.AppData)
+		case strings.HasPrefix(r.AppData, "/drain"):
+			return gateway.OriginateResult{}, gateway.ErrDraining
+		}
 		placed++
-		return callResponse{Status: callAnswered, Channel: "c1"}, nil
+		got = r
+		return gateway.OriginateResult{Status: gateway.CallAnswered, ChannelID: "c1"}, nil
 	}
 	_, ts := callServer(t, orig)
 	tests := []struct {
@@ -60,8 +70,8 @@ func TestCallsRefusals(t *testing.T) {
 		{"unknown field", "tok", `{"endpoint":"PJSIP/1","run":"/opt/ivr/menu","prio":1}`, 400, "unknown field"},
 		{"no endpoint", "tok", `{"run":"/opt/ivr/menu"}`, 400, "endpoint"},
 		{"bad run", "tok", `{"endpoint":"PJSIP/1","run":"/opt/ivr/menu(a"}`, 400, "missing closing parenthesis"},
-		{"program not allowed", "tok", `{"endpoint":"PJSIP/1","run":"/bin/sh(-c,id)"}`, 403, "/bin/sh is not in programs"},
-		{"host not allowed", "tok", `{"endpoint":"PJSIP/1","run":"ivr://ivr.example(x)"}`, 403, "ivr://ivr.example:2949 is not in tcp_hosts"},
+		{"not allowed", "tok", `{"endpoint":"PJSIP/1","run":"/bin/sh(-c,id)"}`, 403, "is not in programs"},
+		{"draining", "tok", `{"endpoint":"PJSIP/1","run":"/drain"}`, 503, "draining"},
 		{"unknown app", "tok", `{"endpoint":"PJSIP/1","run":"/opt/ivr/menu","app":"x"}`, 400, `no [[app]] named "x"`},
 		{"bad timeout", "tok", `{"endpoint":"PJSIP/1","run":"/opt/ivr/menu","timeout":"soon"}`, 400, "timeout"},
 	}
@@ -74,22 +84,26 @@ func TestCallsRefusals(t *testing.T) {
 	if placed != 0 {
 		t.Errorf("%d calls placed by refused requests", placed)
 	}
-	code, res := post(t, ts.URL, "tok", `{"endpoint":"PJSIP/1","run":"ivr://ivr.example:3000(x),n"}`)
-	if code != 201 || res.Status != callAnswered || placed != 1 {
+	code, res := post(t, ts.URL, "tok", `{"endpoint":"PJSIP/1","run":"ivr://ivr.example:3000(x),n","caller_id":"IVR <100>","timeout":"12s"}`)
+	if code != 201 || res.Status != callAnswered || res.Channel != "c1" || placed != 1 {
 		t.Errorf("allowed call: %d %+v (placed %d)", code, res, placed)
+	}
+	want := gateway.OriginateRequest{App: "eivr", Endpoint: "PJSIP/1", AppData: "ivr://ivr.example:3000(x),n", CallerID: "IVR <100>", Timeout: 12 * time.Second}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("gateway got %+v, want %+v", got, want)
 	}
 }
 
 func TestCallsDuplicateDestination(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	orig := func(ctx context.Context, app, endpoint, callerID string, a eivr.App, data string, timeout time.Duration) (callResponse, error) {
+	orig := func(ctx context.Context, r gateway.OriginateRequest) (gateway.OriginateResult, error) {
 		started <- struct{}{}
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		return callResponse{Status: callBusy, Cause: 17}, nil
+		return gateway.OriginateResult{Status: gateway.CallBusy, Cause: 17}, nil
 	}
 	_, ts := callServer(t, orig)
 	first := make(chan int, 1)
