@@ -2,9 +2,9 @@
 // costs nothing when they already are.
 //
 // It sits between package ari and the gateway: sources (ARI connections)
-// [Reorderer.Push] decoded events; a [Sink] receives, per channel stream,
-// the events in causal order, filtered to the kinds it asked for
-// ([Config.Kinds]).
+// hand it decoded events with [Reorderer.Push]; a [Sink] receives, per
+// channel stream, the events in causal order, filtered to the kinds it
+// asked for ([Config.Kinds]).
 //
 // # Why
 //

@@ -22,6 +22,7 @@ type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
+	made   chan struct{} // if not nil, signalled by NewTimer
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: base} }
@@ -55,19 +56,10 @@ func (c *fakeClock) NewTimer(d time.Duration) Timer {
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, ch: make(chan time.Time, 1), when: c.now.Add(d), active: true}
 	c.timers = append(c.timers, t)
-	return t
-}
-
-// armed reports whether some timer is waiting (Run went to sleep).
-func (c *fakeClock) armed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range c.timers {
-		if t.active {
-			return true
-		}
+	if c.made != nil {
+		c.made <- struct{}{}
 	}
-	return false
+	return t
 }
 
 type fakeTimer struct {

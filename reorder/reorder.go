@@ -2,6 +2,7 @@ package reorder
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"log/slog"
 	"math"
@@ -71,8 +72,12 @@ type Reorderer struct {
 	coarse     atomic.Int64 // clock at the last Tick (ns since epoch), for idle bookkeeping
 	sleepUntil atomic.Int64 // when Run wakes next; MaxInt64 while it is ticking
 	wake       chan struct{}
+	running    atomic.Bool
 	filtered   atomic.Uint64
 }
+
+// ErrRunning is returned by Run when another Run is active.
+var ErrRunning = errors.New("reorder: Run is already running")
 
 type shard struct {
 	mu        sync.Mutex
@@ -504,9 +509,13 @@ func (r *Reorderer) sweep(sh *shard, now int64) {
 }
 
 // Run drives windows, hold limits and idle expiry off the Clock until ctx
-// ends, then returns nil. Only one Run may be active at a time; it may be
-// started after events have been pushed.
+// ends, then returns nil. Only one Run may be active at a time (another
+// returns ErrRunning at once); it may be started after events were pushed.
 func (r *Reorderer) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer r.running.Store(false)
 	maxSleep := time.Duration(r.idle / 8)
 	t := r.clock.NewTimer(maxSleep)
 	defer t.Stop()

@@ -2,6 +2,7 @@ package reorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -355,6 +356,7 @@ func TestEndedSetIsBounded(t *testing.T) {
 
 func TestRunDrivesWindowsAndHolds(t *testing.T) {
 	clk := newFakeClock()
+	clk.made = make(chan struct{}, 1)
 	s := &recSink{got: make(chan struct{}, 16)}
 	r := New(Config{Clock: clk}, s)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -363,6 +365,10 @@ func TestRunDrivesWindowsAndHolds(t *testing.T) {
 	r.Push(0, start("c1", 0, "Ring"))
 	wait(t, s.got)
 	s.take()
+	wait(t, clk.made) // Run has started
+	if err := r.Run(ctx); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run: %v, want ErrRunning", err)
+	}
 	r.Push(0, sc("c1", 1, "Up"))  // window 20 ms
 	r.Push(0, dtmf("c2", 1, "1")) // held 50 ms for its StasisStart
 	// Move the clock in 1 ms steps until both have left.
