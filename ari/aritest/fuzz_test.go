@@ -2,6 +2,7 @@ package aritest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,6 +41,25 @@ func FuzzParams(f *testing.F) {
 			if ok && fn == "" {
 				t.Fatalf("%q: empty function name", name)
 			}
+		}
+	})
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"b\`, "\x00\x1f\n\t\r", "héllo ✓", "\xff\xfe bad", "Local/s@stasisin-00000001;2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q -> %s: %v", s, b, err)
+		}
+		want, _ := json.Marshal(s) // encoding/json's reading of the same string
+		var ref string
+		_ = json.Unmarshal(want, &ref)
+		if got != ref {
+			t.Fatalf("%q: decoded %q, encoding/json gives %q", s, got, ref)
 		}
 	})
 }

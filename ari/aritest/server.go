@@ -41,6 +41,10 @@ type Options struct {
 	Contexts []string
 	// AsteriskID is the asterisk_id of every event (default "02:fc:00:00:00:01").
 	AsteriskID string
+	// WriteTimeout is how long a write to an events socket may block
+	// before the client is dropped: Asterisk's websocket_write_timeout,
+	// default 100 ms. Negative = never drop (benchmarks on a busy machine).
+	WriteTimeout time.Duration
 	// Seed seeds the fault injection's randomness (reorder, duplicate).
 	Seed uint64
 	// Logger receives debug logs; nil discards.
@@ -113,6 +117,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.Username == "" && opts.Password == "" {
 		opts.Username, opts.Password = "asterisk", "asterisk"
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = defaultWriteTimeout
 	}
 	if opts.AsteriskID == "" {
 		opts.AsteriskID = "02:fc:00:00:00:01"

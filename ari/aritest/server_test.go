@@ -254,3 +254,18 @@ func TestDTMF(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestEncodeMatchesEncodingJSON: the hand-written encoder and encoding/json
+// agree on every value an event carries.
+func TestEncodeMatchesEncodingJSON(t *testing.T) {
+	ch := channelJSON{ID: "a\"b", Name: "Local/x;2", State: "Up", Caller: callerJSON{"Ünï\x01", "1"},
+		Dialplan:     dialplanJSON{Context: "c", Exten: "e", Priority: 7, AppName: "Stasis", AppData: "gw,\\x"},
+		CreationTime: "t", Language: "en"}
+	for _, v := range []any{ch, playbackJSON{ID: "p", MediaURI: "sound:a", NextMediaURI: "sound:b", TargetURI: "channel:x", Language: "en", State: "playing"},
+		playbackJSON{ID: "p"}, []string{"a", "b\n"}, []string{}, 42, int64(-3), true, "x\xffy", callerJSON{}} {
+		want, _ := json.Marshal(v)
+		if got := appendValue(nil, v); string(got) != string(want) {
+			t.Errorf("%T:\n got %s\nwant %s", v, got, want)
+		}
+	}
+}

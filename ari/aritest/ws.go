@@ -11,13 +11,14 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// writeTimeout is Asterisk's default websocket_write_timeout: a client that
-// cannot take a frame within it is dropped.
-const writeTimeout = 100 * time.Millisecond
+// defaultWriteTimeout is Asterisk's default websocket_write_timeout: a
+// client that cannot take a frame within it is dropped.
+const defaultWriteTimeout = 100 * time.Millisecond
 
-// outQueue bounds the frames waiting for one client; a client that lets it
-// fill up is dropped like one that blocks a write.
-const outQueue = 4096
+// maxQueue bounds the frames waiting for one client. Like Asterisk, a
+// client is dropped when a write blocks for writeTimeout; the bound only
+// stops a client that reads, but too slowly, from growing memory forever.
+const maxQueue = 1 << 20
 
 // app is a registered Stasis application. It outlives its sockets: the
 // channels stay in it while no client is connected (events are then lost).
@@ -39,9 +40,25 @@ type frame struct {
 type wsClient struct {
 	s    *Server
 	conn *websocket.Conn
-	out  chan frame
 	done chan struct{}
 	once sync.Once
+
+	qmu sync.Mutex
+	q   []frame
+	sig chan struct{} // cap 1: frames were queued
+}
+
+func newClient(s *Server) *wsClient {
+	return &wsClient{s: s, done: make(chan struct{}), sig: make(chan struct{}, 1)}
+}
+
+// take returns and clears the queued frames.
+func (c *wsClient) take() []frame {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	q := c.q
+	c.q = nil
+	return q
 }
 
 var errClientGone = errors.New("client gone")
@@ -69,18 +86,26 @@ func (s *Server) unregister(c *wsClient) {
 	}
 }
 
-// enqueueLocked queues one frame; a full queue drops the client. s.mu held.
+// enqueueLocked queues one frame; an overlong queue drops the client.
+// s.mu held (or any lock order: it takes only qmu).
 func (c *wsClient) enqueueLocked(data []byte) {
 	select {
 	case <-c.done:
 		return
 	default:
 	}
-	select {
-	case c.out <- frame{data: data, at: time.Now()}:
-	default:
+	c.qmu.Lock()
+	if len(c.q) >= maxQueue {
+		c.qmu.Unlock()
 		c.s.log.Warn("aritest: client queue full, dropping it")
 		c.kill()
+		return
+	}
+	c.q = append(c.q, frame{data: data, at: time.Now()})
+	c.qmu.Unlock()
+	select {
+	case c.sig <- struct{}{}:
+	default:
 	}
 }
 
@@ -105,7 +130,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	subscribeAll, _ := strconv.ParseBool(q.Get("subscribeAll"))
 	// Register before the upgrade completes, so that a client whose dial
 	// returned is already subscribed (as on Asterisk).
-	c := &wsClient{s: s, out: make(chan frame, outQueue), done: make(chan struct{})}
+	c := newClient(s)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -164,7 +189,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *wsClient) write(data []byte) bool {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	var deadline time.Time // zero: none
+	if d := c.s.opts.WriteTimeout; d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	_ = c.conn.SetWriteDeadline(deadline)
 	if err := c.conn.WriteMessage(websocket.TextMessage, data); err != nil {
 		c.s.log.Warn("aritest: dropping websocket client", "err", err)
 		c.kill()
@@ -177,38 +206,28 @@ func (c *wsClient) write(data []byte) bool {
 // (delay, reorder window, duplicates).
 func (c *wsClient) writeLoop() {
 	for {
-		var f frame
-		select {
-		case <-c.done:
-			return
-		case f = <-c.out:
-		}
-		fl := c.s.faultSnapshot()
-		if fl.delay > 0 {
-			if !c.waitUntil(f.at.Add(fl.delay)) {
+		batch := c.take()
+		if len(batch) == 0 {
+			select {
+			case <-c.sig:
+				continue
+			case <-c.done:
 				return
 			}
 		}
-		batch := []frame{f}
+		fl := c.s.faultSnapshot()
 		if fl.reorder > 0 {
-			deadline := time.Now().Add(fl.reorder)
-		collect:
-			for {
-				t := time.NewTimer(time.Until(deadline))
-				select {
-				case <-c.done:
-					t.Stop()
-					return
-				case g := <-c.out:
-					t.Stop()
-					batch = append(batch, g)
-				case <-t.C:
-					break collect
-				}
+			// Collect what arrives within the window, then shuffle.
+			if !c.waitUntil(batch[0].at.Add(fl.reorder)) {
+				return
 			}
+			batch = append(batch, c.take()...)
 			c.s.shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
 		}
 		for _, f := range batch {
+			if fl.delay > 0 && !c.waitUntil(f.at.Add(fl.delay)) {
+				return
+			}
 			dup := c.s.duplicateNow() // decided before the first copy goes out
 			if !c.write(f.data) {
 				return
