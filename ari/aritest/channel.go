@@ -187,6 +187,7 @@ func (s *Server) enterStasisLocked(c *channel, app string, args []string) {
 		args = []string{}
 	}
 	s.emitToLocked(app, "StasisStart", nil, []kv{{"args", args}, {"channel", c.json()}})
+	s.log.Debug("aritest: channel entered Stasis", "app", app, "channel", c.id)
 	if !c.running {
 		c.running = true
 		s.wg.Add(1)
@@ -412,6 +413,7 @@ func (s *Server) recordEndLocked(c *channel, e End) {
 	e.Vars = maps.Clone(c.vars)
 	r.end, r.set = e, true
 	close(r.done)
+	s.log.Debug("aritest: channel left Stasis", "channel", c.id, "continued", e.Continued, "hungup", e.HungUp, "cause", e.Cause)
 }
 
 // requestHangupLocked starts a hangup. ari: DELETE /channels (event cause 32

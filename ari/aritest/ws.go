@@ -195,7 +195,7 @@ func (c *wsClient) write(data []byte) bool {
 	}
 	_ = c.conn.SetWriteDeadline(deadline)
 	if err := c.conn.WriteMessage(websocket.TextMessage, data); err != nil {
-		c.s.log.Warn("aritest: dropping websocket client", "err", err)
+		c.s.log.Warn("aritest: dropping websocket client", "peer", c.conn.RemoteAddr().String(), "err", err)
 		c.kill()
 		return false
 	}
