@@ -7,6 +7,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -115,6 +116,36 @@ func registerClient(reg prometheus.Registerer, url string, c *ari.Client) error 
 	var errs []error
 	for _, col := range cs {
 		errs = append(errs, reg.Register(col))
+	}
+	return errors.Join(errs...)
+}
+
+// reorderStatser is implemented by a gateway that exposes its event
+// ordering counters (gateway.Gateway.ReorderStats, when it has it).
+type reorderStatser interface {
+	ReorderStats() reorder.Stats
+}
+
+// registerReorder exports the event ordering counters of g, if it has them.
+func registerReorder(reg prometheus.Registerer, url string, g any) error {
+	rs, ok := g.(reorderStatser)
+	if !ok {
+		return nil
+	}
+	labels := prometheus.Labels{"ari": url}
+	counter := func(name, help string, f func(reorder.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f(rs.ReorderStats())) })
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{
+		counter("eivr_ari_events_reordered_total", "ARI events that overtook an event that arrived before them.", func(s reorder.Stats) uint64 { return s.Reordered }),
+		counter("eivr_ari_events_held_total", "ARI events that waited for a missing causal predecessor.", func(s reorder.Stats) uint64 { return s.Held }),
+		counter("eivr_ari_events_duplicate_total", "ARI events received twice.", func(s reorder.Stats) uint64 { return s.Duplicate }),
+		counter("eivr_ari_events_late_dropped_total", "ARI events dropped because their channel or playback had ended.", func(s reorder.Stats) uint64 { return s.LateDropped }),
+		counter("eivr_ari_events_stale_total", "ChannelStateChange events dropped because they would go backwards.", func(s reorder.Stats) uint64 { return s.Stale }),
+	} {
+		errs = append(errs, reg.Register(c))
 	}
 	return errors.Join(errs...)
 }

@@ -139,6 +139,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
 		}
+		if err := registerReorder(reg, u, g); err != nil {
+			return err
+		}
 		s.clients = append(s.clients, client)
 		s.gateways = append(s.gateways, g)
 	}

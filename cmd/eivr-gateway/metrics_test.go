@@ -1,0 +1,80 @@
+package main
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type fakeOrdered struct{ st reorder.Stats }
+
+func (f *fakeOrdered) ReorderStats() reorder.Stats { return f.st }
+
+// samples gathers reg's metric name as "label=v,label=v value" lines, sorted.
+func samples(t *testing.T, reg *prometheus.Registry, name string) []string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			out = append(out, strings.Join(ls, ",")+" "+strconv.FormatFloat(v, 'g', -1, 64))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestRegisterReorder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := &fakeOrdered{st: reorder.Stats{Reordered: 3, Duplicate: 2}}
+	if err := registerReorder(reg, "http://a/ari", f); err != nil {
+		t.Fatal(err)
+	}
+	f.st.Reordered = 5
+	if got := samples(t, reg, "eivr_ari_events_reordered_total"); len(got) != 1 || got[0] != "ari=http://a/ari 5" {
+		t.Errorf("reordered: %q", got)
+	}
+	// A gateway without the counters registers nothing.
+	if err := registerReorder(prometheus.NewRegistry(), "u", struct{}{}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSessionMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	m.SessionStarted("a")
+	m.SessionStarted("a")
+	m.SessionEnded("a", "", gateway.ErrClientExit.Error(), time.Second)
+	m.SessionEnded("a", gateway.StatusDenied, gateway.ErrDenied.Error(), 0)                              // refused: never started
+	m.SessionEnded("a", gateway.StatusBadArgs, gateway.ErrBadArgs.Error()+"\n\"/x(\": missing paren", 0) // user input stays out of labels
+	check := func(name string, want ...string) {
+		t.Helper()
+		if got := samples(t, reg, name); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s:\n got %q\nwant %q", name, got, want)
+		}
+	}
+	check("eivr_sessions_active", "app=a 1")
+	check("eivr_sessions_ended_total",
+		"app=a,cause=application not allowed,status=DENIED 1",
+		"app=a,cause=bad application string,status=BADARGS 1",
+		"app=a,cause=client exited (E/X),status= 1")
+	check("eivr_script_exits_total", "app=a,how=exit 1")
+}
