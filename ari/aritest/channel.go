@@ -49,6 +49,7 @@ const (
 	cmdPlay cmdKind = iota
 	cmdAnswer
 	cmdSetVar
+	cmdSetVars
 	cmdContinue
 	cmdMove
 	cmdDTMF
@@ -61,6 +62,7 @@ type command struct {
 	name  string
 	value string
 	unset bool
+	vars  map[string]string // cmdSetVars
 	// continue
 	context, exten string
 	priority       int64
@@ -251,6 +253,13 @@ func (s *Server) exec(c *channel, cmd *command) bool {
 	case cmdSetVar:
 		s.mu.Lock()
 		s.setVarLocked(c, cmd.name, cmd.value, cmd.unset)
+		s.mu.Unlock()
+		cmd.reply <- nil
+	case cmdSetVars:
+		s.mu.Lock()
+		for _, k := range sortedKeys(cmd.vars) {
+			s.setVarLocked(c, k, cmd.vars[k], false)
+		}
 		s.mu.Unlock()
 		cmd.reply <- nil
 	case cmdContinue:

@@ -47,7 +47,7 @@
 //	POST /channels/create, /channels/{id}/dial
 //	DELETE /channels/{id}[?reason=|reason_code=]
 //	POST /channels/{id}/answer | play[/{playbackId}] | variable | continue | move | dtmf | ring | silence | mute | hold
-//	GET  /channels/{id}/variable
+//	GET  /channels/{id}/variable, GET|POST /channels/{id}/variables (bulk, 22.10)
 //	GET|DELETE /playbacks/{id}, POST /playbacks/{id}/control
 //
 // Error bodies are {"message": "..."} with Asterisk's statuses and texts:

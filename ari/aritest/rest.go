@@ -56,6 +56,8 @@ func (s *Server) routes() http.Handler {
 	h("POST /ari/channels/{id}/play/{pb}", s.play1)
 	h("GET /ari/channels/{id}/variable", s.getVar)
 	h("POST /ari/channels/{id}/variable", s.setVar)
+	h("GET /ari/channels/{id}/variables", s.getVars)
+	h("POST /ari/channels/{id}/variables", s.setVars)
 	h("POST /ari/channels/{id}/continue", s.continue1)
 	h("POST /ari/channels/{id}/move", s.move)
 	h("POST /ari/channels/{id}/dtmf", s.dtmf)
@@ -579,6 +581,47 @@ func (s *Server) setVar(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	s.runSync(w, r, c, &command{kind: cmdSetVar, name: name, value: p.str("value"), unset: !p.has("value")},
 		http.StatusBadRequest, "Failed to execute function")
+}
+
+// getVars is the bulk read of 22.10: ?variables=A,B → {"variables":{...}}
+// (unset names are left out).
+func (s *Server) getVars(w http.ResponseWriter, r *http.Request, p params) {
+	names := p.str("variables")
+	if names == "" {
+		writeErr(w, http.StatusBadRequest, "Variable names are required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chans[r.PathValue("id")]
+	if c == nil {
+		writeErr(w, http.StatusNotFound, "Provided channel was not found")
+		return
+	}
+	out := map[string]string{}
+	for _, n := range strings.Split(names, ",") {
+		if v, ok, err := s.getVarLocked(c, n); err == nil && ok {
+			out[n] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"variables": out})
+}
+
+// setVars is the bulk write of 22.10: body {"variables":{...}}, one
+// queued command like POST /variable.
+func (s *Server) setVars(w http.ResponseWriter, r *http.Request, p params) {
+	if len(p.vars) == 0 {
+		writeErr(w, http.StatusBadRequest, "Variables are required")
+		return
+	}
+	s.mu.Lock()
+	c := s.controlLocked(w, r.PathValue("id"), "Channel not found", false)
+	if c == nil {
+		s.mu.Unlock()
+		return
+	}
+	cmd := &command{kind: cmdSetVars, vars: p.vars}
+	s.runSync(w, r, c, cmd, http.StatusBadRequest, "Failed to execute function")
 }
 
 func (s *Server) continue1(w http.ResponseWriter, r *http.Request, p params) {

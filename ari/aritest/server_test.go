@@ -203,6 +203,13 @@ func TestVariables(t *testing.T) {
 	}
 	gw.expect("ChannelVarset")
 	mustCall(t, s, "GET", "/channels/nope/variable", url.Values{"variable": {"X"}}, 404)
+	if st, _ := call(t, s, "POST", "/channels/"+id+"/variables", nil, `{"variables":{"B1":"x","B2":"y"}}`); st != 204 {
+		t.Fatalf("bulk set: %d", st)
+	}
+	gw.expect("ChannelVarset", "ChannelVarset")
+	if b := mustCall(t, s, "GET", "/channels/"+id+"/variables", url.Values{"variables": {"B1,B2,NOPE"}}, 200); string(b) != `{"variables":{"B1":"x","B2":"y"}}` {
+		t.Fatalf("bulk get: %s", b)
+	}
 	vars, _ := s.Vars(id)
 	if vars["J"] != "v" {
 		t.Fatalf("vars %v", vars)
