@@ -42,11 +42,12 @@ package aritest
 //     side won on Asterisk), so a replay cannot match event for event.
 //   - ari-23 (/sounds listing of the 569 real files): the catalogue is
 //     the test's own; TestSoundsAndInfo covers the format and errors.
-//   - ari-25, ari-26 (variables after StasisEnd set by the dialplan, and
-//     Stasis() from the h extension): need dialplan execution.
+//   - ari-25 (variables after StasisEnd set by the dialplan, h extension
+//     keeping a channel alive): needs dialplan execution.
 //   - ari-27 (DTMF latency vs native ExternalIVR): a latency measurement,
 //     not an event sequence.
-// ari-24 (gaps between files) is beyond the brief's set and replays as is.
+// ari-24 (gaps between files) and ari-26 (Stasis() from the h extension,
+// CallOptions.Dead) are beyond the brief's set and replay as well.
 
 import (
 	"bufio"
@@ -94,7 +95,8 @@ var calibrationTraces = []struct {
 	{file: "ari-18-play-before-answer.jsonl"},
 	{file: "ari-19-hangup-with-queued-playbacks.jsonl"},
 	{file: "ari-20-rest-blocking-during-playback.jsonl"},
-	{file: "ari-24-gap-between-files.jsonl", bulk: true}, // beyond the brief's set; passes as is
+	{file: "ari-24-gap-between-files.jsonl", bulk: true}, // beyond the brief's set
+	{file: "ari-26-stasis-in-h-exten.jsonl"},             // beyond the brief's set
 }
 
 // maxPause caps the rig's idle pauses (recorded seconds) that no event or
@@ -243,6 +245,7 @@ type step struct {
 	lead    time.Duration
 	cause   int
 	async   bool
+	dead    bool // StartCall from the h extension of a hung-up channel
 }
 
 type expEvent struct {
@@ -478,6 +481,14 @@ func runCalibration(t *testing.T, traceNo int, file string, concurrent bool, spe
 			st := step{kind: stepREST, t: l.T, end: l.T + r.ElapsedMs/1000, rest: r, params: p}
 			segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
 			switch {
+			case r.Method == "POST" && r.Path == "/channels" && strings.HasPrefix(p.Get("endpoint"), "Local/s@deadstasis"):
+				// [deadstasis]: Answer, Wait(1), Hangup(16); h: Stasis(gw,fromh,${HANGUPCAUSE})
+				chanRec, drvRec := p.Get("otherChannelId"), p.Get("channelId")
+				drvOf[drvRec] = chanRec
+				st.kind, st.chanRec, st.lane, st.dead = stepStartCall, chanRec, chanRec, true
+				c := parseCallerID(p.Get("callerId"))
+				st.caller = &CallerID{Name: c.Name, Number: c.Number}
+				newChan(chanRec)
 			case r.Method == "POST" && r.Path == "/channels" && strings.HasPrefix(p.Get("endpoint"), "Local/s@stasisin"):
 				chanRec, drvRec := p.Get("otherChannelId"), p.Get("channelId")
 				drvOf[drvRec] = chanRec
@@ -626,7 +637,11 @@ func runCalibration(t *testing.T, traceNo int, file string, concurrent bool, spe
 				<-rs.done
 			}
 		case stepStartCall:
-			if _, err := srv.StartCall("gw", []string{"arg1", "arg2"}, CallOptions{ID: ids.m[st.chanRec], Caller: st.caller}); err != nil {
+			args, opt := []string{"arg1", "arg2"}, CallOptions{ID: ids.m[st.chanRec], Caller: st.caller}
+			if st.dead {
+				args, opt.Dead, opt.Context, opt.HangupCause = []string{"fromh", "16"}, true, "deadstasis", 16
+			}
+			if _, err := srv.StartCall("gw", args, opt); err != nil {
 				fail("StartCall: %v", err)
 			}
 		case stepDTMF:

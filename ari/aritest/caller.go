@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,13 @@ type CallOptions struct {
 	Language string
 	Answered bool              // enter Stasis in state Up instead of Ring
 	Vars     map[string]string // channel variables set before Stasis (no events)
+	// Dead makes the call enter Stasis() from the h extension of a channel
+	// that has already hung up (ari-26): StasisStart (state Up, exten "h")
+	// and StasisEnd at once, nothing else; GET variable/channel keep
+	// working (HANGUPCAUSE = HangupCause, default 16) while control calls
+	// get 409, until FarHangup or DELETE removes the channel.
+	Dead        bool
+	HangupCause int
 }
 
 // StartCall makes an inbound call enter Stasis(app,args...) as the dialplan
@@ -42,8 +50,15 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 	if opt.Context == "" {
 		opt.Context = "stasisin"
 	}
+	nameExten := opt.Exten
+	if nameExten == "" || opt.Dead {
+		nameExten = "s" // a dead call runs in h, but was dialled to s
+	}
 	if opt.Exten == "" {
 		opt.Exten = "s"
+		if opt.Dead {
+			opt.Exten = "h"
+		}
 	}
 	if opt.Priority == 0 {
 		opt.Priority = 2
@@ -58,12 +73,12 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 		return "", fmt.Errorf("%w: %q", ErrChannelID, opt.ID)
 	}
 	if opt.Name == "" {
-		opt.Name = s.localNameLocked(opt.Context, opt.Exten) + ";2"
+		opt.Name = s.localNameLocked(opt.Context, nameExten) + ";2"
 	}
 	c := s.newChannelLocked(opt.ID, opt.Name)
 	c.state = "Ring"
 	c.fromDialplan = true
-	if opt.Answered {
+	if opt.Answered || opt.Dead {
 		c.state = "Up"
 	}
 	if opt.Language != "" {
@@ -74,6 +89,22 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 	c.dp = dialplanJSON{Context: opt.Context, Exten: opt.Exten, Priority: opt.Priority}
 	for k, v := range opt.Vars {
 		c.vars[k] = v
+	}
+	if opt.Dead {
+		cause := opt.HangupCause
+		if cause == 0 {
+			cause = 16
+		}
+		c.vars["HANGUPCAUSE"] = strconv.Itoa(cause)
+		c.dp.AppName, c.dp.AppData = "Stasis", strings.Join(append([]string{app}, args...), ",")
+		c.vars["STASISSTATUS"] = ""
+		now := time.Now()
+		j := c.json()
+		s.publishLocked(app, encodeEvent("StasisStart", now, s.opts.AsteriskID, app, nil, []kv{{"args", nonNil(args)}, {"channel", j}}))
+		s.publishLocked(app, encodeEvent("StasisEnd", now, s.opts.AsteriskID, app, nil, []kv{{"channel", j}}))
+		c.vars["STASISSTATUS"] = "SUCCESS"
+		s.recordEndLocked(c, End{HungUp: true, Cause: cause})
+		return c.id, nil
 	}
 	s.enterStasisLocked(c, app, args)
 	return c.id, nil
