@@ -257,7 +257,7 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			data:  fmt.Sprintf("%s(hello-world,%s)", menu, filepath.Join(d.tmp, "call1.log")),
 			perl:  true, logf: filepath.Join(d.tmp, "call1.log"),
 			act: func(c *demoCall) error {
-				return d.press(ctx, c, []press{{"1", 800 * time.Millisecond}, {"5", 1200 * time.Millisecond}, {"2", 900 * time.Millisecond}})
+				return d.press(ctx, c, []press{{"hello-world", "1", 800 * time.Millisecond}, {"beep", "5", 1200 * time.Millisecond}, {"digits/5", "2", 900 * time.Millisecond}})
 			},
 			want: continued,
 		},
@@ -265,7 +265,7 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			title: "the TCP menu (ivr://): press 4 during the greeting, then 3 (the script hangs up)",
 			data:  fmt.Sprintf("ivr://%s(tt-monkeys)", tcpAddr),
 			act: func(c *demoCall) error {
-				return d.press(ctx, c, []press{{"4", 1500 * time.Millisecond}, {"3", 1000 * time.Millisecond}})
+				return d.press(ctx, c, []press{{"tt-monkeys", "4", 1500 * time.Millisecond}, {"digits/4", "3", 1000 * time.Millisecond}})
 			},
 			want: hungUp,
 		},
@@ -274,6 +274,9 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			data:  fmt.Sprintf("%s(vm-goodbye,%s)", menu, filepath.Join(d.tmp, "call3.log")),
 			perl:  true, logf: filepath.Join(d.tmp, "call3.log"),
 			act: func(c *demoCall) error {
+				if err := d.waitPlay(ctx, c, "vm-goodbye"); err != nil {
+					return err
+				}
 				if err := d.think(ctx, 600*time.Millisecond); err != nil {
 					return err
 				}
@@ -327,13 +330,19 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 	return calls, nil
 }
 
+// press is a caller's reaction: when the prompt starts playing, listen for
+// a while, then press a digit.
 type press struct {
-	digit string
-	after time.Duration // think time before pressing (simulated)
+	prompt string        // sound whose playback the caller waits for
+	digit  string        // then pressed
+	after  time.Duration // think time after the prompt started (simulated)
 }
 
 func (d *demo) press(ctx context.Context, c *demoCall, ps []press) error {
 	for _, p := range ps {
+		if err := d.waitPlay(ctx, c, p.prompt); err != nil {
+			return err
+		}
 		if err := d.think(ctx, p.after); err != nil {
 			return err
 		}
@@ -343,6 +352,26 @@ func (d *demo) press(ctx context.Context, c *demoCall, ps []press) error {
 		}
 	}
 	return nil
+}
+
+// waitPlay waits until the gateway has asked to play sound on c's channel.
+func (d *demo) waitPlay(ctx context.Context, c *demoCall, sound string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, r := range d.sim.Requests() {
+			if r.Method == "POST" && strings.HasPrefix(r.Path, "/channels/"+c.ch+"/play") && r.Params["media"] == "sound:"+sound {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the caller never heard %s: %w", sound, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 func (d *demo) think(ctx context.Context, t time.Duration) error {

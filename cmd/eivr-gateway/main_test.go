@@ -311,6 +311,7 @@ type gatewayProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	logs chan map[string]any
+	seen []map[string]any // every record read so far
 	done chan error
 }
 
@@ -354,10 +355,27 @@ func startGateway(t *testing.T, dir, config string, env ...string) *gatewayProc 
 	return g
 }
 
-// waitLog waits for a log record whose msg starts with msg and whose
-// fields match.
+// waitLog waits for a log record (logged at any time since the start)
+// whose msg starts with msg and whose fields match.
 func (g *gatewayProc) waitLog(msg string, fields map[string]string) map[string]any {
 	g.t.Helper()
+	matches := func(rec map[string]any) bool {
+		m, _ := rec["msg"].(string)
+		if !strings.HasPrefix(m, msg) {
+			return false
+		}
+		for k, v := range fields {
+			if fmt.Sprint(rec[k]) != v {
+				return false
+			}
+		}
+		return true
+	}
+	for _, rec := range g.seen {
+		if matches(rec) {
+			return rec
+		}
+	}
 	timer := time.NewTimer(15 * time.Second)
 	defer timer.Stop()
 	for {
@@ -366,17 +384,8 @@ func (g *gatewayProc) waitLog(msg string, fields map[string]string) map[string]a
 			if !ok {
 				g.t.Fatalf("the gateway exited before logging %q", msg)
 			}
-			m, _ := rec["msg"].(string)
-			if !strings.HasPrefix(m, msg) {
-				continue
-			}
-			match := true
-			for k, v := range fields {
-				if fmt.Sprint(rec[k]) != v {
-					match = false
-				}
-			}
-			if match {
+			g.seen = append(g.seen, rec)
+			if matches(rec) {
 				return rec
 			}
 		case <-timer.C:
