@@ -37,7 +37,7 @@ func (cf *configFlags) register(fs *flag.FlagSet) {
 // load reads the config file (if any), then the environment, then the flags
 // the user set, then validates. The returned name is the file read ("" for
 // the built-in defaults). Problems carry file:line:key where known.
-func (cf *configFlags) load(fs *flag.FlagSet, getenv func(string) string) (config.Config, string, error) {
+func (cf *configFlags) load(flags *flag.FlagSet, getenv func(string) string) (config.Config, string, error) {
 	name := cf.file
 	explicit := name != ""
 	if name == "" {
@@ -54,36 +54,62 @@ func (cf *configFlags) load(fs *flag.FlagSet, getenv func(string) string) (confi
 		if cfg, err = config.Parse(name, data); err != nil {
 			return cfg, name, err
 		}
-	case errors.Is(err, fs2ErrNotExist) && !explicit:
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		name, data = "", nil
 	default:
 		return cfg, name, fmt.Errorf("read config: %w", err)
 	}
 	config.ApplyEnv(&cfg, getenv)
-	fs.Visit(func(f *flag.Flag) {
+	byFlag := map[string]string{} // key -> flag that set it
+	flags.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "ari-url":
 			cfg.ARI.URLs = []string{cf.ariURL}
+			byFlag["ari.urls"] = f.Name
 		case "ari-user":
 			cfg.ARI.Username = cf.ariUser
+			byFlag["ari.username"] = f.Name
 		case "admin-listen":
 			cfg.Admin.Listen = cf.adminListen
+			byFlag["admin.listen"] = f.Name
 		case "log-level":
 			cfg.Log.Level = cf.logLevel
+			byFlag["log.level"] = f.Name
 		case "log-format":
 			cfg.Log.Format = cf.logFormat
+			byFlag["log.format"] = f.Name
 		}
 	})
 	if err := cfg.Validate(); err != nil {
-		if name != "" {
+		// A problem with a value a flag set is the flag's, not the file's.
+		var fromFile, fromFlags []error
+		for _, p := range config.Problems(err) {
+			k, _, _ := strings.Cut(p.Key, "[")
+			if f, ok := byFlag[k]; ok {
+				q := *p
+				q.File = "--" + f
+				fromFlags = append(fromFlags, &q)
+			} else {
+				fromFile = append(fromFile, p)
+			}
+		}
+		err = errors.Join(fromFile...)
+		if name != "" && err != nil {
 			err = config.Locate(err, name, data)
 		}
-		return cfg, name, err
+		return cfg, name, errors.Join(append(asErrors(err), fromFlags...)...)
 	}
 	return cfg, name, nil
 }
 
-var fs2ErrNotExist = fs.ErrNotExist
+// asErrors lists the problems of a config error as errors.
+func asErrors(err error) []error {
+	var out []error
+	for _, p := range config.Problems(err) {
+		out = append(out, p)
+	}
+	return out
+}
 
 // problemLines renders a config error one problem per line.
 func problemLines(err error) []string {

@@ -195,7 +195,7 @@ func TestCheckValidation(t *testing.T) {
 	p := writeFile(t, dir, "gw.toml", "[[app]]\nname = \"ivr\"\nprograms = [\"menu.pl\"]\n")
 	r := runBin(t, dir, 30*time.Second, nil, "check", "--config", p, "--log-level", "loud")
 	if r.code != 1 || !strings.Contains(r.stdout, p+":3:1: app[0].programs[0]: \"menu.pl\" is not absolute") ||
-		!strings.Contains(r.stdout, `log.level: "loud": want debug, info, warn or error`) {
+		!strings.Contains(r.stdout, `--log-level: log.level: "loud": want debug, info, warn or error`) {
 		t.Errorf("exit %d:\n%s", r.code, r.stdout)
 	}
 }
