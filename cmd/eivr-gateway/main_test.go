@@ -645,3 +645,34 @@ func ringing(sim *aritest.Server, endpoint string) bool {
 	}
 	return false
 }
+
+// A session still live when limits.drain_timeout expires is ended
+// (EIVRGW_STATUS=SHUTDOWN, back to the dialplan) and the process exits 0.
+func TestRunDrainTimeout(t *testing.T) {
+	sim := newSim(t, 20)
+	menu := menuPath(t)
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, "")+"\n[limits]\ndrain_timeout = \"300ms\"\n")
+	g := startGateway(t, dir, p)
+	g.waitLog("ARI connected", nil)
+	a, err := sim.StartCall("eivr", []string{menu + "(hello-world)"}, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog("session started", map[string]string{"channel": a})
+	start := time.Now()
+	if err := g.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	end := waitEnd(t, sim, a)
+	if !end.Continued || end.Vars["EIVRGW_STATUS"] != "SHUTDOWN" {
+		t.Errorf("call live at the drain timeout: %+v, want back to the dialplan with EIVRGW_STATUS=SHUTDOWN", end)
+	}
+	g.waitLog("drain timeout: ending the sessions left", nil)
+	if code := g.exit(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("exited %v after SIGINT, before the drain timeout", d)
+	}
+}
