@@ -652,9 +652,14 @@ func TestRunDrainTimeout(t *testing.T) {
 	sim := newSim(t, 20)
 	menu := menuPath(t)
 	dir := t.TempDir()
-	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, "")+"\n[limits]\ndrain_timeout = \"300ms\"\n")
+	cfg := strings.Replace(runConfig(sim, menu, ""), `listen = "127.0.0.1:0"`, "listen = \"127.0.0.1:0\"\npprof = true", 1)
+	p := writeFile(t, dir, "gw.toml", cfg+"\n[limits]\ndrain_timeout = \"300ms\"\n")
 	g := startGateway(t, dir, p)
+	admin := fmt.Sprint(g.waitLog("admin listener", nil)["addr"])
 	g.waitLog("ARI connected", nil)
+	if code, body := get(t, admin, "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ with pprof on: %d", code)
+	}
 	a, err := sim.StartCall("eivr", []string{menu + "(hello-world)"}, aritest.CallOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/user"
 	"reflect"
@@ -186,6 +187,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 			a.Shutdown(sctx)
 		}()
 		log.Info("admin listener", "addr", a.Addr(), "pprof", cfg.Admin.Pprof, "calls", cfg.Admin.Token != "")
+		if host, _, _ := net.SplitHostPort(a.Addr()); !net.ParseIP(host).IsLoopback() {
+			log.Warn("the admin listener is not on a loopback address: /metrics, /readyz and /debug/pprof (if on) are open to the network", "addr", a.Addr())
+		}
 	}
 	apps := make([]string, len(cfg.Apps))
 	for i, a := range cfg.Apps {
