@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
+)
+
+// The gateway half of the soak (reorder/soak_test.go is the Reorderer
+// alone, on a fake clock): ARI frames of many channels, each channel's
+// events shuffled within the reorder window W and a share of them sent
+// twice, go over the real WebSocket (aritest.SendRaw) through ari.Client,
+// reorder (real clock) and the gateway's routing to one ivr:// session per
+// channel. Every client must receive its digits in order, each once, then
+// H.
+//
+// The windows are measured on arrival, on the wall clock, so a sender (or
+// gateway) starved of CPU for longer than the margin can turn a shuffle
+// planned within W into one beyond it. The test therefore records when each
+// frame was really sent: a digit missing although it was sent less than
+// W-slack after a newer digit of its channel is a loss; one sent later than
+// that is counted as beyond the window (the reorder package drops such a
+// straggler by design, rule 6) and reported, not failed.
+
+const soakDigits = "0123456789*#ABCD"
+
+// soakFrame is one ARI frame of channel ch at ts, as Asterisk writes it.
+func soakFrame(typ, ch string, ts time.Time, extra string) []byte {
+	return fmt.Appendf(nil, `{"type":%q,"timestamp":%q,%s"channel":{"id":%q,"name":"PJSIP/%s","state":"Up","protocol_id":"","caller":{"name":"","number":"5551234"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"stasisin","exten":"s","priority":2,"app_name":"Stasis","app_data":"eivr"},"creationtime":"2026-11-23T18:00:00.000+0000","language":"en"},"asterisk_id":"02:fc:00:00:00:01","application":"eivr"}`,
+		typ, ts.UTC().Format("2006-01-02T15:04:05.000-0700"), extra, ch, ch)
+}
+
+type soakArrival struct {
+	at    time.Duration // planned send time, from the start
+	seq   int
+	ch, k int // channel index, event index in the channel
+	frame []byte
+}
+
+// soakPlan builds the frames of channels calls of n events each
+// (StasisStart, n-3 digits, ChannelHangupRequest, StasisEnd; one every
+// spacing), channel i starting at i*gap, each planned at its time plus
+// U[0,shuffle), a share dup of them again at another U[0,shuffle).
+func soakPlan(rng *rand.Rand, url string, channels, n int, gap, spacing, shuffle time.Duration, dup float64) []soakArrival {
+	base := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+	var out []soakArrival
+	add := func(ch, k int, at time.Duration, f []byte) {
+		out = append(out, soakArrival{at: at + time.Duration(rng.Int64N(int64(shuffle))), seq: len(out), ch: ch, k: k, frame: f})
+		if rng.Float64() < dup {
+			out = append(out, soakArrival{at: at + time.Duration(rng.Int64N(int64(shuffle))), seq: len(out), ch: ch, k: k, frame: f})
+		}
+	}
+	for i := range channels {
+		ch := "soak-" + strconv.Itoa(i)
+		t0 := time.Duration(i) * gap
+		for k := range n {
+			at := t0 + time.Duration(k)*spacing
+			ts := base.Add(at)
+			switch {
+			case k == 0:
+				add(i, k, at, soakFrame("StasisStart", ch, ts, `"args":["`+url+`(`+ch+`)"],`))
+			case k == n-2:
+				add(i, k, at, soakFrame("ChannelHangupRequest", ch, ts, `"cause":16,`))
+			case k == n-1:
+				add(i, k, at, soakFrame("StasisEnd", ch, ts, ""))
+			default:
+				d := soakDigits[(k-1)%len(soakDigits)]
+				add(i, k, at, soakFrame("ChannelDtmfReceived", ch, ts, `"digit":"`+string(d)+`","duration_ms":100,`))
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b soakArrival) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return a.seq - b.seq
+	})
+	return out
+}
+
+type soakResult struct {
+	ch     int
+	digits string
+	err    error
+}
+
+// soakClient is the ivr:// server of one session: it asks P (to learn its
+// channel), then reads the digits, H, and EOF.
+func soakClient(c net.Conn) (r soakResult) {
+	defer c.Close()
+	r.ch = -1
+	if _, err := io.WriteString(c, "P,x\n"); err != nil {
+		r.err = err
+		return r
+	}
+	br := bufio.NewReader(c)
+	var b strings.Builder
+	defer func() { r.digits = b.String() }()
+	for {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		l, err := br.ReadString('\n')
+		if err != nil {
+			r.err = fmt.Errorf("before H: %w", err)
+			return r
+		}
+		l = strings.TrimSuffix(l, "\n")
+		tag, _, _ := strings.Cut(l, ",")
+		switch {
+		case tag == "P":
+			r.ch, _ = strconv.Atoi(strings.TrimPrefix(l[strings.LastIndexByte(l, ',')+1:], "soak-"))
+		case tag == "H":
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if l, err := br.ReadString('\n'); err != io.EOF {
+				r.err = fmt.Errorf("after H: %q, %v", l, err)
+			}
+			return r
+		case len(tag) == 1 && strings.Contains(soakDigits, tag):
+			b.WriteString(tag)
+		default:
+			r.err = fmt.Errorf("unexpected line %q", l)
+			return r
+		}
+	}
+}
+
+// lostDigits returns the indexes (event index k) of the digits of want
+// missing from got, or ok=false if got is not a subsequence of want
+// (misordered or duplicated).
+func lostDigits(got, want string) (lost []int, ok bool) {
+	j := 0
+	for i := 0; i < len(want); i++ {
+		if j < len(got) && got[j] == want[i] {
+			j++
+			continue
+		}
+		lost = append(lost, i+1)
+	}
+	return lost, j == len(got)
+}
+
+// TestSoakGateway: 1M events over 10k channels (100 each, 100 live at a
+// time, about 50k frames/s offered), shuffled within W/2 of a 20 ms window
+// and 10% of them duplicated; under -short 10k events over 200 channels, 20
+// live at a time (about 10k frames/s).
+func TestSoakGateway(t *testing.T) {
+	channels, n := 10_000, 100
+	if testing.Short() {
+		channels, n = 200, 50
+	}
+	const (
+		w       = reorder.DefaultWindow
+		spacing = 2 * time.Millisecond
+		dup     = 0.1
+		shuffle = w / 2
+		slack   = 5 * time.Millisecond // socket, decode and dispatch between send and Push
+	)
+	live := 100
+	if testing.Short() {
+		live = 20
+	}
+	gap := time.Duration(n) * spacing / time.Duration(live) // channels live at once
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	srv, err := aritest.NewServer(aritest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	client, err := ari.NewClient(ari.Config{URL: srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	windows := map[ari.Kind]time.Duration{}
+	for _, k := range []ari.Kind{ari.KindStasisStart, ari.KindChannelDtmfReceived, ari.KindChannelHangupRequest, ari.KindStasisEnd} {
+		windows[k] = w
+	}
+	gw, err := gateway.New(gateway.Config{
+		Apps:          []gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}}},
+		Reorder:       reorder.Config{Windows: windows},
+		NoIdleSilence: true,
+		Logger:        log,
+	}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan soakResult, channels)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- soakClient(c)
+			}()
+		}
+	}()
+	defer func() { ln.Close(); wg.Wait() }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := waitFor(ctx, 10*time.Second, func() bool { return srv.AppConnected(app) }); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stall monitor: how late a 1 ms sleep wakes up, i.e. how long this
+	// process (the gateway's goroutines included) could not run.
+	var stall struct {
+		sync.Mutex
+		max time.Duration
+	}
+	stopMon := make(chan struct{})
+	monDone := make(chan struct{})
+	go func() {
+		defer close(monDone)
+		for {
+			select {
+			case <-stopMon:
+				return
+			default:
+			}
+			t0 := time.Now()
+			time.Sleep(time.Millisecond)
+			if d := time.Since(t0) - time.Millisecond; d > 0 {
+				stall.Lock()
+				stall.max = max(stall.max, d)
+				stall.Unlock()
+			}
+		}
+	}()
+
+	plan := soakPlan(rng, "ivr://"+ln.Addr().String(), channels, n, gap, spacing, shuffle, dup)
+	sentAt := make([]time.Duration, len(plan))
+	start := time.Now()
+	for i, a := range plan {
+		if d := a.at - time.Since(start); d > time.Millisecond {
+			time.Sleep(d)
+		}
+		sentAt[i] = time.Since(start)
+		srv.SendRaw(a.frame)
+	}
+	sent := time.Since(start)
+	if err := waitFor(ctx, 30*time.Second, func() bool { return len(results) == channels }); err != nil {
+		t.Errorf("only %d of %d sessions ended; %d live", len(results), channels, gw.Sessions())
+	}
+	close(stopMon)
+	<-monDone
+
+	// inversion[ch][k]: how long after a newer event of its channel digit k
+	// was first sent (0 if none newer went before it).
+	inversion := make([][]time.Duration, channels)
+	first := make([][]time.Duration, channels)
+	for i := range first {
+		inversion[i] = make([]time.Duration, n)
+		first[i] = make([]time.Duration, n)
+		for k := range first[i] {
+			first[i][k] = -1
+		}
+	}
+	for i, a := range plan {
+		if first[a.ch][a.k] < 0 {
+			first[a.ch][a.k] = sentAt[i]
+		}
+	}
+	for c := range first {
+		for k := range first[c] {
+			for k2 := k + 1; k2 < n; k2++ {
+				if d := first[c][k] - first[c][k2]; d > inversion[c][k] {
+					inversion[c][k] = d
+				}
+			}
+		}
+	}
+
+	want := make([]byte, n-3)
+	for k := range want {
+		want[k] = soakDigits[k%len(soakDigits)]
+	}
+	var lost, beyond, misordered, failed int
+	var maxInv time.Duration
+	var examples []string
+	for c := range inversion {
+		for k := 1; k < n-2; k++ {
+			if inversion[c][k] >= w-slack {
+				beyond++
+			}
+			maxInv = max(maxInv, inversion[c][k])
+		}
+	}
+	beyondLost := 0
+	for range channels {
+		var r soakResult
+		select {
+		case r = <-results:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("sessions did not end; %d live\n%s", gw.Sessions(), logs)
+		}
+		if r.err != nil || r.ch < 0 || r.ch >= channels {
+			failed++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("channel %d: %v", r.ch, r.err))
+			}
+			continue
+		}
+		ks, ok := lostDigits(r.digits, string(want))
+		if !ok {
+			misordered++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("soak-%d: got %s", r.ch, r.digits))
+			}
+			continue
+		}
+		for _, k := range ks {
+			if inversion[r.ch][k] >= w-slack {
+				beyondLost++
+				continue
+			}
+			lost++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("soak-%d: digit %d lost, sent %v after a newer one", r.ch, k, inversion[r.ch][k]))
+			}
+		}
+	}
+	st := client.Stats()
+	t.Logf("seed %d: %d frames (%d duplicates), %d channels, sent in %v (%.0f frames/s); longest stall %v; largest send inversion %v, %d digits sent beyond W-%v (%d of them dropped as late); ARI %+v",
+		seed, len(plan), len(plan)-channels*n, channels, sent.Round(time.Millisecond), float64(len(plan))/sent.Seconds(),
+		stall.max.Round(100*time.Microsecond), maxInv.Round(100*time.Microsecond), beyond, slack, beyondLost, st)
+	if lost != 0 || misordered != 0 || failed != 0 {
+		t.Errorf("seed %d: %d digits lost within the window, %d channels misordered or duplicated, %d sessions failed: %v",
+			seed, lost, misordered, failed, examples)
+	}
+	if st.Dropped != 0 || st.Reconnects != 0 || st.DecodeErrors != 0 {
+		t.Errorf("ARI stream %+v: the read loop fell behind", st)
+	}
+	if err := waitFor(ctx, 10*time.Second, func() bool { return gw.Sessions() == 0 }); err != nil {
+		t.Errorf("%d sessions left", gw.Sessions())
+	}
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs)
+	}
+}
