@@ -62,8 +62,9 @@ type demo struct {
 
 	sim *aritest.Server
 
-	mu    sync.Mutex
-	calls map[string]*demoCall // by channel id
+	mu        sync.Mutex
+	outClosed bool                 // out is closed: the transcript ended
+	calls     map[string]*demoCall // by channel id
 	byTCP *demoCall            // the call the TCP menu serves now
 }
 
@@ -202,7 +203,10 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	if serr := <-serveErr; err == nil {
 		err = serr
 	}
+	d.mu.Lock()
+	d.outClosed = true
 	close(d.out)
+	d.mu.Unlock()
 	<-d.printed
 	if err != nil {
 		return err
@@ -545,7 +549,11 @@ func (d *demo) summary(calls []*demoCall, metricsText string) error {
 func (d *demo) say(c *demoCall, who, text string) { d.sayAt(c, time.Now(), who, text) }
 
 func (d *demo) sayAt(c *demoCall, at time.Time, who, text string) {
-	defer func() { recover() }() // the printer is gone (a late log line after the end)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.outClosed {
+		return // a late line after the transcript ended
+	}
 	d.out <- line{call: c, at: at, who: who, text: text}
 }
 
@@ -640,16 +648,18 @@ func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.d.sayAt(c, r.Time, "session", text)
 		if r.Message == "session ended" || strings.Contains(r.Message, "denied") {
 			h.d.mu.Lock()
-			c.cause = attrs["cause"]
+			if attrs["cause"] != "" || c.cause == "" {
+				c.cause = attrs["cause"]
+			}
 			if c.cause == "" {
 				c.cause = r.Message
 			}
-			h.d.mu.Unlock()
 			select {
 			case <-c.ended:
 			default:
 				close(c.ended)
 			}
+			h.d.mu.Unlock()
 		}
 		return nil
 	}

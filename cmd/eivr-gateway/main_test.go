@@ -681,3 +681,16 @@ func TestRunDrainTimeout(t *testing.T) {
 		t.Errorf("exited %v after SIGINT, before the drain timeout", d)
 	}
 }
+
+// The demo in process, under the race detector and the leak check.
+func TestDemoInProcess(t *testing.T) {
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Skip("perl is not installed")
+	}
+	t.Chdir(repoRoot)
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"demo", "--speed", "50"}, env{stdout: &out, stderr: &errb, getenv: os.Getenv})
+	if code != 0 || !strings.Contains(out.String(), "✓ call 4") {
+		t.Errorf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
