@@ -65,7 +65,7 @@ type demo struct {
 	mu        sync.Mutex
 	outClosed bool                 // out is closed: the transcript ended
 	calls     map[string]*demoCall // by channel id
-	byTCP *demoCall            // the call the TCP menu serves now
+	byTCP     *demoCall            // the call the TCP menu serves now
 }
 
 type demoCall struct {
