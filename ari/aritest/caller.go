@@ -200,7 +200,8 @@ func (s *Server) FarHangup(channelID string, cause int) error {
 }
 
 // WaitEnd waits until the channel has left its Stasis app (or ctx ends) and
-// says how: continued (where to), moved, or hung up (with cause).
+// says how: continued (where to), moved, or hung up (with cause). After
+// Close it still reports ends recorded before; otherwise ErrClosed.
 func (s *Server) WaitEnd(ctx context.Context, channelID string) (End, error) {
 	s.mu.Lock()
 	r := s.ends[channelID]
@@ -208,17 +209,30 @@ func (s *Server) WaitEnd(ctx context.Context, channelID string) (End, error) {
 	if r == nil {
 		return End{}, fmt.Errorf("%w: %q", ErrNoChannel, channelID)
 	}
-	select {
-	case <-r.done:
+	result := func() (End, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		e := r.end
 		e.Vars = maps.Clone(e.Vars)
 		return e, nil
+	}
+	select { // an end recorded before Close is still reported after it
+	case <-r.done:
+		return result()
+	default:
+	}
+	select {
+	case <-r.done:
+		return result()
 	case <-ctx.Done():
 		return End{}, ctx.Err()
 	case <-s.done:
-		return End{}, ErrClosed
+		select {
+		case <-r.done:
+			return result()
+		default:
+			return End{}, ErrClosed
+		}
 	}
 }
 

@@ -276,3 +276,28 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitEndAfterClose(t *testing.T) {
+	s, err := NewServer(fastOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialTap(t, s, "gw")
+	ended, _ := s.StartCall("gw", nil, CallOptions{})
+	live, _ := s.StartCall("gw", nil, CallOptions{})
+	if err := s.FarHangup(ended, 17); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitEnd(context.Background(), ended); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for i := 0; i < 50; i++ { // the select must not pick ErrClosed at random
+		if end, err := s.WaitEnd(context.Background(), ended); err != nil || end.Cause != 17 {
+			t.Fatalf("after Close: %+v %v", end, err)
+		}
+	}
+	if _, err := s.WaitEnd(context.Background(), live); !errors.Is(err, ErrClosed) {
+		t.Fatalf("live call after Close: %v", err)
+	}
+}

@@ -111,6 +111,7 @@ func (c *wsClient) enqueueLocked(data []byte) {
 
 var upgrader = websocket.Upgrader{
 	CheckOrigin:     func(*http.Request) bool { return true },
+	Subprotocols:    []string{"ari"}, // echoed when a client asks for it, as Asterisk does
 	ReadBufferSize:  4096,
 	WriteBufferSize: 16384,
 }
