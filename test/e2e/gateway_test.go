@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,12 +265,23 @@ func TestStubbornProgramReaped(t *testing.T) {
 	}
 }
 
+// countProcs counts this process's children running needle (other tests
+// on the machine may run the same scripts).
 func countProcs(needle string) int {
 	n := 0
+	me := strconv.Itoa(os.Getpid())
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), needle) {
+		if err != nil || !strings.Contains(string(b), needle) {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		if f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:])); len(f) > 1 && f[1] == me {
 			n++
 		}
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"flag"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,7 +22,17 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The transcript replays run in real time and mostly sleep: run them all
+	// at once unless -parallel was given.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", "32")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 const app = "eivr"
 
