@@ -304,6 +304,10 @@ func TestMigrate(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "# no ExternalIVR() call to convert") {
 		t.Errorf("second run:\n%s", r.stdout)
 	}
+	r = runBin(t, dir, 30*time.Second, nil, "migrate", "--app", "a,b", "extensions.conf")
+	if r.code != 2 || !strings.Contains(r.stderr, `--app "a,b"`) {
+		t.Errorf("bad --app: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 // gatewayProc is `eivr-gateway run` started by a test, with its JSON log.

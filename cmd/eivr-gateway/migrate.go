@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/migrate"
 )
@@ -13,6 +14,9 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 	write := fs.Bool("write", false, "apply the rewrite (the original is kept as FILE.bak)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *app == "" || strings.ContainsAny(*app, ",()\"\\ \t\r\n$") {
+		return fmt.Errorf("%w: --app %q: a Stasis app name cannot be empty or hold commas, parentheses, quotes, blanks or $", errUsage, *app)
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: want exactly one extensions.conf, got %d arguments", errUsage, fs.NArg())

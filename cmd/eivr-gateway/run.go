@@ -195,7 +195,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	for i, a := range cfg.Apps {
 		apps[i] = a.Name
 	}
-	log.Info("eivr-gateway running", "ari", cfg.ARI.URLs, "apps", apps)
+	log.Info("eivr-gateway running", "version", moduleVersion(), "ari", cfg.ARI.URLs, "apps", apps)
 	if opt.started != nil {
 		opt.started(s)
 	}

@@ -51,3 +51,18 @@ func versionText() string {
 	}
 	return b.String()
 }
+
+// moduleVersion is the module version and VCS revision, for the start-up log.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}
