@@ -11,6 +11,9 @@ import (
 // onCommand executes one client command (eivr-protocol.md §6). Framing
 // (trim, 3-byte minimum, unknown letters) was done by the reader.
 func (s *session) onCommand(c command) {
+	if s.env.trace {
+		s.log.Debug("command", "cmd", string(c.letter), "param", string(c.param))
+	}
 	switch c.letter {
 	case 'S', 'A', 'I', 'O':
 		if !s.up || s.hungUp {
@@ -140,6 +143,9 @@ func (s *session) cmdSet(param []byte) {
 			s.overlay = make(map[string]overlayValue)
 		}
 		s.overlay[name] = overlayValue{value: value, seq: seq}
+		if name == "CHANNEL(language)" {
+			s.lang = value // the existence check follows the new language
+		}
 		s.push(&s.ctl, laneOp{
 			do: func(ctx context.Context) error { return s.env.ops.SetVariable(ctx, s.ch, name, value) },
 			done: func(err error) {

@@ -43,6 +43,9 @@ type Config struct {
 	CallTimeout time.Duration
 	// SoundsTTL is how long the GET /sounds index is kept. Default 5 min.
 	SoundsTTL time.Duration
+	// Trace logs every client command, event line and ARI event of every
+	// session at Debug (wire tracing; off by default).
+	Trace bool
 	// Logger receives everything; nil discards.
 	Logger *slog.Logger
 	// Metrics, if set, is told about sessions (the cmd implements it with

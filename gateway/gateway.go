@@ -124,6 +124,7 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		callTimeout:  g.cfg.CallTimeout,
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
+		trace:        g.cfg.Trace,
 	}
 }
 

@@ -59,6 +59,7 @@ type sessionEnv struct {
 	callTimeout  time.Duration // each REST call of the end sequence
 	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
 	closeTimeout time.Duration // client Close
+	trace        bool          // log every command, event line and ARI event at Debug
 }
 
 // endAction is what happens to the channel when a session ends.
@@ -346,6 +347,9 @@ func (s *session) send(tag byte, data string) {
 		return
 	}
 	s.buf = eivr.AppendEvent(s.buf[:0], tag, s.env.now(), data)
+	if s.env.trace {
+		s.log.Debug("event line", "event", string(s.buf[:len(s.buf)-1]))
+	}
 	if err := s.conn.Send(s.buf); err != nil {
 		if s.out == nil {
 			s.log.Warn("client does not read its events; ending the session", "err", err)
@@ -414,6 +418,9 @@ func (s *session) after(d time.Duration, f func()) {
 // ---- ARI events ----
 
 func (s *session) onEvent(ev *ari.Event) {
+	if s.env.trace {
+		s.log.Debug("ARI event", "event", ev.Type, "playback", ev.Playback.ID)
+	}
 	if ev.Channel.ID == s.ch && ev.Channel.Language != "" {
 		s.lang = ev.Channel.Language
 	}

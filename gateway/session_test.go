@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -324,4 +325,25 @@ func TestEventOverflowContinues(t *testing.T) {
 	if !errors.Is(o.cause, ErrOverload) && o.status != StatusOverload {
 		t.Fatalf("outcome %+v", o)
 	}
+}
+
+// langSounds accepts "bonjour" only in French.
+type langSounds struct{}
+
+func (langSounds) cached(name, lang string) (bool, bool) {
+	return name != "bonjour" || lang == "fr", true
+}
+func (l langSounds) check(ctx context.Context, name, lang string) bool {
+	ok, _ := l.cached(name, lang)
+	return ok
+}
+
+// The existence check follows the channel's language, also after the
+// client changes it with V,CHANNEL(language)=fr.
+func TestLanguageFollowsV(t *testing.T) {
+	h := startHarness(t, appSpec{}, "Up", func(e *sessionEnv, _ *fakeOps, _ *fakeConn) { e.sounds = langSounds{} })
+	h.cmd("S,bonjour")
+	h.expectLines("Z,ts,bonjour")
+	h.cmd("V,CHANNEL(language)=fr", "S,bonjour")
+	h.expectCalls("set CHANNEL(language)=fr", "play sound:bonjour pb1")
 }

@@ -106,7 +106,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 			Grace:    time.Second,
 		}}
 	}
-	cfg := gateway.Config{Apps: o.apps, Logger: log.With("component", "gateway"), NoIdleSilence: true}
+	cfg := gateway.Config{Apps: o.apps, Logger: log.With("component", "gateway"), NoIdleSilence: true, Trace: true}
 	if o.tweak != nil {
 		o.tweak(&cfg)
 	}
