@@ -139,10 +139,12 @@ func (s *session) cmdSet(param []byte) {
 		name, value := v.Name, v.Value
 		s.setSeq++
 		seq := s.setSeq
-		if s.overlay == nil {
-			s.overlay = make(map[string]overlayValue)
+		if readable(name) { // G never reads functions or built-ins back (Q13)
+			if s.overlay == nil {
+				s.overlay = make(map[string]overlayValue)
+			}
+			s.overlay[name] = overlayValue{value: value, seq: seq}
 		}
-		s.overlay[name] = overlayValue{value: value, seq: seq}
 		if name == "CHANNEL(language)" {
 			s.lang = value // the existence check follows the new language
 		}

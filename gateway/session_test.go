@@ -215,10 +215,10 @@ func TestLinesBeforeExitAreRun(t *testing.T) {
 func TestSetIsReadBackWhileBlocked(t *testing.T) {
 	gate := make(chan struct{})
 	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, o *fakeOps, _ *fakeConn) { o.setGate = gate })
-	h.cmd("V,a=1,b=x=y,c,=nameless")
+	h.cmd("V,a=1,b=x=y,c,=nameless,CALLERID(num)=777")
 	h.expectCalls("set a=1") // blocked "behind a playback"
-	h.cmd("G,a,b,c")
-	h.expectLines("G,ts,a=1,b=x=y,c=")
+	h.cmd("G,a,b,c,CALLERID(num)")
+	h.expectLines("G,ts,a=1,b=x=y,c=,CALLERID(num)=")
 	h.noCall() // answered from the overlay
 	h.cmd("S,beep")
 	h.expectCalls("play sound:beep pb1") // V never blocks the session
@@ -227,7 +227,7 @@ func TestSetIsReadBackWhileBlocked(t *testing.T) {
 	h.expectCalls("stop pb1")
 	h.noCall() // continue waits for the pending sets
 	close(gate)
-	h.expectCalls("set b=x=y", "set c=", "continue")
+	h.expectCalls("set b=x=y", "set c=", "set CALLERID(num)=777", "continue")
 }
 
 func TestGReplyCapped(t *testing.T) {
