@@ -31,6 +31,7 @@ type fakeOps struct {
 	failPlay bool
 	failAns  bool
 	stopErr  error
+	stopErrs []error // consumed one per StopPlayback before stopErr
 }
 
 func newFakeOps() *fakeOps {
@@ -77,6 +78,13 @@ func (f *fakeOps) Play(ctx context.Context, ch, id string, media []string, lang 
 }
 func (f *fakeOps) StopPlayback(ctx context.Context, id string) error {
 	f.rec("stop %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.stopErrs) > 0 {
+		err := f.stopErrs[0]
+		f.stopErrs = f.stopErrs[1:]
+		return err
+	}
 	return f.stopErr
 }
 func (f *fakeOps) GetPlayback(ctx context.Context, id string) (ari.Playback, error) {

@@ -350,3 +350,19 @@ func TestLanguageFollowsV(t *testing.T) {
 		t.Fatalf("calls %v", got)
 	}
 }
+
+// P8: a stop answered 500 right after PlaybackStarted is retried.
+func TestStop500Retried(t *testing.T) {
+	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, o *fakeOps, _ *fakeConn) {
+		o.stopErrs = []error{&ari.Error{Status: 500, Message: "Could not stop playback"}}
+	})
+	h.cmd("S,beep", "I,x")
+	h.expectCalls("play sound:beep pb1")
+	h.expectLines("T,ts,beep")
+	h.expectCalls("stop pb1", "stop pb1")
+	h.cmd("A,hello-world")
+	h.noCall() // waits for the stopped playback's PlaybackFinished
+	h.finished("pb1", "done")
+	h.expectCalls("play sound:hello-world pb2")
+	h.noLine()
+}
