@@ -183,7 +183,7 @@ func TestValidate(t *testing.T) {
 		{"app problems", func(c *Config) {
 			a := DefaultApp()
 			a.Name = "eivr"
-			a.Programs = []string{"/ok/*", "relative/prog", "/bad/[glob", "/x(y)"}
+			a.Programs = []string{"/ok/*", "relative/prog", "/bad/[glob", "/x(y)", "/usr//bin/../ivr"}
 			a.TCPHosts = []string{"ivr.example", "ivr.example:*", "[::1]:3000", "::1", "h:99999", "ivr://h"}
 			a.MaxSessions = -1
 			a.Dir = "tmp"
@@ -192,7 +192,7 @@ func TestValidate(t *testing.T) {
 			a.ConnectTimeout = Dur(0)
 			c.Apps = append(c.Apps, a, App{Name: "a b", ConnectTimeout: Dur(1), WriteBuffer: 4096})
 		}, []string{
-			"app[1].name", "app[1].programs[1]", "app[1].programs[2]", "app[1].programs[3]",
+			"app[1].name", "app[1].programs[1]", "app[1].programs[2]", "app[1].programs[3]", "app[1].programs[4]",
 			"app[1].tcp_hosts[3]", "app[1].tcp_hosts[4]", "app[1].tcp_hosts[5]",
 			"app[1].max_sessions", "app[1].dir", "app[1].sounds_dir", "app[1].env[1]", "app[1].env[2]",
 			"app[1].connect_timeout", "app[2].name",

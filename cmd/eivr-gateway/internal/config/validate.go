@@ -166,6 +166,8 @@ func CheckProgramPattern(p string) error {
 		return fmt.Errorf("%q is not absolute (native ExternalIVR runs a relative path from Asterisk's working directory; write the full path)", p)
 	case strings.ContainsRune(p, '('):
 		return fmt.Errorf("%q: a target cannot contain '('", p)
+	case path.Clean(p) != p:
+		return fmt.Errorf("%q: write it as %q (targets are matched as clean paths)", p, path.Clean(p))
 	}
 	if _, err := path.Match(p, ""); err != nil {
 		return fmt.Errorf("%q: bad glob: %w", p, err)
