@@ -157,6 +157,12 @@ func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
 func lookup(index map[string][]string, name, lang string) bool {
 	have := index[name]
 	if len(have) == 0 {
+		// GET /sounds takes every top-level directory for a language:
+		// sounds/custom/foo.gsm is sound "foo" in language "custom"
+		// (ari-23), while EIVR and play find it as "custom/foo".
+		if dir, rest, ok := strings.Cut(name, "/"); ok && contains(index[rest], dir) {
+			return true
+		}
 		return false
 	}
 	for _, l := range languages(lang) {

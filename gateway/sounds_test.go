@@ -116,7 +116,8 @@ func TestARISoundsCacheShared(t *testing.T) {
 		want       bool
 	}{
 		{"beep", "fr", true}, {"bonjour", "fr_CA", true}, {"bonjour", "en", false},
-		{"custom/foo", "en", false}, {"no-such", "en", false}, {"/abs/path", "en", true},
+		{"custom/foo", "en", true}, // sounds/custom/foo: "foo" in language "custom" (ari-23)
+		{"custom/bar", "en", false}, {"no-such", "en", false}, {"/abs/path", "en", true},
 	} {
 		if ok, known := a.cached(tt.name, tt.lang); !known || ok != tt.want {
 			t.Errorf("cached(%q,%q) = %v,%v want %v", tt.name, tt.lang, ok, known, tt.want)
