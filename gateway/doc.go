@@ -76,9 +76,11 @@
 // Existence check of S/A (§7.6): with AppConfig.SoundsDir, on disk with the
 // channel's language fallbacks (exact parity); else against GET /sounds,
 // fetched once per SoundsTTL for the whole gateway and never on another
-// call's session loop. Absolute paths and URLs cannot be checked through
-// ARI: they are accepted, and a missing file is then skipped silently
-// instead of a Z.
+// call's session loop, with EIVR's language order applied to the formats'
+// languages. GET /sounds cannot see absolute paths and URLs (accepted
+// unchecked: a missing one is then skipped silently instead of a Z) nor
+// files directly in sounds/ (a false Z); it lists sounds/<dir>/<name> as
+// <name> in "language" <dir>, which the check maps back (ari-23).
 //
 // # Outcomes and EIVRGW_STATUS
 //
