@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,44 @@ func TestReload(t *testing.T) {
 	if err := w.gw.Reload([]gateway.AppConfig{{Name: app, Programs: []string{"relative"}}}); err == nil {
 		t.Error("Reload accepted a relative program")
 	}
+}
+
+// A client flooding commands is throttled by its own socket (back-pressure):
+// its digits still reach it, and another call is not slowed.
+func TestCommandFlood(t *testing.T) {
+	w := newWorld(t, worldOpts{tweak: func(c *gateway.Config) { c.Trace = false }})
+	ts := newTCPServer(t)
+	id, flood := w.tcpCall(t, ts, "", aritest.CallOptions{Answered: true})
+	idOK, ok := w.tcpCall(t, ts, "", aritest.CallOptions{Answered: true})
+	stop := make(chan struct{})
+	flooded := make(chan int, 1)
+	go func() {
+		line := []byte(strings.Repeat("O,noautoclear\n", 64))
+		n := 0
+		for {
+			select {
+			case <-stop:
+				flooded <- n
+				return
+			default:
+			}
+			if _, err := flood.c.Write(line); err != nil {
+				flooded <- n
+				return
+			}
+			n += 64
+		}
+	}()
+	if err := w.srv.PressDTMF(id, '7', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	flood.expect("7,ts")
+	ok.send("P,x")
+	ok.expect("P,ts," + ts.url() + ",x")
+	close(stop)
+	n := <-flooded
+	t.Logf("%d commands flooded meanwhile", n)
+	ok.send("E,x")
+	ok.expect("E,ts")
+	w.waitEnd(idOK)
 }
