@@ -99,7 +99,26 @@ func TestProgram_3_1_User(t *testing.T) {
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
 	}
-	p := startTest(t, []string{script(t, "env.sh")}, ProgramConfig{User: "nobody"})
+	// The checkout (or its temporary clone) may sit in a directory only root
+	// can enter, and the child changes user before it changes directory and
+	// execs: give it a copy of the script in a directory anybody can read.
+	dir, err := os.MkdirTemp("", "eivr-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	src, err := os.ReadFile(script(t, "env.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "env.sh")
+	if err := os.WriteFile(prog, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startTest(t, []string{prog}, ProgramConfig{User: "nobody", Dir: dir})
 	br := bufio.NewReader(p.Commands())
 	want := "uid=" + nobody.Uid + "\n"
 	for {
