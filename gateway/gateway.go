@@ -15,6 +15,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // ARI is the subset of *ari.Client the gateway uses.
@@ -485,4 +486,13 @@ func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 		close(g.idle)
 		g.idle = make(chan struct{})
 	}
+}
+
+// ReorderStats returns the event-ordering counters (reorder.Stats): events
+// reordered, held, dropped as duplicates or late.
+func (g *Gateway) ReorderStats() reorder.Stats {
+	if r, ok := g.order.(*reorder.Reorderer); ok {
+		return r.Stats()
+	}
+	return reorder.Stats{}
 }
