@@ -128,3 +128,24 @@ func TestCommandFlood(t *testing.T) {
 	ok.expect("E,ts")
 	w.waitEnd(idOK)
 }
+
+// Silence while idle (the default): the channel plays silence whenever the
+// playlist is empty, as native plays silence/10; the script sees no
+// difference.
+func TestIdleSilenceOn(t *testing.T) {
+	w := newWorld(t, worldOpts{tweak: func(c *gateway.Config) { c.NoIdleSilence = false }})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(t, ts, "", aritest.CallOptions{Answered: true})
+	c.send("S,beep")
+	c.expect("F,ts,beep")
+	c.send("E,x")
+	c.expect("E,ts")
+	w.waitEnd(id)
+	checkCalls(t, w.calls(id), []string{
+		"POST /channels/{ch}/silence",
+		"POST /channels/{ch}/play/{pb}?media=sound:beep",
+		"POST /channels/{ch}/silence", // a play stops it (P18): again once idle
+		"DELETE /channels/{ch}/silence",
+		"POST /channels/{ch}/continue",
+	})
+}
