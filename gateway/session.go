@@ -18,6 +18,7 @@ type clientConn interface {
 	Commands() io.Reader
 	Send(line []byte) error
 	Done() <-chan struct{}
+	Err() error // why Done was closed
 	Close(ctx context.Context) error
 }
 
@@ -300,9 +301,19 @@ func (s *session) step(ctx context.Context) {
 		f()
 	case <-gone:
 		// The client is gone (§8.3), but lines it wrote before exiting may
-		// still be in the pipe: let the reader finish, briefly.
-		s.goneTimer = time.After(s.env.goneGrace)
+		// still be in the pipe. At the end of the command stream the reader
+		// reports it once they are all handled; otherwise (stderr closed,
+		// Q25; a broken event stream) give it a moment.
+		if errors.Is(s.conn.Err(), eivr.ErrClientEOF) {
+			s.goneTimer = make(chan time.Time) // never fires: wait for readerDone
+		} else {
+			s.goneTimer = time.After(s.env.goneGrace)
+		}
 	case <-s.goneTimer:
+		if s.paused { // a command is still being handled: its reply first
+			s.goneTimer = time.After(s.env.goneGrace)
+			break
+		}
 		s.end(outcome{action: endHangup, cause: ErrClientGone})
 	case <-s.readerDone:
 		s.readerDone = nil
