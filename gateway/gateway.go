@@ -389,45 +389,40 @@ func (g *Gateway) route(ch string, ev *ari.Event) {
 func (g *Gateway) stasisStart(ev *ari.Event) {
 	ch := ev.Channel
 	log := g.log.With("app", ev.Application, "channel", ch.ID)
+	parsed, perr := eivr.ParseStasisArgs(ev.Args)
+
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if old := g.sessions[ch.ID]; old != nil && !old.released.Load() {
+		g.mu.Unlock()
 		old.deliver(ev) // a masquerade (replace_channel) or a duplicate: logged there
 		return
 	}
 	st := g.apps[ev.Application]
-	if st == nil {
+	if st == nil || g.ctx == nil {
+		g.mu.Unlock()
 		log.Warn("StasisStart for an application that is not configured; ignored")
 		return
 	}
-	if g.ctx == nil {
-		return
-	}
-	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
-	log = log.With("session", sid)
+	// Decide under the lock (draining, live count); log after it.
 	var refusal *outcome
+	var why string
 	spec := appSpec{}
-	parsed, err := eivr.ParseStasisArgs(ev.Args)
 	switch {
 	case g.draining:
-		log.Warn("draining: call sent back to the dialplan")
 		refusal = &outcome{action: endContinue, status: StatusDraining, cause: ErrDraining}
-	case err != nil:
-		log.Error("bad application string; hanging up as ExternalIVR would", "args", ev.Args, "err", err)
-		refusal = &outcome{action: endHangup, status: StatusBadArgs, cause: errors.Join(ErrBadArgs, err)}
+	case perr != nil:
+		refusal = &outcome{action: endHangup, status: StatusBadArgs, cause: errors.Join(ErrBadArgs, perr)}
 	default:
-		for _, w := range parsed.Warnings {
-			log.Warn("application string: " + w)
-		}
 		spec = newAppSpec(parsed)
-		if ok, why := st.allow.allows(parsed); !ok {
-			log.Error("application denied by the allow-list; hanging up", "target", parsed.Argv[0], "why", why)
+		var ok bool
+		if ok, why = st.allow.allows(parsed); !ok {
 			refusal = &outcome{action: endHangup, status: StatusDenied, cause: ErrDenied}
 		} else if st.cfg.MaxSessions > 0 && g.live[ev.Application] >= st.cfg.MaxSessions {
-			log.Warn("max_sessions reached: call sent back to the dialplan", "max_sessions", st.cfg.MaxSessions)
 			refusal = &outcome{action: endContinue, status: StatusLimit, cause: ErrLimit}
 		}
 	}
+	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
+	log = log.With("session", sid)
 	s := newSession(st.env, log, sid, ch, spec, g.cfg.EventQueue)
 	s.appName = ev.Application
 	s.refusal = refusal
@@ -436,7 +431,23 @@ func (g *Gateway) stasisStart(ev *ari.Event) {
 	}
 	g.sessions[ch.ID] = s
 	g.wg.Add(1)
-	ctx, base := g.ctx, g.base
+	ctx, base, maxSessions := g.ctx, g.base, st.cfg.MaxSessions
+	g.mu.Unlock()
+
+	switch {
+	case refusal == nil:
+		for _, w := range parsed.Warnings {
+			log.Warn("application string: " + w)
+		}
+	case errors.Is(refusal.cause, ErrDraining):
+		log.Warn("draining: call sent back to the dialplan")
+	case errors.Is(refusal.cause, ErrBadArgs):
+		log.Error("bad application string; hanging up as ExternalIVR would", "args", ev.Args, "err", perr)
+	case errors.Is(refusal.cause, ErrDenied):
+		log.Error("application denied by the allow-list; hanging up", "target", parsed.Argv[0], "why", why)
+	case errors.Is(refusal.cause, ErrLimit):
+		log.Warn("max_sessions reached: call sent back to the dialplan", "max_sessions", maxSessions)
+	}
 	go g.serve(ctx, base, s, refusal == nil)
 }
 
