@@ -322,7 +322,7 @@ func TestEventOverflowContinues(t *testing.T) {
 		t.Fatal("deliver to a full queue succeeded")
 	}
 	o := s.run(t.Context(), t.Context())
-	if !errors.Is(o.cause, ErrOverload) && o.status != StatusOverload {
+	if !errors.Is(o.cause, ErrOverload) || o.status != StatusOverload || o.action != endContinue {
 		t.Fatalf("outcome %+v", o)
 	}
 }
