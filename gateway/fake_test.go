@@ -28,6 +28,7 @@ type fakeOps struct {
 	mu       sync.Mutex
 	vars     map[string]string
 	setGate  chan struct{} // non-nil: SetVariable/Answer wait for it (blocked behind a playback)
+	getGate  chan struct{} // non-nil: GetVariable waits for it
 	failPlay bool
 	failAns  bool
 	stopErr  error
@@ -93,6 +94,13 @@ func (f *fakeOps) GetPlayback(ctx context.Context, id string) (ari.Playback, err
 }
 func (f *fakeOps) GetVariable(ctx context.Context, ch, name string) (string, error) {
 	f.rec("get %s", name)
+	if f.getGate != nil {
+		select {
+		case <-f.getGate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.vars[name]

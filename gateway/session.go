@@ -617,6 +617,7 @@ func (s *session) finish(out outcome) {
 	close(s.quit)
 	if s.conn != nil {
 		conn := s.conn
+		s.conn = nil // nothing more is sent: E or H stays the last event
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

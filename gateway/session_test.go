@@ -366,3 +366,16 @@ func TestStop500Retried(t *testing.T) {
 	h.expectCalls("play sound:hello-world pb2")
 	h.noLine()
 }
+
+// H is the last event: a G reply still in flight at the hangup is dropped.
+func TestNothingAfterH(t *testing.T) {
+	gate := make(chan struct{})
+	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, o *fakeOps, _ *fakeConn) { o.getGate = gate })
+	h.cmd("G,a")
+	h.expectCalls("get a")
+	h.event(&ari.Event{Kind: ari.KindChannelHangupRequest, Cause: 16})
+	h.expectLines("H,ts")
+	close(gate)
+	h.outcome()
+	h.noLine()
+}
