@@ -45,7 +45,21 @@ type replay struct {
 	want     string  // for "differs": the bytes we send instead (masked); "" with prefix
 	prefix   bool    // want is only a prefix of what we send
 	why      string
+	// calls, if set, are the ARI requests the gateway must make for the
+	// channel, variable reads and writes aside (their lanes race each other
+	// legitimately): at most one playback outstanding, stops before
+	// continue/hangup.
+	calls []string
 }
+
+const (
+	answer  = "POST /channels/{ch}/answer"
+	stopPB  = "DELETE /playbacks/{pb}"
+	contin  = "POST /channels/{ch}/continue"
+	hangupC = "DELETE /channels/{ch}?reason=normal"
+)
+
+func play(name string) string { return "POST /channels/{ch}/play/{pb}?media=sound:" + name }
 
 var preset = map[string]string{"PRESET": "preset-value"}
 
@@ -56,14 +70,20 @@ var replays = []replay{
 	{log: "eivr-00b-burst-writes-lag-Z.log", scen: "02.txt", gap: 0, hangupAt: 11.4, verdict: "differs",
 		want: "Z,ts,no-such-file\nZ,ts,no-such-file-2\nZ,ts,no-such-file-3\nF,ts,beep\n", prefix: true,
 		why: "Q1 fixed: every line of the burst runs at once (native answered only the first Z)"},
-	{log: "eivr-01-play-S-A-F.log", scen: "01.txt", gap: -1, verdict: "exact"},
+	{log: "eivr-01-play-S-A-F.log", scen: "01.txt", gap: -1, verdict: "exact", calls: []string{answer,
+		play("beep"), play("hello-world"), play("beep"), play("hello-world"), stopPB, play("beep"),
+		play("/srv/ast/inst/var/lib/asterisk/sounds/en/beep"), play("digits/1"), contin}},
 	{log: "eivr-02-missing-file-Z.log", scen: "02.txt", gap: -1, disk: true, verdict: "exact",
 		why: "with sounds_dir; with GET /sounds an absolute path is accepted unchecked (no Z for /nonexistent/path/file, the file is skipped silently)"},
-	{log: "eivr-03-autoclear-dtmf-T-D.log", scen: "03.txt", gap: -1, verdict: "exact"},
+	{log: "eivr-03-autoclear-dtmf-T-D.log", scen: "03.txt", gap: -1, verdict: "exact", calls: []string{answer,
+		play("hello-world"), stopPB, play("hello-world"), play("beep"), contin}},
 	{log: "eivr-04-interrupt-I.log", scen: "04.txt", gap: -1, verdict: "exact"},
-	{log: "eivr-05-opt-n-then-T.log", scen: "05.txt", gap: -1, opts: "n", vars: preset, verdict: "exact"},
-	{log: "eivr-06-H-command.log", scen: "06.txt", gap: -1, verdict: "exact"},
-	{log: "eivr-07-E-command.log", scen: "07.txt", gap: -1, verdict: "exact"},
+	{log: "eivr-05-opt-n-then-T.log", scen: "05.txt", gap: -1, opts: "n", vars: preset, verdict: "exact", calls: []string{
+		answer, play("beep"), contin}},
+	{log: "eivr-06-H-command.log", scen: "06.txt", gap: -1, verdict: "exact", calls: []string{answer,
+		play("hello-world"), stopPB, hangupC}},
+	{log: "eivr-07-E-command.log", scen: "07.txt", gap: -1, verdict: "exact", calls: []string{answer,
+		play("hello-world"), stopPB, contin}},
 	{log: "eivr-09-V-then-G.log", scen: "09.txt", gap: -1, verdict: "exact"},
 	{log: "eivr-10-L-P-unknown-short-D.log", scen: "10.txt", gap: -1, hangupAt: 19.4, long: true, verdict: "exact",
 		why: "the split line A,hello + -world does not block the channel here (Q2 fixed); same bytes"},
@@ -71,7 +91,8 @@ var replays = []replay{
 		want: "I,ts,HANGUP\nG,ts,PRESET=\nZ,ts\nP,ts,<argv>\nE,ts\n",
 		why: "G after the hangup reads the channel only while it exists: native's h extension kept it alive (ari-25, same on real ARI); " +
 			"the fake Asterisk destroys a hung-up channel at once, so PRESET reads empty"},
-	{log: "eivr-13-hangup-during-playback.log", scen: "13.txt", gap: -1, vars: preset, verdict: "exact"},
+	{log: "eivr-13-hangup-during-playback.log", scen: "13.txt", gap: -1, vars: preset, verdict: "exact", calls: []string{answer,
+		play("hello-world")}}, // the far end hung up: nothing to stop, continue or delete
 	{log: "eivr-14-opt-d-in-h-exten.log", scen: "14.txt", gap: -1, vars: preset, verdict: "exact",
 		why: "the main part; its h-extension half is eivr-14d"},
 	{log: "eivr-14d-opt-d-dead-channel.log", verdict: "impossible",
@@ -229,6 +250,18 @@ func runReplay(t *testing.T, dir string, r replay, speed float64) {
 		}
 		if g == n2 {
 			t.Errorf("documented as a difference but reproduced exactly")
+		}
+	}
+	if r.calls != nil {
+		w.waitEnd(id) // the end call (continue, hangup) follows the last event
+		var got []string
+		for _, c := range w.calls(id) {
+			if !strings.Contains(c, "/variable") {
+				got = append(got, c)
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(r.calls, "\n") {
+			t.Errorf("ARI calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(r.calls, "\n"))
 		}
 	}
 	if r.scen == "22.txt" {
