@@ -34,7 +34,7 @@ func TestGatewayConfig(t *testing.T) {
 		t.Errorf("windows: %v", gc.Reorder.Windows)
 	}
 	if !gc.NoIdleSilence || gc.EventQueue != 256 || gc.DrainTimeout != 5*time.Second || len(gc.Apps) != 1 || gc.Apps[0].Name != "eivr" ||
-		gc.Apps[0].Grace != 2*time.Second || gc.Apps[0].WriteBuffer != 65536 {
+		gc.Apps[0].Grace != 30*time.Second || gc.Apps[0].WriteBuffer != 65536 {
 		t.Errorf("gateway config: %+v", gc)
 	}
 }

@@ -75,8 +75,8 @@ type App struct {
 	InheritEnv bool `toml:"inherit_env"`
 	// User runs programs as this user (the gateway must run as root). Default "" = the gateway's user.
 	User string `toml:"user"`
-	// Grace is how long a program may run after its session ended before it
-	// gets SIGTERM (and SIGKILL after another Grace). Default "2s".
+	// Grace is how long a program may run after its session ended (it has
+	// seen EOF) before it gets SIGTERM, then SIGKILL 2 s later. Default "30s".
 	Grace Duration `toml:"grace"`
 	// SoundsDir, if set, is a local copy of Asterisk's sounds used to check
 	// that a file exists (S/A commands); "" = ask ARI (GET /sounds, cached).
@@ -222,7 +222,7 @@ func DefaultApp() App {
 		Programs:       []string{},
 		TCPHosts:       []string{},
 		Env:            []string{},
-		Grace:          Dur(2 * time.Second),
+		Grace:          Dur(30 * time.Second),
 		ConnectTimeout: Dur(5 * time.Second),
 		WriteBuffer:    64 << 10,
 	}
