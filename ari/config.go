@@ -67,6 +67,27 @@ type Config struct {
 	RESTRetries int
 	// MaxIdleConns is the number of kept-alive REST connections (default 32).
 	MaxIdleConns int
+	// OnREST, if set, is called once per REST HTTP attempt (a retried GET
+	// reports each try) when it has finished, on the calling goroutine:
+	// it is called concurrently and must be quick (e.g. observe a
+	// histogram). See RESTCall.
+	OnREST func(RESTCall)
+}
+
+// RESTCall describes one finished REST HTTP attempt, for latency metrics.
+type RESTCall struct {
+	Method string // GET, POST, DELETE...
+	// Route is the path relative to the ARI base with every id replaced by
+	// {id} ("/channels/{id}/play/{id}", "/channels/create",
+	// "/playbacks/{id}"): a low-cardinality label.
+	Route string
+	// Status is the HTTP status, 0 when no reply arrived (connection
+	// error, timeout, cancellation).
+	Status int
+	// Duration runs from sending the request to having read the reply body.
+	Duration time.Duration
+	// Attempt is 1 for the first try, 2 for the first retry...
+	Attempt int
 }
 
 // Defaults of Config.

@@ -59,6 +59,13 @@
 // channel; not ErrNotFound), [ErrConflict], [ErrPrecondition],
 // [ErrBadRequest], [ErrUnauthorized] and [ErrUnavailable].
 //
+// Config.OnREST, when set, is called after every HTTP attempt (each retry
+// of a GET too) with a [RESTCall]: method, route (the path with every id
+// replaced by {id}, e.g. /channels/{id}/play/{id}, a label of low
+// cardinality), status (0 when no reply arrived), duration and attempt
+// number. It runs on the caller's goroutine, concurrently, and must be
+// quick: it is meant for latency metrics.
+//
 // # Concurrency
 //
 // Decode is safe for concurrent use on distinct frames and events. An Event

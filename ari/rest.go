@@ -76,7 +76,7 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 		}
 		var res []byte
 		var retry bool
-		res, retry, err = c.once(ctx, &u, r, body, timeout)
+		res, retry, err = c.once(ctx, &u, r, body, timeout, try+1)
 		if err == nil {
 			return res, nil
 		}
@@ -87,9 +87,16 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 	return nil, err
 }
 
-func (c *Client) once(ctx context.Context, u *url.URL, r request, body []byte, timeout time.Duration) (res []byte, retry bool, err error) {
+func (c *Client) once(ctx context.Context, u *url.URL, r request, body []byte, timeout time.Duration, attempt int) (res []byte, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	status := 0
+	if on := c.cfg.OnREST; on != nil {
+		start := time.Now()
+		defer func() {
+			on(RESTCall{Method: r.method, Route: route(r.path), Status: status, Duration: time.Since(start), Attempt: attempt})
+		}()
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -118,6 +125,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, r request, body []byte, t
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	status = resp.StatusCode
 	if err != nil {
 		return nil, true, &Error{Method: r.method, Path: r.path, Err: fmt.Errorf("reading the %d reply: %w", resp.StatusCode, c.redactErr(err))}
 	}
@@ -144,6 +152,57 @@ func errorMessage(b []byte) string {
 		return m.Message
 	}
 	return m.Error
+}
+
+// fixedWord reports whether s, at an id's place under collection coll,
+// is one of ARI's fixed words rather than an id.
+func fixedWord(coll, s string) bool {
+	switch coll {
+	case "channels":
+		return s == "create" || s == "externalMedia"
+	case "bridges":
+		return s == "create"
+	case "asterisk":
+		return s == "info" || s == "ping" || s == "variable" || s == "modules" || s == "logging" || s == "config"
+	case "recordings":
+		return s == "live" || s == "stored"
+	case "events":
+		return s == "user"
+	case "endpoints":
+		return s == "sendMessage"
+	}
+	return false
+}
+
+// route reduces a request path ("/channels/c%201/play/pb1") to a
+// low-cardinality label ("/channels/{id}/play/{id}"). ARI paths alternate
+// a collection or verb and an id; a fixed word at an id's place
+// ("/channels/create", "/recordings/stored/{id}") is kept and an id
+// follows it. Under /endpoints every segment but sendMessage is an id
+// (/endpoints/{tech}/{resource}).
+func route(path string) string {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var b strings.Builder
+	b.Grow(len(path) + 8)
+	id := false // the next segment is at an id's place
+	for i, s := range segs {
+		b.WriteByte('/')
+		switch {
+		case i == 0:
+			b.WriteString(s)
+			id = true
+		case (id || segs[0] == "endpoints") && fixedWord(segs[0], s):
+			b.WriteString(s)
+			id = true
+		case id || segs[0] == "endpoints":
+			b.WriteString("{id}")
+			id = false
+		default:
+			b.WriteString(s)
+			id = true
+		}
+	}
+	return b.String()
 }
 
 // seg escapes one path segment (ids may hold any character).

@@ -286,3 +286,93 @@ func BenchmarkRESTAnswer(b *testing.B) {
 		}
 	}
 }
+
+func TestRoute(t *testing.T) {
+	for _, tt := range []struct{ path, want string }{
+		{"/channels", "/channels"},
+		{"/channels/create", "/channels/create"},
+		{"/channels/externalMedia", "/channels/externalMedia"},
+		{"/channels/c%201", "/channels/{id}"},
+		{"/channels/1700000000.42/answer", "/channels/{id}/answer"},
+		{"/channels/c1/play", "/channels/{id}/play"},
+		{"/channels/c1/play/pb-7", "/channels/{id}/play/{id}"},
+		{"/channels/c1/variable", "/channels/{id}/variable"},
+		{"/channels/c1/snoop/s1", "/channels/{id}/snoop/{id}"},
+		{"/playbacks/pb1", "/playbacks/{id}"},
+		{"/playbacks/pb1/control", "/playbacks/{id}/control"},
+		{"/applications/eivr", "/applications/{id}"},
+		{"/applications/eivr/subscription", "/applications/{id}/subscription"},
+		{"/sounds", "/sounds"},
+		{"/sounds/hello-world", "/sounds/{id}"},
+		{"/asterisk/info", "/asterisk/info"},
+		{"/asterisk/modules/res_ari.so", "/asterisk/modules/{id}"},
+		{"/recordings/stored/r1/copy", "/recordings/stored/{id}/copy"},
+		{"/bridges/create", "/bridges/create"},
+		{"/bridges/b1/addChannel", "/bridges/{id}/addChannel"},
+		{"/endpoints/PJSIP/alice", "/endpoints/{id}/{id}"},
+		{"/endpoints/PJSIP/alice/sendMessage", "/endpoints/{id}/{id}/sendMessage"},
+		{"/endpoints/sendMessage", "/endpoints/sendMessage"},
+		{"/events/user/ev", "/events/user/{id}"},
+		{"/deviceStates/Stasis:x", "/deviceStates/{id}"},
+	} {
+		if got := route(tt.path); got != tt.want {
+			t.Errorf("route(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestOnREST(t *testing.T) {
+	f := newFake(t, false)
+	cfg := testConfig(f)
+	calls := make(chan RESTCall, 16)
+	cfg.OnREST = func(rc RESTCall) { calls <- rc }
+	c := newTestClient(t, cfg)
+	t.Cleanup(c.Close)
+	ctx := t.Context()
+	var gets atomic.Int32
+	f.handle("POST", "/channels/c 1/play/pb1", reply(201, playbackJSON))
+	f.handle("POST", "/channels/c1/answer", reply(409, `{"message":"Channel not in Stasis application"}`))
+	f.handle("GET", "/playbacks/p503", func(w http.ResponseWriter, r *http.Request) {
+		if gets.Add(1) < 2 {
+			reply(503, "")(w, r)
+			return
+		}
+		reply(200, `{"id":"p503","state":"playing"}`)(w, r)
+	})
+	if _, err := c.Play(ctx, "c 1", "pb1", []string{"sound:x"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	c.Answer(ctx, "c1")
+	if _, err := c.GetPlayback(ctx, "p503"); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens: a transport error is status 0.
+	f.close()
+	c.Hangup(ctx, "c1", "")
+	want := []RESTCall{
+		{Method: "POST", Route: "/channels/{id}/play/{id}", Status: 201, Attempt: 1},
+		{Method: "POST", Route: "/channels/{id}/answer", Status: 409, Attempt: 1},
+		{Method: "GET", Route: "/playbacks/{id}", Status: 503, Attempt: 1},
+		{Method: "GET", Route: "/playbacks/{id}", Status: 200, Attempt: 2},
+		{Method: "DELETE", Route: "/channels/{id}", Status: 0, Attempt: 1},
+	}
+	for i, w := range want {
+		select {
+		case got := <-calls:
+			if got.Duration <= 0 {
+				t.Errorf("call %d: duration %v", i, got.Duration)
+			}
+			got.Duration = 0
+			if got != w {
+				t.Errorf("call %d = %+v, want %+v", i, got, w)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("call %d (%+v) not reported", i, w)
+		}
+	}
+	select {
+	case got := <-calls:
+		t.Errorf("unexpected report %+v", got)
+	default:
+	}
+}

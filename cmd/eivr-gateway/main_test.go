@@ -487,6 +487,19 @@ func TestRunSignals(t *testing.T) {
 	if code, body := get(t, admin, "/readyz"); code != 200 {
 		t.Errorf("/readyz: %d %q", code, body)
 	}
+	// The session answers its channel (just after "session started"):
+	// REST latency by route, ids replaced.
+	answered := `eivr_ari_rest_duration_seconds_count{ari="` + sim.URL() + `",method="POST",route="/channels/{id}/answer",status="204"} 1`
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, metrics := get(t, admin, "/metrics"); strings.Contains(metrics, answered) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("/metrics lacks %q", answered)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	_, metrics := get(t, admin, "/metrics")
 	for _, want := range []string{
 		`eivr_sessions_active{app="eivr"} 1`,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ type metrics struct {
 	ended    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	exits    *prometheus.CounterVec
+	rest     *prometheus.HistogramVec
 }
 
 var _ gateway.Metrics = (*metrics)(nil)
@@ -42,8 +44,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		exits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eivr_script_exits_total", Help: "Sessions the client ended: how = exit (E/X), hangup (H) or gone (program exited, server closed).",
 		}, []string{"app", "how"}),
+		rest: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eivr_ari_rest_duration_seconds", Help: "ARI REST call latency per HTTP attempt; route has ids as {id}, status 0 = no reply (connection error, timeout). Answer and set variable wait behind a playing file.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"ari", "method", "route", "status"}),
 	}
-	reg.MustRegister(m.active, m.started, m.ended, m.duration, m.exits,
+	reg.MustRegister(m.active, m.started, m.ended, m.duration, m.exits, m.rest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -70,6 +76,13 @@ func (m *metrics) SessionEnded(app, status, cause string, d time.Duration) {
 		m.exits.WithLabelValues(app, "hangup").Inc()
 	case gateway.ErrClientGone.Error():
 		m.exits.WithLabelValues(app, "gone").Inc()
+	}
+}
+
+// restObserver returns the ari.Config.OnREST of the client of ARI url.
+func (m *metrics) restObserver(url string) func(ari.RESTCall) {
+	return func(c ari.RESTCall) {
+		m.rest.WithLabelValues(url, c.Method, c.Route, strconv.Itoa(c.Status)).Observe(c.Duration.Seconds())
 	}
 }
 

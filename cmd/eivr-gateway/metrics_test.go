@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,4 +79,47 @@ func TestSessionMetrics(t *testing.T) {
 		"app=a,cause=bad application string,status=BADARGS 1",
 		"app=a,cause=client exited (E/X),status= 1")
 	check("eivr_script_exits_total", "app=a,how=exit 1")
+}
+
+func TestRESTMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	obs := m.restObserver("http://a/ari")
+	obs(ari.RESTCall{Method: "POST", Route: "/channels/{id}/play/{id}", Status: 201, Duration: 3 * time.Millisecond, Attempt: 1})
+	obs(ari.RESTCall{Method: "POST", Route: "/channels/{id}/play/{id}", Status: 201, Duration: 7 * time.Millisecond, Attempt: 1})
+	obs(ari.RESTCall{Method: "POST", Route: "/channels/{id}/answer", Status: 0, Duration: 45 * time.Second, Attempt: 1})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "eivr_ari_rest_duration_seconds" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			var ls []string
+			for _, l := range s.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			h := s.GetHistogram()
+			// The 45 s answer (behind a long prompt) must not land in +Inf.
+			inBuckets := uint64(0)
+			if b := h.GetBucket(); len(b) > 0 {
+				inBuckets = b[len(b)-1].GetCumulativeCount()
+				if b[0].GetUpperBound() > 0.001 || b[len(b)-1].GetUpperBound() < 60 {
+					t.Errorf("buckets %v..%v, want 1 ms .. 60 s", b[0].GetUpperBound(), b[len(b)-1].GetUpperBound())
+				}
+			}
+			got = append(got, fmt.Sprintf("%s n=%d in=%d sum=%.3f", strings.Join(ls, ","), h.GetSampleCount(), inBuckets, h.GetSampleSum()))
+		}
+	}
+	sort.Strings(got)
+	want := []string{
+		"ari=http://a/ari,method=POST,route=/channels/{id}/answer,status=0 n=1 in=1 sum=45.000",
+		"ari=http://a/ari,method=POST,route=/channels/{id}/play/{id},status=201 n=2 in=2 sum=0.010",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("eivr_ari_rest_duration_seconds:\n got %q\nwant %q", got, want)
+	}
 }

@@ -128,6 +128,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err != nil {
 			return err
 		}
+		ac.OnREST = m.restObserver(u)
 		client, err := ari.NewClient(ac)
 		if err != nil {
 			return fmt.Errorf("ARI %s: %w", u, err)
