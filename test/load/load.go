@@ -23,6 +23,7 @@ import (
 type Config struct {
 	TCP, Stdio int           // concurrent calls of each kind
 	Speed      float64       // aritest media speed-up
+	StartRate  float64       // calls started per second (0 = all at once)
 	Rate       float64       // calls released per second after the barrier (0 = all at once)
 	Script     string        // absolute path of load.sh
 	Timeout    time.Duration // bound of each phase
@@ -38,7 +39,8 @@ type Report struct {
 
 	DTMFToScript  Percentiles // TCP: ChannelDtmfReceived published -> line read by the script
 	DTMFRoundTrip Percentiles // stdio: published -> the script's V reaches ARI
-	CmdToARI      Percentiles // TCP: S or V written by the script -> REST request at ARI
+	CmdToARI      Percentiles // TCP, after the barrier: V or E written by the script -> REST request at ARI
+	CmdToARIStart Percentiles // TCP, during start-up: V and S -> REST request
 
 	Idle, Live, End gwStats // gateway before the calls, with every call live, after
 	HeapPerSession  float64 // bytes
@@ -75,8 +77,10 @@ type call struct {
 	tcp    bool
 	ready  chan struct{} // the script has played beep and waits for digits
 	digits chan time.Time
-	sSent  time.Time // TCP: when the script wrote S,beep and V
+	sSent  time.Time // TCP: when the script wrote S,beep and V (start-up)
 	vSent  time.Time
+	v2Sent time.Time // TCP: when it wrote V,LOAD_D1 and E (after the barrier)
+	eSent  time.Time
 	failed atomic.Pointer[string]
 }
 
@@ -156,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	// Phase 1: every call enters the app and reaches the barrier.
 	start := time.Now()
-	err = parallel(ctx, all, 8, 0, func(c *call) {
+	err = parallel(ctx, all, 8, cfg.StartRate, func(c *call) {
 		args := []string{"ivr://" + ln.Addr().String() + "(" + c.id + ")"}
 		if !c.tcp {
 			args = []string{cfg.Script + "(" + c.id + ")"}
@@ -266,7 +270,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	// Latencies from aritest's request log.
-	var cmd, rt []time.Duration
+	var cmd, cmdStart, rt []time.Duration
 	index := map[string]int{}
 	for i, c := range all {
 		index[c.id] = i
@@ -283,9 +287,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		c := all[i]
 		switch {
 		case c.tcp && parts[3] == "play" && !c.sSent.IsZero():
-			cmd = append(cmd, r.Time.Sub(c.sSent))
+			cmdStart = append(cmdStart, r.Time.Sub(c.sSent))
 		case c.tcp && parts[3] == "variable" && r.Params["variable"] == "LOAD_IN" && !c.vSent.IsZero():
-			cmd = append(cmd, r.Time.Sub(c.vSent))
+			cmdStart = append(cmdStart, r.Time.Sub(c.vSent))
+		case c.tcp && parts[3] == "variable" && r.Params["variable"] == "LOAD_D1" && !c.v2Sent.IsZero():
+			cmd = append(cmd, r.Time.Sub(c.v2Sent))
+		case c.tcp && parts[3] == "continue" && !c.eSent.IsZero():
+			cmd = append(cmd, r.Time.Sub(c.eSent))
 		case !c.tcp && parts[3] == "variable" && strings.HasPrefix(r.Params["variable"], "LOAD_D"):
 			k := int(r.Params["variable"][len("LOAD_D")] - '1')
 			if k >= 0 && k < len(digits) && !pressed[i][k].IsZero() {
@@ -296,6 +304,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.DTMFToScript = percentiles(lat.dtmf)
 	rep.DTMFRoundTrip = percentiles(rt)
 	rep.CmdToARI = percentiles(cmd)
+	rep.CmdToARIStart = percentiles(cmdStart)
 
 	for _, c := range all {
 		if f := c.failed.Load(); f != nil {
@@ -374,12 +383,19 @@ func tcpScript(conn net.Conn, calls *sync.Map) {
 		return
 	}
 	close(c.ready)
-	for _, d := range digits {
+	for i, d := range digits {
 		if _, ok := read(string(d) + ",*"); !ok {
 			return
 		}
 		c.digits <- time.Now()
+		if i == 0 {
+			c.v2Sent = time.Now()
+			if !send("V,LOAD_D1=" + string(d)) {
+				return
+			}
+		}
 	}
+	c.eSent = time.Now()
 	if !send("E,done") {
 		return
 	}
@@ -503,10 +519,11 @@ func (r Report) Print(w io.Writer, cfg Config) {
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  failure    %s\n", f)
 	}
-	fmt.Fprintf(w, "duration     %v  (%.0f calls/s; speed %gx, release rate %g/s)\n", r.Duration.Round(time.Millisecond), r.CallsPerSec, cfg.Speed, cfg.Rate)
+	fmt.Fprintf(w, "duration     %v  (%.0f calls/s; speed %gx, start rate %g/s, release rate %g/s)\n", r.Duration.Round(time.Millisecond), r.CallsPerSec, cfg.Speed, cfg.StartRate, cfg.Rate)
 	fmt.Fprintf(w, "DTMF->script %v\n", r.DTMFToScript)
 	fmt.Fprintf(w, "DTMF->V->ARI %v\n", r.DTMFRoundTrip)
 	fmt.Fprintf(w, "cmd->ARI     %v\n", r.CmdToARI)
+	fmt.Fprintf(w, "  at start   %v (during start-up)\n", r.CmdToARIStart)
 	fmt.Fprintf(w, "per session  heap %.1f KiB + stacks %.1f KiB = %.1f KiB; %.2f goroutines\n",
 		r.HeapPerSession/1024, r.StackPerSession/1024, (r.HeapPerSession+r.StackPerSession)/1024, r.GoroutinesPer)
 	fmt.Fprintf(w, "gateway      %d goroutines live (%d idle), heap %.1f MiB live, RSS max %.1f MiB, CPU %v (%.0f%% of one core over the run)\n",

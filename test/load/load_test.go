@@ -24,7 +24,7 @@ func testConfig(t testing.TB, tcp, stdio int) (Config, *lockedBuffer) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	return Config{TCP: tcp, Stdio: stdio, Speed: 50, Rate: 2000, Script: script, Timeout: 30 * time.Second, Stderr: logs}, logs
+	return Config{TCP: tcp, Stdio: stdio, Speed: 50, StartRate: 1000, Rate: 2000, Script: script, Timeout: 30 * time.Second, Stderr: logs}, logs
 }
 
 // TestLoad runs 200 TCP calls and 20 stdio children at once (1000 and 100

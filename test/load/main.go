@@ -17,6 +17,7 @@ func main() {
 	flag.IntVar(&cfg.TCP, "tcp", 0, "concurrent ivr:// (TCP) calls")
 	flag.IntVar(&cfg.Stdio, "stdio", 0, "concurrent stdio calls (one sh child each)")
 	flag.Float64Var(&cfg.Speed, "speed", 50, "fake Asterisk media speed-up")
+	flag.Float64Var(&cfg.StartRate, "start-rate", 1000, "calls started per second (0 = all at once)")
 	flag.Float64Var(&cfg.Rate, "rate", 2000, "calls released per second once all are live (0 = all at once)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "bound of each phase")
 	flag.Parse()
