@@ -46,7 +46,10 @@ type Config struct {
 	// Trace logs every client command, event line and ARI event of every
 	// session at Debug (wire tracing; off by default).
 	Trace bool
-	// Logger receives everything; nil discards.
+	// Logger receives everything; nil discards. Lines about a session
+	// carry app, channel, session and target (the program path or
+	// ivr:// URL, argv[0]; absent when the application string did not
+	// parse).
 	Logger *slog.Logger
 	// Metrics, if set, is told about sessions (the cmd implements it with
 	// Prometheus).

@@ -423,6 +423,9 @@ func (g *Gateway) stasisStart(ev *ari.Event) {
 	}
 	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
 	log = log.With("session", sid)
+	if perr == nil {
+		log = log.With("target", parsed.Argv[0]) // the program or ivr:// URL
+	}
 	s := newSession(st.env, log, sid, ch, spec, g.cfg.EventQueue)
 	s.appName = ev.Application
 	s.refusal = refusal
@@ -444,7 +447,7 @@ func (g *Gateway) stasisStart(ev *ari.Event) {
 	case errors.Is(refusal.cause, ErrBadArgs):
 		log.Error("bad application string; hanging up as ExternalIVR would", "args", ev.Args, "err", perr)
 	case errors.Is(refusal.cause, ErrDenied):
-		log.Error("application denied by the allow-list; hanging up", "target", parsed.Argv[0], "why", why)
+		log.Error("application denied by the allow-list; hanging up", "why", why)
 	case errors.Is(refusal.cause, ErrLimit):
 		log.Warn("max_sessions reached: call sent back to the dialplan", "max_sessions", maxSessions)
 	}

@@ -640,6 +640,9 @@ func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
 			text = "script stderr: " + attrs["line"]
 		} else {
 			for _, k := range []string{"text", "argv", "target", "why", "cause", "status", "err"} {
+				if k == "target" && !strings.Contains(r.Message, "denied") {
+					continue // every session line has it; argv says it once
+				}
 				if v, ok := attrs[k]; ok && v != "" {
 					text += fmt.Sprintf(" %s=%s", k, v)
 				}

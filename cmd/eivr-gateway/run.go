@@ -370,6 +370,7 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 		FlushTimeout:  cfg.Session.FlushTimeout.Duration,
 		CallTimeout:   cfg.Session.CallTimeout.Duration,
 		SoundsTTL:     cfg.Session.SoundsTTL.Duration,
+		Trace:         cfg.Log.Trace,
 		Logger:        log,
 		Metrics:       m,
 	}

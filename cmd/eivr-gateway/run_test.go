@@ -37,4 +37,11 @@ func TestGatewayConfig(t *testing.T) {
 		gc.Apps[0].Grace != 30*time.Second || gc.Apps[0].WriteBuffer != 65536 {
 		t.Errorf("gateway config: %+v", gc)
 	}
+	if gc.Trace {
+		t.Error("trace on by default")
+	}
+	cfg.Log.Trace = true
+	if gc := gatewayConfig(cfg, nil, nil); !gc.Trace {
+		t.Error("log.trace = true does not turn the gateway's Trace on")
+	}
 }

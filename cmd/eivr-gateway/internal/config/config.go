@@ -168,6 +168,10 @@ type Log struct {
 	// Format is auto (coloured text on a terminal, JSON otherwise), text or
 	// json. Default "auto".
 	Format string `toml:"format"`
+	// Trace logs every client command, event line and ARI event of every
+	// session (wire tracing, at debug level: needs Level "debug").
+	// Verbose; default false.
+	Trace bool `toml:"trace"`
 }
 
 // Default returns a fresh copy of the default configuration; it matches the

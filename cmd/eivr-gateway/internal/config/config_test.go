@@ -203,6 +203,8 @@ func TestValidate(t *testing.T) {
 		{"admin", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen"}},
 		{"admin off", func(c *Config) { c.Admin.Listen = "" }, nil},
 		{"log", func(c *Config) { c.Log.Level = "verbose"; c.Log.Format = "xml" }, []string{"log.level", "log.format"}},
+		{"trace without debug", func(c *Config) { c.Log.Trace = true }, []string{"log.trace"}},
+		{"trace", func(c *Config) { c.Log.Trace = true; c.Log.Level = "debug" }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

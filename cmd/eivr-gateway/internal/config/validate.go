@@ -142,6 +142,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q: want auto, text or json", c.Log.Format)
 	}
+	if c.Log.Trace && c.Log.Level != "debug" {
+		bad("log.trace", "traces are logged at debug level; set log.level = \"debug\" too (log.level is %q)", c.Log.Level)
+	}
 	return errors.Join(errs...)
 }
 
