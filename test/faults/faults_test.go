@@ -230,28 +230,29 @@ func TestScriptHangs(t *testing.T) {
 	}
 }
 
-// A program that floods stdout: it is throttled by its own pipe; another
-// call on the same gateway answers as usual. The flood never makes the
-// gateway stall or crash, and the flooder is reaped when its call ends.
+// A program that floods stdout with commands: its reader is throttled by
+// back-pressure (its own pipe fills), another call on the same gateway
+// answers as usual, and the flooder is reaped when its call ends. Flooding
+// with ignored lines keeps the call (as native); flooding with P, whose
+// replies it never reads, ends it as a slow client.
 func TestScriptFloods(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
-	flood := w.call(script("scripts/transport/flood.pl"))
-	w.waitSessions(1)
+	ignored := w.call(script("faults/testdata/flood-unknown.pl"))
+	replies := w.call(script("scripts/transport/flood.pl"))
 	time.Sleep(200 * time.Millisecond)
 	for range 3 {
 		start := time.Now()
 		id, c := w.tcpCall(ts, "")
 		w.round(id, c, ts.url())
-		t.Logf("other call's round with the flood going on: %v", time.Since(start))
+		t.Logf("other call's round with the floods going on: %v", time.Since(start))
 	}
-	if _, ended := w.srv.Ended(flood); !ended {
-		w.farHangup(flood)
+	if _, ended := w.srv.Ended(ignored); ended {
+		t.Fatal("the call flooding ignored lines ended")
 	}
-	end := w.waitEnd(flood)
-	if !end.HungUp {
-		t.Errorf("flooding call: end %+v", end)
-	}
+	w.farHangup(ignored)
+	wantHungUp(t, w.waitEnd(ignored), "")
+	wantHungUp(t, w.waitEnd(replies), gateway.StatusSlowClient)
 	w.waitSessions(0)
 }
 

@@ -147,7 +147,7 @@ type opts struct {
 func defaultApp() gateway.AppConfig {
 	return gateway.AppConfig{
 		Name:        app,
-		Programs:    []string{script("scripts/transport/*"), script("ivr/*")},
+		Programs:    []string{script("scripts/transport/*"), script("ivr/*"), script("faults/testdata/*")},
 		TCPHosts:    []string{"127.0.0.1:*"},
 		Grace:       200 * time.Millisecond,
 		WriteBuffer: 4096,
