@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,35 @@ func TestApplicationReplaced(t *testing.T) {
 
 	w.close()
 	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)
+}
+
+// After ApplicationReplaced the events of the gateway's live calls go to
+// the other client, so a caller who hangs up is never seen: natively the
+// script gets H at once. PRODUCT GAP (reported to the lead): today the
+// session stays live, blind, until the gateway stops.
+func TestApplicationReplacedCallerHangsUp(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	c.send("P,x")
+	c.expect("P,ts," + ts.url() + ",x")
+
+	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { other.Run(ctx, &recorder{starts: make(chan string, 4)}); close(done) }()
+	defer func() { cancel(); <-done; other.Close() }()
+	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+
+	w.farHangup(id)
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	l, err := c.br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "H,") {
+		t.Errorf("caller hung up after the takeover: script got %q, %v (want H); %d sessions live", l, err, w.gw.Sessions())
+	}
 }
 
 // REST 5xx: a play Asterisk refuses is skipped without an event (as a file
