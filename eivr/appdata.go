@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/astargs"
 )
 
 // MaxArgv is the most argv elements (program or URL included) an application
@@ -256,65 +258,9 @@ func skipOptionArg(s string, k int) (end int, ok bool) {
 //   - input ending right after a separator yields one more, empty field;
 //     empty input yields no field; nothing is trimmed.
 //
-// s is read up to its first NUL byte, as the C string it would be.
-func SplitAppArgs(s string, max int) []string {
-	s = cutNUL(s)
-	if max < 1 || s == "" {
-		return nil
-	}
-	var (
-		fields         []string
-		field          []byte
-		paren, bracket int
-		quote          bool
-		endedBySep     bool
-		i              int
-	)
-	for i < len(s) && len(fields) < max-1 {
-		field = field[:0]
-		endedBySep = false
-	scan:
-		for ; i < len(s); i++ {
-			switch c := s[i]; c {
-			case '(':
-				paren++
-			case ')':
-				if paren > 0 {
-					paren--
-				}
-			case '[':
-				bracket++
-			case ']':
-				if bracket > 0 {
-					bracket--
-				}
-			case '"':
-				quote = !quote
-				continue
-			case '\\':
-				i++
-				if i < len(s) {
-					field = append(field, s[i])
-				}
-				continue
-			case ',':
-				if paren == 0 && bracket == 0 && !quote {
-					i++
-					endedBySep = true
-					break scan
-				}
-			}
-			field = append(field, s[i])
-		}
-		fields = append(fields, string(field))
-	}
-	if i < len(s) {
-		fields = append(fields, s[i:])
-	} else if endedBySep {
-		fields = append(fields, "")
-	}
-	return fields
-}
+// s is read up to its first NUL byte, as the C string it would be. The
+// splitter itself is internal/astargs, shared with ari/aritest.
+func SplitAppArgs(s string, max int) []string { return astargs.Split(s, max) }
 
 // cutNUL returns s up to its first NUL byte: Asterisk sees C strings.
 func cutNUL(s string) string {

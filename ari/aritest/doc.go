@@ -97,6 +97,12 @@
 // RINGING → (after Endpoint.Ring) ChannelStateChange Up → Dial ANSWER →
 // ChannelVarset STASISSTATUS → StasisStart{appArgs}. Busy: Dial BUSY and
 // ChannelDestroyed{cause:0}; no answer within timeout: ChannelDestroyed{19}.
+// As Asterisk runs Stasis("app,appArgs"), originate's and create's appArgs
+// become StasisStart args through the standard argument splitter
+// (internal/astargs: parentheses, brackets and quotes protect commas;
+// quotes and backslashes are removed), so appArgs "/prog(a,b),n" gives
+// ["/prog(a,b)","n"]; a move's appArgs are cut at every comma, empty
+// fields dropped (strtok_r). StartCall takes args already split.
 // The Local ;2 half and its dialplan events are not simulated.
 // /channels/create puts the channel into the app at once (state Down,
 // StasisStart); /dial then gives the same progress events (BUSY/NOANSWER

@@ -160,3 +160,50 @@ func TestSoundsAndInfo(t *testing.T) {
 		t.Fatalf("digits/1: %+v", snds[0])
 	}
 }
+
+// Originate and create run Stasis("app,appArgs"): Asterisk's standard
+// splitter, so parentheses protect commas (an ExternalIVR application
+// string) and quotes and backslashes are removed. A move's appArgs are
+// split on every comma (strtok_r), empty fields dropped.
+func TestStasisAppArgsSplit(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	gw2 := dialTap(t, s, "gw2")
+	stasisStart := func(tp *tap) evt { // skips the dial's events
+		for {
+			if e := tp.next(5 * time.Second); e.typ() == "StasisStart" {
+				return e
+			}
+		}
+	}
+	args := func(e evt) []string {
+		var out []string
+		for _, a := range e["args"].([]any) {
+			out = append(out, a.(string))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		appArgs string
+		want    []string
+	}{
+		{"/prog(a,b),n", []string{"/prog(a,b)", "n"}},
+		{`ivr://h(x,"y,z"),[a,b],c\,d,`, []string{"ivr://h(x,y,z)", "[a,b]", "c,d", ""}},
+		{"plain", []string{"plain"}},
+	} {
+		mustCall(t, s, "POST", "/channels", url.Values{"endpoint": {"Local/s@answerer/n"}, "app": {"gw"}, "appArgs": {tc.appArgs}}, 200)
+		e := stasisStart(gw)
+		if got := args(e); strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("originate appArgs %q: StasisStart args %q, want %q", tc.appArgs, got, tc.want)
+		}
+	}
+	mustCall(t, s, "POST", "/channels/create", url.Values{"endpoint": {"Local/s@answerer/n"}, "app": {"gw"}, "appArgs": {"/prog(a,b),n"}, "channelId": {"cr"}}, 200)
+	e := stasisStart(gw)
+	if got := args(e); len(got) != 2 || got[0] != "/prog(a,b)" || got[1] != "n" || e.str("channel", "dialplan", "app_data") != "gw,/prog(a,b),n" {
+		t.Errorf("create: StasisStart args %q, app_data %q", got, e.str("channel", "dialplan", "app_data"))
+	}
+	mustCall(t, s, "POST", "/channels/cr/move", url.Values{"app": {"gw2"}, "appArgs": {"/prog(a,b),,n"}}, 204)
+	if got := args(stasisStart(gw2)); strings.Join(got, "|") != "/prog(a|b)|n" {
+		t.Errorf("move: StasisStart args %q, want [/prog(a b) n]", got)
+	}
+}

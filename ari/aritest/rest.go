@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/astargs"
 )
 
 func (s *Server) routes() http.Handler {
@@ -677,9 +679,13 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, p params) {
 		writeErr(w, http.StatusBadRequest, "Application name is required")
 		return
 	}
+	// Asterisk splits a move's appArgs with strtok_r: on every comma,
+	// empty fields dropped, nothing protected (unlike originate's).
 	var args []string
-	if a := p.str("appArgs"); a != "" {
-		args = strings.Split(a, ",")
+	for _, a := range strings.Split(p.str("appArgs"), ",") {
+		if a != "" {
+			args = append(args, a)
+		}
 	}
 	s.enqueueLocked(c, &command{kind: cmdMove, app: app, args: args})
 	noContent(w)
@@ -798,10 +804,7 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request, p params) {
 		s.setVarLocked(c, k, p.vars[k], false)
 	}
 	writeJSON(w, http.StatusOK, c.json())
-	var args []string
-	if a := p.str("appArgs"); a != "" {
-		args = strings.Split(a, ",")
-	}
+	args := stasisArgs(app, p.str("appArgs"))
 	var enter func()
 	if app != "" {
 		enter = func() {
@@ -823,6 +826,24 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request, p params) {
 		to = 0
 	}
 	s.dialLocked(c, to, true, enter)
+}
+
+// stasisMaxArgs is Stasis()'s argument cap (app_stasis.c MAX_ARGS).
+const stasisMaxArgs = 128
+
+// stasisArgs returns the StasisStart args of a channel that originate or
+// create sends into app: Asterisk runs Stasis("app,appArgs"), which splits
+// its data with the standard argument splitter, so parentheses, brackets
+// and quotes protect commas and quotes and backslashes are removed.
+func stasisArgs(app, appArgs string) []string {
+	if appArgs == "" {
+		return nil
+	}
+	f := astargs.Split(app+","+appArgs, 1+stasisMaxArgs)
+	if len(f) < 2 {
+		return nil
+	}
+	return f[1:]
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -850,12 +871,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p params) {
 	for _, k := range sortedKeys(p.vars) {
 		c.vars[k] = p.vars[k]
 	}
-	var args []string
-	if a := p.str("appArgs"); a != "" {
-		args = strings.Split(a, ",")
-	}
+	args := stasisArgs(app, p.str("appArgs"))
 	writeJSON(w, http.StatusOK, c.json())
-	c.dp = dialplanJSON{Context: "default", Exten: "s", Priority: 1, AppName: "Stasis", AppData: strings.Join(append([]string{app}, args...), ",")}
+	appData := app
+	if a := p.str("appArgs"); a != "" {
+		appData += "," + a
+	}
+	c.dp = dialplanJSON{Context: "default", Exten: "s", Priority: 1, AppName: "Stasis", AppData: appData}
 	s.emitLocked(c, "ChannelDialplan", nil, []kv{{"dialplan_app", "Stasis"}, {"dialplan_app_data", c.dp.AppData}})
 	s.enterStasisLocked(c, app, args)
 }

@@ -601,13 +601,18 @@ func TestOriginate(t *testing.T) {
 		return runBin(t, dir, 30*time.Second, env, append([]string{"originate", "--config", p, "--admin", admin}, args...)...)
 	}
 
-	// Answered: the program runs on the call.
-	r := originate(token, "--endpoint", "PJSIP/1000", "--run", menu+"(hello-world)", "--callerid", "IVR <100>")
+	// Answered: the program runs on the call, with its arguments as
+	// written (Asterisk splits Stasis' "app,appArgs" with the standard
+	// splitter: the comma inside the parentheses stays).
+	logf := filepath.Join(dir, "menu.log")
+	r := originate(token, "--endpoint", "PJSIP/1000", "--run", menu+"(hello-world,"+logf+")", "--callerid", "IVR <100>")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "answered: ") {
 		t.Fatalf("originate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	ch := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, " ")+1:])
-	g.waitLog("session started", map[string]string{"channel": ch})
+	if argv := fmt.Sprint(g.waitLog("session started", map[string]string{"channel": ch})["argv"]); argv != fmt.Sprint([]any{menu, "hello-world", logf}) {
+		t.Errorf("argv %s, want [%s hello-world %s]", argv, menu, logf)
+	}
 	if err := sim.PressDTMF(ch, '2', 100*time.Millisecond); err != nil { // menu.pl: E
 		t.Fatal(err)
 	}
