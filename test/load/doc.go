@@ -3,7 +3,7 @@
 //
 //	go run ./test/load -tcp 10000          # 10k ivr:// sessions
 //	go run ./test/load -stdio 1000         # 1k legacy sh children
-//	go run ./test/load -tcp 1000 -stdio 100 -speed 50 -rate 2000
+//	go run ./test/load -tcp 1000 -stdio 100 -speed 50 -start-rate 1000 -rate 2000
 //
 // The fake Asterisk and the clients run in this process; the gateway (an
 // ari.Client and a gateway.Gateway, as cmd/eivr-gateway runs them) runs in a
@@ -13,7 +13,8 @@
 // Each call runs the same legacy script, over TCP (a goroutine of this
 // process playing an ivr:// server) or over stdio (testdata/load.sh, one sh
 // child per call): P, V,LOAD_IN=<id>, G,LOAD_IN (checked), S,beep (waits for
-// F). When every call has reached that point the gateway's memory and
+// F), the calls entering at -start-rate per second. When every call has
+// reached that point the gateway's memory and
 // goroutines are sampled (N live, idle sessions), then the calls are
 // released at -rate calls/s: the caller presses three digits, one after the
 // other, which the script receives (TCP: the time from the digit's
@@ -31,5 +32,8 @@
 //
 // load_test.go runs a small version under -short (200 TCP sessions, 20
 // children) and asserts that every call ended as expected and that no event
-// was lost; timings are reported, never asserted.
+// was lost; timings are reported, never asserted. soak_test.go is the
+// gateway half of the soak (1M shuffled and duplicated ARI frames over 10k
+// channels; 10k frames under -short). README-sections.md holds the figures
+// measured with these commands.
 package main
