@@ -12,16 +12,19 @@
 //
 // Each call runs the same legacy script, over TCP (a goroutine of this
 // process playing an ivr:// server) or over stdio (testdata/load.sh, one sh
-// child per call): P, V,LOAD_IN=<id>, G,LOAD_IN (checked), S,beep (waits for
-// F), the calls entering at -start-rate per second. When every call has
-// reached that point the gateway's memory and
-// goroutines are sampled (N live, idle sessions), then the calls are
-// released at -rate calls/s: the caller presses three digits, one after the
-// other, which the script receives (TCP: the time from the digit's
-// ChannelDtmfReceived being published to the line read is DTMF->script;
-// stdio: to the V the script answers with, DTMF->script->ARI), then the
-// script sends E and the call must continue in the dialplan with the
-// variables it set. Anything else is a failed call.
+// child per call): P, V,LOAD_IN=<id>, G,LOAD_IN (checked), S,beep (waits
+// for F); calls enter at -start-rate per second. When every call has
+// reached that point the gateway's memory and goroutines are sampled (N
+// live, idle sessions), then the calls are released at -rate calls/s: the
+// caller presses three digits, one after the other, which the script
+// receives and answers (the first with a V), then the script sends E and
+// the call must continue in the dialplan with the variables it set.
+// Anything else is a failed call. DTMF->script (TCP) is the time from the
+// digit's ChannelDtmfReceived being published to the line read by the
+// script; for stdio the round trip to the V the script answers with is
+// measured instead (DTMF->script->ARI). Command->ARI (TCP) is from the
+// script writing V or E to the REST request arriving, after the barrier
+// and, separately, during start-up.
 //
 // Report: calls/s, latencies p50/p99/p999 (DTMF->script, command->ARI
 // request), gateway heap and goroutine stacks per live session, goroutines
