@@ -37,6 +37,6 @@
 // children) and asserts that every call ended as expected and that no event
 // was lost; timings are reported, never asserted. soak_test.go is the
 // gateway half of the soak (1M shuffled and duplicated ARI frames over 10k
-// channels; 10k frames under -short). README-sections.md holds the figures
-// measured with these commands.
+// channels; 10k frames under -short). The README's "Performance" section
+// holds the figures measured with these commands.
 package main

@@ -38,8 +38,8 @@ import (
 // straggler by design, rule 6) and reported, not failed. So is a digit
 // lost while a stall of this process (measured by a 1 ms sleeper) overlapped
 // its window: the gateway could not read the socket, and the window expired
-// in the meantime. Both counts are logged; the full run's are in
-// README-sections.md.
+// in the meantime. Both counts are logged; the full run's are in the
+// README's "Reliability" section.
 
 const soakDigits = "0123456789*#ABCD"
 
