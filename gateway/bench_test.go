@@ -40,6 +40,9 @@ func (b *benchARI) Originate(ctx context.Context, p ari.OriginateParams) (ari.Ch
 func (b *benchARI) GetApplication(ctx context.Context, app string) (ari.Application, error) {
 	return ari.Application{Name: app}, nil
 }
+func (b *benchARI) GetChannel(ctx context.Context, id string) (ari.Channel, error) {
+	return ari.Channel{ID: id}, nil
+}
 func (b *benchARI) Sounds(ctx context.Context, lang string) ([]ari.Sound, error) {
 	return []ari.Sound{{ID: "beep", Formats: []ari.FormatLang{{Language: "en", Format: "gsm"}}}}, nil
 }

@@ -117,7 +117,19 @@
 // lists the channels still in the app; sessions of the others end as on a
 // hangup (H, or I,HANGUP with i), the rest check their outstanding playback
 // (its PlaybackFinished may have been lost). A client that stays silent keeps
-// its call. A session whose event queue overflows ends (OVERLOAD). Drain
+// its call. A session whose event queue overflows ends (OVERLOAD).
+//
+// When another ARI client takes an app over (ApplicationReplaced), that
+// app's events, DTMF and hang-ups included, go to the other client and new
+// calls with them; the gateway logs an error naming the app and keeps its
+// live sessions (their REST calls still work). One goroutine per replaced
+// app polls GET /channels/{id} for each of them every second, eight at a
+// time (never on the dispatch goroutine or a session loop): a channel that
+// is gone ends its session as a hangup does (H, or I,HANGUP with i); a
+// channel still there gets its outstanding playback checked (F and the
+// next file come a second late at most). DTMF is lost until the app is
+// taken back (ari.Client.Reclaim); the next connection then lists the app,
+// the polling stops and the reconciliation above runs. Drain
 // sends new calls back to the dialplan and waits for live sessions.
 //
 // # Concurrency

@@ -24,6 +24,7 @@ type ARI interface {
 	Run(ctx context.Context, h ari.Handler) error
 	Ready() bool
 	GetApplication(ctx context.Context, app string) (ari.Application, error)
+	GetChannel(ctx context.Context, channelID string) (ari.Channel, error)
 	Originate(ctx context.Context, p ari.OriginateParams) (ari.Channel, error)
 	Sounds(ctx context.Context, lang string) ([]ari.Sound, error)
 }
@@ -63,11 +64,14 @@ type Gateway struct {
 	pending  map[string]originateWait // click-to-calls by channel id
 	sessions map[string]*session      // by channel id
 	draining bool
-	idle     chan struct{}   // closed and replaced when sessions becomes empty
-	ctx      context.Context // Run's: sessions run under it (set once by Run)
-	base     context.Context // outlives ctx: end sequences
-	wg       sync.WaitGroup  // sessions and resyncs
+	watches  map[string]*replacedWatch // replaced apps whose channels are polled
+	idle     chan struct{}             // closed and replaced when sessions becomes empty
+	ctx      context.Context           // Run's: sessions run under it (set once by Run)
+	base     context.Context           // outlives ctx: end sequences
+	wg       sync.WaitGroup            // sessions and resyncs
 	running  atomic.Bool
+
+	replacedPoll time.Duration // hang-up polling of replaced apps (replaced.go)
 }
 
 // appState is one app's configuration (replaced whole by Reload).
@@ -98,7 +102,10 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 		apps:     make(map[string]*appState),
 		live:     make(map[string]int),
 		pending:  make(map[string]originateWait),
+		watches:  make(map[string]*replacedWatch),
 		idle:     make(chan struct{}),
+
+		replacedPoll: replacedPoll,
 	}
 	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
 	for _, a := range c.Apps {
@@ -291,6 +298,7 @@ func (g *Gateway) Sessions() int {
 // dispatch goroutine.
 func (g *Gateway) Connected(info ari.ConnInfo) {
 	g.log.Info("ARI connected", "seq", info.Seq, "apps", info.Apps)
+	g.appsSubscribed(info.Apps)
 	if info.Seq <= 1 {
 		return
 	}
@@ -306,8 +314,14 @@ func (g *Gateway) Connected(info ari.ConnInfo) {
 	}
 }
 
-// Event implements ari.Handler.
-func (g *Gateway) Event(ev *ari.Event) { g.order.Push(0, ev) }
+// Event implements ari.Handler. ApplicationReplaced starts the hang-up
+// polling of that app's sessions (replaced.go) on its own goroutine.
+func (g *Gateway) Event(ev *ari.Event) {
+	if ev.Kind == ari.KindApplicationReplaced {
+		g.appReplaced(ev.Application)
+	}
+	g.order.Push(0, ev)
+}
 
 // Disconnected implements ari.Handler.
 func (g *Gateway) Disconnected(err error) {

@@ -10,6 +10,4 @@
 // The matrix, with the expectation each test asserts, is the table of
 // test/load/README-sections.md ("Reliability"). The whole matrix runs in
 // about 20 s; -short only shortens the wait of TestSilentTCPServerKept.
-// TestApplicationReplacedCallerHangsUp fails on purpose: it records a
-// known gap (after a takeover a caller's hang-up never reaches the script).
 package faults

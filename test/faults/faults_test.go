@@ -109,32 +109,94 @@ func TestApplicationReplaced(t *testing.T) {
 	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)
 }
 
+// takeOver starts a second ARI client on the app (ApplicationReplaced for
+// the gateway) and waits until the gateway has seen it. The client stops
+// at the end of the test.
+func (w *world) takeOver() *recorder {
+	w.t.Helper()
+	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	rec := &recorder{starts: make(chan string, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { other.Run(ctx, rec); close(done) }()
+	w.t.Cleanup(func() { cancel(); <-done; other.Close() })
+	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+	return rec
+}
+
 // After ApplicationReplaced the events of the gateway's live calls go to
-// the other client, so a caller who hangs up is never seen: natively the
-// script gets H at once. PRODUCT GAP (reported to the lead): today the
-// session stays live, blind, until the gateway stops.
+// the other client. Natively the script gets H at once when the caller
+// hangs up; the gateway keeps the call and polls its channel over REST, so
+// the script gets H within about a second, and the session ends.
 func TestApplicationReplacedCallerHangsUp(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
 	c.send("P,x")
 	c.expect("P,ts," + ts.url() + ",x")
+	w.takeOver()
 
-	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { other.Run(ctx, &recorder{starts: make(chan string, 4)}); close(done) }()
-	defer func() { cancel(); <-done; other.Close() }()
-	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+	// The call keeps working while the app is replaced: its playback's
+	// end is found by polling.
+	c.send("S,beep")
+	c.expect("F,ts,beep")
 
 	w.farHangup(id)
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	l, err := c.br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(l, "H,") {
 		t.Errorf("caller hung up after the takeover: script got %q, %v (want H); %d sessions live", l, err, w.gw.Sessions())
+	}
+	c.expectEOF()
+	w.waitSessions(0)
+	if !strings.Contains(w.logs.String(), "DTMF") {
+		t.Errorf("no error line about the takeover naming DTMF:\n%s", w.logs.String())
+	}
+}
+
+// With option i the client is told I,HANGUP once and keeps its session
+// (native behaviour), also while the app is replaced.
+func TestApplicationReplacedCallerHangsUpOptionI(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "i")
+	c.send("P,x")
+	c.expect("P,ts," + ts.url() + ",x")
+	w.takeOver()
+
+	w.farHangup(id)
+	c.expect("I,ts,HANGUP")
+	c.send("P,y") // still served after the hangup, as native
+	c.expect("P,ts," + ts.url() + ",x")
+	c.send("E,bye")
+	c.expect("E,ts")
+	c.expectEOF()
+	w.waitSessions(0)
+}
+
+// When the app is reclaimed, events flow again: a hangup is seen from
+// its ARI events (ChannelHangupRequest) as before the takeover.
+func TestApplicationReplacedReclaimed(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	c.send("P,x")
+	c.expect("P,ts," + ts.url() + ",x")
+	w.takeOver()
+
+	w.client.Reclaim()
+	w.waitConnected()
+	w.press(id, '5') // DTMF reaches the script again
+	c.expect("5,ts")
+	w.farHangup(id)
+	c.expect("H,ts")
+	c.expectEOF()
+	w.waitSessions(0)
+	if !strings.Contains(w.logs.String(), "hang-up polling stops") {
+		t.Error("the polling of the replaced app did not stop after Reclaim")
 	}
 }
 
