@@ -19,13 +19,15 @@ import (
 // All its methods are safe for concurrent use; Run runs at most once at a
 // time.
 type Client struct {
-	cfg    Config
-	log    *slog.Logger
-	rest   *url.URL // REST base, no trailing slash
-	ws     *url.URL // events URL without query
-	http   *http.Client
-	tr     *http.Transport
-	dialer *websocket.Dialer
+	cfg      Config
+	log      *slog.Logger
+	rest     *url.URL     // REST base, no trailing slash
+	ws       *url.URL     // events URL without query
+	http     *http.Client // calls answered at once (class short)
+	tr       *http.Transport
+	httpLong *http.Client // calls held behind a playing file (class long)
+	trLong   *http.Transport
+	dialer   *websocket.Dialer
 
 	running   atomic.Bool
 	connected atomic.Bool
@@ -70,31 +72,17 @@ func NewClient(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tr := &http.Transport{
-		Proxy: nil, // Asterisk is reached directly
-		DialContext: (&net.Dialer{
-			Timeout:   cfg.DialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		TLSClientConfig:       cfg.TLS.Clone(),
-		TLSHandshakeTimeout:   cfg.DialTimeout,
-		MaxIdleConns:          cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+	tr := newTransport(cfg, cfg.MaxConnsPerHost)
+	trLong := newTransport(cfg, cfg.MaxBlockingConns)
 	c := &Client{
-		cfg:  cfg,
-		log:  log,
-		rest: rest,
-		ws:   ws,
-		tr:   tr,
-		http: &http.Client{
-			Transport: tr,
-			// Asterisk does not redirect; never follow one with our
-			// credentials.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		cfg:      cfg,
+		log:      log,
+		rest:     rest,
+		ws:       ws,
+		tr:       tr,
+		http:     newHTTPClient(tr),
+		trLong:   trLong,
+		httpLong: newHTTPClient(trLong),
 		dialer: &websocket.Dialer{
 			Proxy:            nil,
 			HandshakeTimeout: cfg.DialTimeout,
@@ -108,9 +96,40 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// newTransport returns a REST connection pool of at most maxConns
+// connections.
+func newTransport(cfg Config, maxConns int) *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // Asterisk is reached directly
+		DialContext: (&net.Dialer{
+			Timeout:   cfg.DialTimeout,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig:       cfg.TLS.Clone(),
+		TLSHandshakeTimeout:   cfg.DialTimeout,
+		MaxIdleConns:          cfg.MaxIdleConns,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
+		MaxConnsPerHost:       maxConns,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func newHTTPClient(tr *http.Transport) *http.Client {
+	return &http.Client{
+		Transport: tr,
+		// Asterisk does not redirect; never follow one with our
+		// credentials.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 // Close releases idle REST connections. It does not stop Run (cancel its
 // context for that). The client stays usable.
-func (c *Client) Close() { c.tr.CloseIdleConnections() }
+func (c *Client) Close() {
+	c.tr.CloseIdleConnections()
+	c.trLong.CloseIdleConnections()
+}
 
 // Stats returns the event stream's counters.
 func (c *Client) Stats() Stats {

@@ -65,8 +65,21 @@ type Config struct {
 	// connection error or a 503 (default 2; negative = none). Other
 	// methods are never retried.
 	RESTRetries int
-	// MaxIdleConns is the number of kept-alive REST connections (default 32).
+	// MaxIdleConns is the number of kept-alive REST connections of each
+	// pool below (default 32).
 	MaxIdleConns int
+	// MaxConnsPerHost caps the REST connections open at once for the
+	// calls Asterisk answers at once (RESTTimeout; default 64). More
+	// concurrent calls wait for a free connection (the wait counts in
+	// their timeout) instead of each opening a socket: 10k calls
+	// starting together would otherwise exhaust file descriptors.
+	MaxConnsPerHost int
+	// MaxBlockingConns caps the connections of the calls Asterisk holds
+	// behind a playing file (RESTLongTimeout: answer, set variable,
+	// continue, move; default 256). They have their own pool so that
+	// calls blocked for seconds never hold up the plays, stops and gets
+	// of other channels.
+	MaxBlockingConns int
 	// OnREST, if set, is called once per REST HTTP attempt (a retried GET
 	// reports each try) when it has finished, on the calling goroutine:
 	// it is called concurrently and must be quick (e.g. observe a
@@ -103,6 +116,8 @@ const (
 	DefaultRESTLongTimeout = 60 * time.Second
 	DefaultRESTRetries     = 2
 	DefaultMaxIdleConns    = 32
+	DefaultMaxConnsPerHost = 64
+	DefaultMaxBlocking     = 256
 )
 
 // ErrConfig is wrapped by NewClient's errors.
@@ -137,6 +152,12 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.MaxIdleConns <= 0 {
 		cfg.MaxIdleConns = DefaultMaxIdleConns
+	}
+	if cfg.MaxConnsPerHost <= 0 {
+		cfg.MaxConnsPerHost = DefaultMaxConnsPerHost
+	}
+	if cfg.MaxBlockingConns <= 0 {
+		cfg.MaxBlockingConns = DefaultMaxBlocking
 	}
 }
 

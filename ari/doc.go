@@ -49,11 +49,15 @@
 //
 // # REST
 //
-// One http.Client with kept-alive connections serves every call. Each call
-// takes a context and has its own timeout: RESTLongTimeout (default 60 s)
-// for the calls Asterisk queues behind a playing file and answers only when
-// they ran (answer, set variable, continue, move), RESTTimeout (default 5 s)
-// for the others. Only GETs are retried (RESTRetries, on connection errors
+// Kept-alive connections serve every call. Each call takes a context and
+// has its own timeout: RESTLongTimeout (default 60 s) for the calls
+// Asterisk queues behind a playing file and answers only when they ran
+// (answer, set variable, continue, move), RESTTimeout (default 5 s) for the
+// others. The two kinds use separate connection pools, capped at
+// MaxBlockingConns (default 256) and MaxConnsPerHost (default 64): calls
+// beyond a cap wait for a free connection (within their timeout) rather
+// than open a socket each, and calls blocked for seconds never hold up
+// another channel's plays, stops and gets. Only GETs are retried (RESTRetries, on connection errors
 // and 503). Failures are *[Error]; test them with errors.Is against
 // [ErrNotFound], [ErrVariableNotSet] (an unset variable on an existing
 // channel; not ErrNotFound), [ErrConflict], [ErrPrecondition],

@@ -112,7 +112,11 @@ func (c *Client) once(ctx context.Context, u *url.URL, r request, body []byte, t
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if r.class == long {
+		hc = c.httpLong // blocked calls must not hold up the others
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		// *url.Error quotes the URL (with its query); keep only the cause.
 		var ue *url.Error

@@ -269,8 +269,10 @@ func TestRESTKeepAlive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.connCount(); n != 1 {
-		t.Errorf("100 sequential calls used %d connections, want 1", n)
+	// One connection per pool: gets are answered at once, answer may
+	// block behind a playing file (TestRESTConnectionCap).
+	if n := f.connCount(); n != 2 {
+		t.Errorf("100 sequential calls used %d connections, want 2", n)
 	}
 }
 
@@ -374,5 +376,81 @@ func TestOnREST(t *testing.T) {
 	case got := <-calls:
 		t.Errorf("unexpected report %+v", got)
 	default:
+	}
+}
+
+// Concurrent calls beyond MaxConnsPerHost wait for a connection of the
+// capped pool instead of opening one each; the calls Asterisk holds behind
+// a playing file have their own pool (MaxBlockingConns) and never hold up
+// the others.
+func TestRESTConnectionCap(t *testing.T) {
+	f := newFake(t, false)
+	cfg := testConfig(f)
+	cfg.MaxConnsPerHost, cfg.MaxBlockingConns = 4, 2
+	c := newTestClient(t, cfg)
+	t.Cleanup(c.Close)
+	arrived := make(chan string, 64)
+	release, releaseLong := make(chan struct{}), make(chan struct{})
+	held := func(gate chan struct{}, status int, body string) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			arrived <- r.Method + " " + r.URL.Path
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+			reply(status, body)(w, r)
+		}
+	}
+	f.handle("GET", "/channels/c1", held(release, 200, channelJSON))
+	f.handle("POST", "/channels/c1/variable", held(releaseLong, 204, ""))
+	f.handle("GET", "/channels/c2", reply(200, channelJSON))
+
+	wait := func(n int, what string) {
+		t.Helper()
+		for range n {
+			select {
+			case <-arrived:
+			case <-time.After(waitFor):
+				t.Fatalf("%s: fewer than %d requests reached the server", what, n)
+			}
+		}
+	}
+	const calls = 20
+	errs := make(chan error, 2*calls)
+	for range calls {
+		go func() { _, err := c.GetChannel(t.Context(), "c1"); errs <- err }()
+		go func() { errs <- c.SetVariable(t.Context(), "c1", "A", "1") }()
+	}
+	wait(cfg.MaxConnsPerHost+cfg.MaxBlockingConns, "both pools fill")
+	select {
+	case r := <-arrived:
+		t.Fatalf("%s reached the server beyond the caps", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := f.connCount(); n != cfg.MaxConnsPerHost+cfg.MaxBlockingConns {
+		t.Errorf("%d connections open, want %d", n, cfg.MaxConnsPerHost+cfg.MaxBlockingConns)
+	}
+
+	// The blocked sets do not hold up the quick calls.
+	close(release)
+	wait(calls-cfg.MaxConnsPerHost, "the queued gets run")
+	if _, err := c.GetChannel(t.Context(), "c2"); err != nil {
+		t.Errorf("a get while the blocking pool is full: %v", err)
+	}
+	close(releaseLong)
+	wait(calls-cfg.MaxBlockingConns, "the queued sets run")
+	for range 2 * calls {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(waitFor):
+			t.Fatal("a call did not return")
+		}
+	}
+	if n := f.connCount(); n != cfg.MaxConnsPerHost+cfg.MaxBlockingConns {
+		t.Errorf("%d calls used %d connections, want %d", 2*calls+1, n, cfg.MaxConnsPerHost+cfg.MaxBlockingConns)
 	}
 }
