@@ -39,11 +39,11 @@ const StatusVariable = "EIVRGW_STATUS"
 // EIVRGW_STATUS values. The variable is not set when the client ended the
 // session itself (E, X, H, exit) or the caller hung up.
 const (
-	StatusDenied      = "DENIED"       // not in the allow-list; channel continues
 	StatusLimit       = "LIMIT"        // max_sessions reached; channel continues
 	StatusDraining    = "DRAINING"     // gateway draining; channel continues
 	StatusShutdown    = "SHUTDOWN"     // gateway stopped (drain timeout); channel continues
 	StatusOverload    = "OVERLOAD"     // session overflowed its ARI event queue; channel continues
+	StatusDenied      = "DENIED"       // not in the allow-list; hung up (native returns -1 when it cannot start the program)
 	StatusBadArgs     = "BADARGS"      // unparsable application string; hung up (native returns -1)
 	StatusBadOption   = "BADOPTION"    // option d on a live channel not Up; hung up (native returns -1)
 	StatusStartFailed = "START_FAILED" // spawn/connect failed; hung up (native returns -1)
