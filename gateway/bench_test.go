@@ -340,3 +340,52 @@ func queuesEmpty(g *Gateway) bool {
 	}
 	return true
 }
+
+// BenchmarkStasisStartDispatch: the time a StasisStart (decoded already,
+// as the read loop hands it over) holds the ARI dispatch goroutine in
+// Handler.Event: reorder, routing, the allow-list, the session's creation.
+// Spawning or dialing the client runs on the session's goroutine, not
+// here; the server accepts and closes each connection, so sessions end.
+// Calls arrive in bursts of 1000, as when many channels enter at once.
+func BenchmarkStasisStartDispatch(b *testing.B) {
+	g, _, h, ln, stop := benchGateway(b)
+	defer stop()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	args := `"args":["ivr://` + ln.Addr().String() + `"],`
+	const burst = 1000
+	evs := make([]*ari.Event, burst)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += burst {
+		b.StopTimer()
+		for !idle(g) {
+			runtime.Gosched()
+		}
+		n := min(burst, b.N-i)
+		for j := range n {
+			evs[j] = new(ari.Event)
+			if err := ari.Decode(frame("StasisStart", "c"+strconv.Itoa(i+j), i+j, args), evs[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		for j := range n {
+			t := time.Now()
+			h.Event(evs[j])
+			lat = append(lat, time.Since(t))
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func idle(g *Gateway) bool { return g.Sessions() == 0 }
