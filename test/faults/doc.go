@@ -7,7 +7,7 @@
 // gateway decided), and afterwards no goroutine (goleak), no file
 // descriptor (/proc/self/fd) and no child process left behind.
 //
-// The matrix, with the expectation each test asserts, is the table of
-// test/load/README-sections.md ("Reliability"). The whole matrix runs in
+// The matrix, with the expectation each test asserts, is the table in the
+// README's "Reliability" section. The whole matrix runs in
 // about 20 s; -short only shortens the wait of TestSilentTCPServerKept.
 package faults
