@@ -8,7 +8,10 @@ import (
 	"testing"
 )
 
-// TestSplitter_2_1: Asterisk's standard argument splitter (eivr-protocol.md §2.1).
+// TestSplitter_2_1: SplitAppArgs is Asterisk's standard argument splitter
+// (eivr-protocol.md §2.1). The splitter itself is internal/astargs, whose
+// TestSplit holds the full table; these few rows only check that
+// SplitAppArgs hands its input and cap to it unchanged.
 func TestSplitter_2_1(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -16,35 +19,15 @@ func TestSplitter_2_1(t *testing.T) {
 		want []string
 	}{
 		{"", 2, nil},
-		{"a", 2, []string{"a"}},
-		{"a,b", 32, []string{"a", "b"}},
-		{"a,", 32, []string{"a", ""}},             // ends right after a separator: one more empty field
-		{",", 32, []string{"", ""}},               //
-		{"a,b,", 3, []string{"a", "b", ""}},       // the extra empty field even at the cap
-		{"a, b", 32, []string{"a", " b"}},         // nothing trimmed
-		{`"a,b",c`, 32, []string{"a,b", "c"}},     // quotes protect commas and are removed
-		{`a\,b,c`, 32, []string{"a,b", "c"}},      // backslash: next byte literal, backslash removed
-		{`a\\b`, 32, []string{`a\b`}},             //
-		{`\"a,b`, 32, []string{`"a`, "b"}},        // an escaped quote does not quote
-		{`a\`, 32, []string{"a"}},                 // a final backslash vanishes
-		{"(a,b),c", 32, []string{"(a,b)", "c"}},   // parentheses protect commas and are kept
-		{"[a,b],c", 32, []string{"[a,b]", "c"}},   // brackets too
-		{"(a,b],c", 32, []string{"(a,b],c"}},      // separate depths: ']' does not close '('
-		{"a)b,c", 32, []string{"a)b", "c"}},       // depth never below 0
-		{"f(a,b,c", 32, []string{"f(a,b,c"}},      // never closed: one field
-		{`"a,b`, 32, []string{"a,b"}},             // quote never closed
-		{`a"b,c"d,e`, 32, []string{"ab,cd", "e"}}, // quotes anywhere in a field
-		{"(a),b(,c),d", 32, []string{"(a)", "b(,c)", "d"}},
-		{`"(",a),b`, 32, []string{"(,a)", "b"}},        // depth counted inside quotes, never reset between fields
-		{"a,b,c", 2, []string{"a", "b,c"}},             // max fields: the rest is the last one
-		{`a,"b",\c,(d`, 2, []string{"a", `"b",\c,(d`}}, // ... verbatim: not unescaped, not split
-		{"a,b,c,d", 3, []string{"a", "b", "c,d"}},      //
-		{"a,b", 1, []string{"a,b"}},                    //
-		{"a\x00,b", 32, []string{"a"}},                 // a C string ends at NUL
+		{"a,", 32, []string{"a", ""}},
+		{`"a,b",c`, 32, []string{"a,b", "c"}},
+		{`a\,b,c`, 32, []string{"a,b", "c"}},
+		{"(a,b),[c,d],e", 32, []string{"(a,b)", "[c,d]", "e"}},
+		{`a,"b",\c,(d`, 2, []string{"a", `"b",\c,(d`}},
+		{"a\x00,b", 32, []string{"a"}},
 	}
 	for _, tt := range tests {
-		got := SplitAppArgs(tt.in, tt.max)
-		if !slices.Equal(got, tt.want) {
+		if got := SplitAppArgs(tt.in, tt.max); !slices.Equal(got, tt.want) {
 			t.Errorf("SplitAppArgs(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}

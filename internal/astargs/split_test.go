@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestSplit: eivr-protocol.md §2.1.
+// TestSplit: eivr-protocol.md §2.1; the full table of the splitter that
+// eivr.SplitAppArgs and ari/aritest share.
 func TestSplit(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -37,6 +38,7 @@ func TestSplit(t *testing.T) {
 		{`"(",a),b`, 32, []string{"(,a)", "b"}},                         // depth counted inside quotes, never reset between fields
 		{"a,b,c", 2, []string{"a", "b,c"}},                              // max fields: the rest is the last one
 		{`a,"b",\c,(d`, 2, []string{"a", `"b",\c,(d`}},                  // ... verbatim: not unescaped, not split
+		{"a,b,c,d", 3, []string{"a", "b", "c,d"}},                       //
 		{"a,b", 1, []string{"a,b"}},                                     //
 		{"a\x00,b", 32, []string{"a"}},                                  // a C string ends at NUL
 		{"eivr,/prog(a,b),n", 129, []string{"eivr", "/prog(a,b)", "n"}}, // Stasis(eivr,...) from originate
