@@ -81,7 +81,7 @@ func TestAnswerFailure(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(t, ts, "n", aritest.CallOptions{})
-	w.srv.FailREST("POST", "/channels/"+id+"/answer", 500, 1)
+	w.Srv.FailREST("POST", "/channels/"+id+"/answer", 500, 1)
 	c.send("T,x")
 	c.expect("Z,ts,ANSWER_FAILURE")
 	c.send("T,again", "S,beep")

@@ -18,9 +18,9 @@ func menuCall(t *testing.T, w *world) {
 	logf := filepath.Join(t.TempDir(), "menu.log")
 	id := w.call([]string{filepath.Join(ivrDir(t), "menu.pl") + "(hello-world," + logf + ")"}, aritest.CallOptions{})
 	readLog(t, logf, hasLine("F,ts,hello-world"))
-	w.srv.PressDTMF(id, '1', 100*time.Millisecond)
+	w.Srv.PressDTMF(id, '1', 100*time.Millisecond)
 	readLog(t, logf, hasLine("F,ts,beep"))
-	w.srv.PressDTMF(id, '2', 100*time.Millisecond)
+	w.Srv.PressDTMF(id, '2', 100*time.Millisecond)
 	end := w.waitEnd(id)
 	got := readLog(t, logf, hasLine("E,ts"))
 	if want := "F,ts,hello-world\n1,ts\nG,ts,MENU_CHOICE=1\nF,ts,beep\n2,ts\nE,ts\n"; got != want {
@@ -41,8 +41,8 @@ func TestShuffledDuplicatedEvents(t *testing.T) {
 			c.Reorder.Windows[k] = 15 * time.Millisecond
 		}
 	}})
-	w.srv.ReorderWindow(5 * time.Millisecond)
-	w.srv.Duplicate(0.3)
+	w.Srv.ReorderWindow(5 * time.Millisecond)
+	w.Srv.Duplicate(0.3)
 	menuCall(t, w)
 }
 
@@ -50,7 +50,7 @@ func TestShuffledDuplicatedEvents(t *testing.T) {
 // transcript does not change, and a G right after V reads the new value.
 func TestSlowREST(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	w.srv.RESTLatency(50 * time.Millisecond)
+	w.Srv.RESTLatency(50 * time.Millisecond)
 	menuCall(t, w)
 }
 
@@ -60,7 +60,7 @@ func TestPlayFailureSkipped(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(t, ts, "", aritest.CallOptions{Answered: true})
-	w.srv.FailREST("POST", "/channels/"+id+"/play", 500, 1)
+	w.Srv.FailREST("POST", "/channels/"+id+"/play", 500, 1)
 	c.send("S,hello-world", "A,beep")
 	c.expect("F,ts,beep")
 	c.send("E,x")
@@ -75,7 +75,7 @@ func TestReload(t *testing.T) {
 	if end := w.waitEnd(id); end.Vars["EIVRGW_STATUS"] != "DENIED" {
 		t.Fatalf("before reload: end %+v", end)
 	}
-	if err := w.gw.Reload([]gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}}}); err != nil {
+	if err := w.GW.Reload([]gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}}}); err != nil {
 		t.Fatal(err)
 	}
 	id, c := w.tcpCall(t, ts, "", aritest.CallOptions{})
@@ -84,7 +84,7 @@ func TestReload(t *testing.T) {
 	if end := w.waitEnd(id); !end.Continued {
 		t.Errorf("after reload: end %+v", end)
 	}
-	if err := w.gw.Reload([]gateway.AppConfig{{Name: app, Programs: []string{"relative"}}}); err == nil {
+	if err := w.GW.Reload([]gateway.AppConfig{{Name: app, Programs: []string{"relative"}}}); err == nil {
 		t.Error("Reload accepted a relative program")
 	}
 }
@@ -115,7 +115,7 @@ func TestCommandFlood(t *testing.T) {
 			n += 64
 		}
 	}()
-	if err := w.srv.PressDTMF(id, '7', 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(id, '7', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	flood.expect("7,ts")

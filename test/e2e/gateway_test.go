@@ -86,7 +86,7 @@ func TestDeniedProgramHangsUp(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(w.logs.String(), "application denied by the allow-list") {
+	if !strings.Contains(w.Logs.String(), "application denied by the allow-list") {
 		t.Error("no log line for the denial")
 	}
 }
@@ -148,10 +148,10 @@ func TestDrain(t *testing.T) {
 	id1, c1 := w.tcpCall(t, ts, "", aritest.CallOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := w.gw.Drain(ctx); err == nil {
+	if err := w.GW.Drain(ctx); err == nil {
 		t.Fatal("Drain returned nil with a live session")
 	}
-	if w.gw.Ready() {
+	if w.GW.Ready() {
 		t.Error("Ready while draining")
 	}
 	id2 := w.call([]string{ts.url()}, aritest.CallOptions{})
@@ -161,7 +161,7 @@ func TestDrain(t *testing.T) {
 	c1.send("P,x") // the live call is untouched
 	c1.expect("P,ts," + ts.url() + ",x")
 	done := make(chan error, 1)
-	go func() { done <- w.gw.Drain(context.Background()) }()
+	go func() { done <- w.GW.Drain(context.Background()) }()
 	c1.send("E,x")
 	c1.expect("E,ts")
 	select {
@@ -180,7 +180,7 @@ func TestShutdownContinuesLiveCalls(t *testing.T) {
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(t, ts, "", aritest.CallOptions{})
 	c.send("S,hello-world")
-	w.cancel() // gateway stops
+	w.Cancel() // gateway stops
 	c.expectEOF()
 	end := w.waitEnd(id)
 	if !end.Continued || end.Vars["EIVRGW_STATUS"] != "SHUTDOWN" {
@@ -200,14 +200,14 @@ func TestReconnectReconciles(t *testing.T) {
 	cGone.expect("P,ts," + ts.url() + ",x")
 	cLive.send("S,hello-world") // 1.42 s / 20: finishes during the outage
 
-	w.srv.DropWebSockets()
-	if err := w.srv.FarHangup(idGone, 16); err != nil {
+	w.Srv.DropWebSockets()
+	if err := w.Srv.FarHangup(idGone, 16); err != nil {
 		t.Fatal(err)
 	}
 	cGone.expect("H,ts")
 	cGone.expectEOF()
 	cLive.expect("F,ts,hello-world") // its PlaybackFinished was lost: resynced
-	if err := w.srv.PressDTMF(idLive, '5', 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(idLive, '5', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	cLive.expect("5,ts")
@@ -256,7 +256,7 @@ func TestStubbornProgramReaped(t *testing.T) {
 	prog := filepath.Join(ivrDir(t), "stubborn.sh")
 	id := w.call([]string{prog}, aritest.CallOptions{})
 	w.waitSessions(1)
-	if err := w.srv.FarHangup(id, 16); err != nil {
+	if err := w.Srv.FarHangup(id, 16); err != nil {
 		t.Fatal(err)
 	}
 	w.waitSessions(0)
@@ -306,7 +306,7 @@ func TestConcurrentPerlCalls(t *testing.T) {
 	}
 	for i := range n {
 		readLog(t, logs[i], hasLine("F,ts,beep"))
-		go w.srv.PressDTMF(ids[i], '3', 100*time.Millisecond)
+		go w.Srv.PressDTMF(ids[i], '3', 100*time.Millisecond)
 	}
 	for i := range n {
 		w.waitEnd(ids[i])
@@ -318,7 +318,7 @@ func TestConcurrentPerlCalls(t *testing.T) {
 	if c := countProcs(filepath.Join(ivrDir(t), "menu.pl")); c != 0 {
 		t.Errorf("%d menu.pl processes left", c)
 	}
-	w.close()
+	w.Close()
 	if after := countFDs(); after > fdsBefore+2 {
 		t.Errorf("descriptors: %d before, %d after", fdsBefore, after)
 	}
@@ -334,11 +334,11 @@ func countFDs() int {
 func TestOriginate(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	ts := newTCPServer(t)
-	w.srv.SetEndpoint("PJSIP/busy", aritest.Endpoint{Outcome: aritest.Busy})
-	w.srv.SetEndpoint("PJSIP/away", aritest.Endpoint{Outcome: aritest.NoAnswer})
+	w.Srv.SetEndpoint("PJSIP/busy", aritest.Endpoint{Outcome: aritest.Busy})
+	w.Srv.SetEndpoint("PJSIP/away", aritest.Endpoint{Outcome: aritest.NoAnswer})
 	ctx := context.Background()
 
-	res, err := w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: ts.url() + "(c2c)", Timeout: 5 * time.Second})
+	res, err := w.GW.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: ts.url() + "(c2c)", Timeout: 5 * time.Second})
 	if err != nil || res.Status != gateway.CallAnswered {
 		t.Fatalf("answered call: %+v, %v", res, err)
 	}
@@ -350,15 +350,15 @@ func TestOriginate(t *testing.T) {
 	c.expect("H,ts")
 	w.waitEnd(res.ChannelID)
 
-	res, err = w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/busy", AppData: ts.url()})
+	res, err = w.GW.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/busy", AppData: ts.url()})
 	if err != nil || res.Status != gateway.CallBusy {
 		t.Errorf("busy: %+v, %v", res, err)
 	}
-	res, err = w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/away", AppData: ts.url(), Timeout: time.Second})
+	res, err = w.GW.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/away", AppData: ts.url(), Timeout: time.Second})
 	if err != nil || res.Status != gateway.CallNoAnswer {
 		t.Errorf("no answer: %+v, %v", res, err)
 	}
-	if _, err := w.gw.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: "/bin/sh(-c,id)"}); !errors.Is(err, gateway.ErrDenied) {
+	if _, err := w.GW.Originate(ctx, gateway.OriginateRequest{Endpoint: "PJSIP/1000", AppData: "/bin/sh(-c,id)"}); !errors.Is(err, gateway.ErrDenied) {
 		t.Errorf("denied program: %v", err)
 	}
 }

@@ -1,24 +1,21 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
 
@@ -45,31 +42,8 @@ func ivrDir(t testing.TB) string {
 
 // world is one fake Asterisk, one ARI client and one gateway.
 type world struct {
-	t      testing.TB
-	srv    *aritest.Server
-	client *ari.Client
-	gw     *gateway.Gateway
-	cancel context.CancelFunc
-	done   chan error
-	logs   *syncBuffer
-	once   sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*gwharness.World
+	t testing.TB
 }
 
 type worldOpts struct {
@@ -84,20 +58,6 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	if o.speed == 0 {
 		o.speed = 20
 	}
-	srv, err := aritest.NewServer(aritest.Options{Speed: o.speed, Sounds: o.sounds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	client, err := ari.NewClient(ari.Config{
-		URL: srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app},
-		Logger: log.With("component", "ari"), BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
-	})
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
 	if o.apps == nil {
 		o.apps = []gateway.AppConfig{{
 			Name:     app,
@@ -106,52 +66,24 @@ func newWorld(t testing.TB, o worldOpts) *world {
 			Grace:    time.Second,
 		}}
 	}
-	cfg := gateway.Config{Apps: o.apps, Logger: log.With("component", "gateway"), NoIdleSilence: true, Trace: true}
+	cfg := gateway.Config{Apps: o.apps, NoIdleSilence: true, Trace: true}
 	if o.tweak != nil {
 		o.tweak(&cfg)
 	}
-	gw, err := gateway.New(cfg, client)
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &world{t: t, srv: srv, client: client, gw: gw, cancel: cancel, done: make(chan error, 1), logs: logs}
-	go func() { w.done <- gw.Run(ctx) }()
-	t.Cleanup(w.close)
-	deadline := time.Now().Add(5 * time.Second)
-	for !srv.AppConnected(app) {
-		if time.Now().After(deadline) {
-			t.Fatal("gateway did not connect to the fake Asterisk")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return w
-}
-
-func (w *world) close() { w.once.Do(w.doClose) }
-
-func (w *world) doClose() {
-	w.cancel()
-	select {
-	case err := <-w.done:
-		if err != nil {
-			w.t.Errorf("gateway Run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		w.t.Error("gateway Run did not return")
-	}
-	w.client.Close()
-	w.srv.Close()
-	if w.t.Failed() {
-		w.t.Logf("logs:\n%s", w.logs.String())
-	}
+	w := gwharness.Start(t, gwharness.Options{
+		App:     app,
+		Server:  aritest.Options{Speed: o.speed, Sounds: o.sounds},
+		ARI:     ari.Config{BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+		Gateway: cfg,
+		Connect: 5 * time.Second,
+	})
+	return &world{World: w, t: t}
 }
 
 // call starts a call running Stasis(eivr, args...).
 func (w *world) call(args []string, opt aritest.CallOptions) string {
 	w.t.Helper()
-	id, err := w.srv.StartCall(app, args, opt)
+	id, err := w.Srv.StartCall(app, args, opt)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -160,32 +92,20 @@ func (w *world) call(args []string, opt aritest.CallOptions) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	end, err := w.srv.WaitEnd(ctx, id)
-	if err != nil {
-		w.t.Fatalf("call %s did not end: %v", id, err)
-	}
-	return end
+	return w.WaitEnd(id, 20*time.Second)
 }
 
 // waitSessions waits until the gateway has n live sessions.
 func (w *world) waitSessions(n int) {
 	w.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.gw.Sessions() != n {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("gateway has %d sessions, want %d", w.gw.Sessions(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	w.Until(fmt.Sprintf("%d sessions are live", n), 10*time.Second, func() bool { return w.GW.Sessions() == n })
 }
 
 // calls returns the REST requests made for channel id, as "METHOD /path?k=v"
 // with the channel id written {ch} and playback ids {pb}.
 func (w *world) calls(id string) []string {
 	var out []string
-	for _, r := range w.srv.Requests() {
+	for _, r := range w.Srv.Requests() {
 		if !strings.Contains(r.Path, id) && !strings.HasPrefix(r.Path, "/playbacks/") {
 			continue
 		}
@@ -217,11 +137,8 @@ func sortStrings(s []string) {
 	}
 }
 
-// tsRE matches an event's timestamp field.
-var tsRE = regexp.MustCompile(`(?m)^(.),[ -]?\d{1,10}(,|$)`)
-
 // mask replaces the timestamps of event lines by "ts".
-func mask(lines string) string { return tsRE.ReplaceAllString(lines, "${1},ts${2}") }
+func mask(lines string) string { return gwharness.Mask(lines) }
 
 // readLog waits until the transcript file at path satisfies done, and
 // returns it masked.
@@ -254,53 +171,18 @@ func hasLine(prefix string) func(string) bool {
 
 // tcpServer is a scripted ivr:// server: each accepted connection is handed
 // to the test.
-type tcpServer struct {
-	ln    net.Listener
-	conns chan net.Conn
-	wg    sync.WaitGroup
-}
+type tcpServer struct{ *gwharness.TCPServer }
 
 func newTCPServer(t testing.TB) *tcpServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &tcpServer{ln: ln, conns: make(chan net.Conn, 16)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(s.conns)
-				return
-			}
-			s.conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.wg.Wait()
-		for c := range s.conns {
-			c.Close()
-		}
-	})
-	return s
+	return &tcpServer{gwharness.NewTCPServer(t)}
 }
 
-func (s *tcpServer) url() string { return "ivr://" + s.ln.Addr().String() }
+func (s *tcpServer) url() string { return s.URL() }
 
 func (s *tcpServer) accept(t testing.TB) net.Conn {
 	t.Helper()
-	select {
-	case c := <-s.conns:
-		t.Cleanup(func() { c.Close() })
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway did not connect")
-		return nil
-	}
+	return s.Accept(t)
 }
 
 func fatalf(t testing.TB, format string, a ...any) {

@@ -17,11 +17,11 @@ func TestPerlMenuPlayDTMFExit(t *testing.T) {
 	logf := filepath.Join(t.TempDir(), "menu.log")
 	id := w.call([]string{filepath.Join(ivrDir(t), "menu.pl") + "(hello-world," + logf + ")"}, aritest.CallOptions{})
 	readLog(t, logf, hasLine("F,ts,hello-world"))
-	if err := w.srv.PressDTMF(id, '1', 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(id, '1', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	readLog(t, logf, hasLine("F,ts,beep"))
-	if err := w.srv.PressDTMF(id, '2', 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(id, '2', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	end := w.waitEnd(id)
@@ -87,7 +87,7 @@ func TestPerlMenuH(t *testing.T) {
 	logf := filepath.Join(t.TempDir(), "menu.log")
 	id := w.call([]string{filepath.Join(ivrDir(t), "menu.pl") + "(beep," + logf + ")"}, aritest.CallOptions{})
 	readLog(t, logf, hasLine("F,ts,beep"))
-	if err := w.srv.PressDTMF(id, '3', 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(id, '3', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	end := w.waitEnd(id)
@@ -144,10 +144,10 @@ func TestTCPMenu(t *testing.T) {
 	}
 	expect("P,ts,ivr://" + ln.Addr().String() + ",beep")
 	expect("F,ts,beep")
-	w.srv.PressDTMF(id, '4', 100*time.Millisecond)
+	w.Srv.PressDTMF(id, '4', 100*time.Millisecond)
 	expect("4,ts")
 	expect("F,ts,digits/4")
-	w.srv.PressDTMF(id, '2', 100*time.Millisecond)
+	w.Srv.PressDTMF(id, '2', 100*time.Millisecond)
 	expect("2,ts")
 	expect("E,ts")
 	if end := w.waitEnd(id); !end.Continued {

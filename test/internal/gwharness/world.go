@@ -1,0 +1,149 @@
+package gwharness
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+)
+
+// Options says how to start a World.
+type Options struct {
+	App     string // the Stasis app the client subscribes to
+	Server  aritest.Options
+	ARI     ari.Config     // URL, credentials, Apps and Logger are filled in
+	Gateway gateway.Config // Logger is filled in
+	// Connect bounds the wait for the gateway's subscription; Ready also
+	// waits for gateway.Ready.
+	Connect time.Duration
+	Ready   bool
+}
+
+// World is one fake Asterisk, one ARI client and one gateway, logging at
+// debug level into Logs (printed if the test failed).
+type World struct {
+	T      testing.TB
+	Srv    *aritest.Server
+	Client *ari.Client
+	GW     *gateway.Gateway
+	Logs   *SyncBuffer
+
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// Start starts a World, registers its Close with t.Cleanup and waits until
+// the gateway has subscribed to o.App.
+func Start(t testing.TB, o Options) *World {
+	t.Helper()
+	srv, err := aritest.NewServer(o.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	acfg := o.ARI
+	acfg.URL, acfg.Username, acfg.Password, acfg.Apps = srv.URL(), "asterisk", "asterisk", []string{o.App}
+	acfg.Logger = log.With("component", "ari")
+	client, err := ari.NewClient(acfg)
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	gcfg := o.Gateway
+	gcfg.Logger = log.With("component", "gateway")
+	gw, err := gateway.New(gcfg, client)
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &World{T: t, Srv: srv, Client: client, GW: gw, Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { w.done <- gw.Run(ctx) }()
+	t.Cleanup(w.Close)
+	w.Until("the gateway connects to the fake Asterisk", o.Connect, func() bool {
+		return srv.AppConnected(o.App) && (!o.Ready || gw.Ready())
+	})
+	return w
+}
+
+// Cancel ends the gateway's context, so it shuts down, without waiting for
+// it; Close still does.
+func (w *World) Cancel() { w.cancel() }
+
+// Close stops the gateway (it must return, without error, within 15 s),
+// then the client and the fake Asterisk; it prints the logs if the test
+// failed. Calling it again does nothing.
+func (w *World) Close() { w.once.Do(w.close) }
+
+func (w *World) close() {
+	w.cancel()
+	select {
+	case err := <-w.done:
+		if err != nil {
+			w.T.Errorf("gateway Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		w.T.Error("gateway Run did not return")
+	}
+	w.Client.Close()
+	w.Srv.Close()
+	if w.T.Failed() {
+		w.T.Logf("logs:\n%s", w.Logs.String())
+	}
+}
+
+// Until polls cond until it holds; the test fails if it does not within d.
+func (w *World) Until(what string, d time.Duration, cond func() bool) {
+	w.T.Helper()
+	Until(w.T, what, d, cond)
+}
+
+// WaitEnd waits up to d for call id to leave the app.
+func (w *World) WaitEnd(id string, d time.Duration) aritest.End {
+	w.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	end, err := w.Srv.WaitEnd(ctx, id)
+	if err != nil {
+		w.T.Fatalf("call %s did not end: %v", id, err)
+	}
+	return end
+}
+
+// Until polls cond every 5 ms until it holds; t fails if it does not within d.
+func Until(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer that goroutines may write concurrently.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
