@@ -17,6 +17,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 )
 
 // tcpClient is the test's end of a connection the gateway made.
@@ -295,7 +296,7 @@ func TestConcurrentPerlCalls(t *testing.T) {
 	if testing.Short() {
 		n = 8
 	}
-	fdsBefore := countFDs()
+	fdsBefore := gwharness.CountFDs()
 	w := newWorld(t, worldOpts{})
 	dir := t.TempDir()
 	ids := make([]string, n)
@@ -319,14 +320,9 @@ func TestConcurrentPerlCalls(t *testing.T) {
 		t.Errorf("%d menu.pl processes left", c)
 	}
 	w.Close()
-	if after := countFDs(); after > fdsBefore+2 {
+	if after := gwharness.CountFDs(); after > fdsBefore+2 {
 		t.Errorf("descriptors: %d before, %d after", fdsBefore, after)
 	}
-}
-
-func countFDs() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	return len(ents)
 }
 
 // Click-to-call: the destination answers and the session runs; busy and

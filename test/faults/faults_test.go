@@ -24,7 +24,7 @@ func TestWebSocketDroppedMidCall(t *testing.T) {
 	gone.send("P,x")
 	gone.expect("P,ts," + ts.url() + ",x")
 
-	w.srv.DropWebSockets()
+	w.Srv.DropWebSockets()
 	w.farHangup(idGone)
 	gone.expect("H,ts")
 	gone.expectEOF()
@@ -47,7 +47,7 @@ func TestAsteriskRestarted(t *testing.T) {
 	idleC.send("P,x")
 	idleC.expect("P,ts," + ts.url() + ",x")
 
-	w.srv.Restart()
+	w.Srv.Restart()
 	for _, c := range []*client{playing, idleC} {
 		c.expect("H,ts")
 		c.expectEOF()
@@ -83,7 +83,7 @@ func TestApplicationReplaced(t *testing.T) {
 	live.send("P,x")
 	live.expect("P,ts," + ts.url() + ",x")
 
-	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	other, err := ari.NewClient(ari.Config{URL: w.Srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestApplicationReplaced(t *testing.T) {
 	go func() { other.Run(ctx, rec); close(done) }()
 	defer func() { cancel(); <-done; other.Close() }()
 
-	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.GW.Ready() })
 	id := w.call(ts.url() + "(x)")
 	select {
 	case got := <-rec.starts:
@@ -105,7 +105,7 @@ func TestApplicationReplaced(t *testing.T) {
 	}
 	ts.noConnection(t, 200*time.Millisecond)
 
-	w.close()
+	w.Close()
 	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)
 }
 
@@ -114,7 +114,7 @@ func TestApplicationReplaced(t *testing.T) {
 // at the end of the test.
 func (w *world) takeOver() *recorder {
 	w.t.Helper()
-	other, err := ari.NewClient(ari.Config{URL: w.srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	other, err := ari.NewClient(ari.Config{URL: w.Srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func (w *world) takeOver() *recorder {
 	done := make(chan struct{})
 	go func() { other.Run(ctx, rec); close(done) }()
 	w.t.Cleanup(func() { cancel(); <-done; other.Close() })
-	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.gw.Ready() })
+	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.GW.Ready() })
 	return rec
 }
 
@@ -148,12 +148,12 @@ func TestApplicationReplacedCallerHangsUp(t *testing.T) {
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	l, err := c.br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(l, "H,") {
-		t.Errorf("caller hung up after the takeover: script got %q, %v (want H); %d sessions live", l, err, w.gw.Sessions())
+		t.Errorf("caller hung up after the takeover: script got %q, %v (want H); %d sessions live", l, err, w.GW.Sessions())
 	}
 	c.expectEOF()
 	w.waitSessions(0)
-	if !strings.Contains(w.logs.String(), "DTMF") {
-		t.Errorf("no error line about the takeover naming DTMF:\n%s", w.logs.String())
+	if !strings.Contains(w.Logs.String(), "DTMF") {
+		t.Errorf("no error line about the takeover naming DTMF:\n%s", w.Logs.String())
 	}
 }
 
@@ -187,7 +187,7 @@ func TestApplicationReplacedReclaimed(t *testing.T) {
 	c.expect("P,ts," + ts.url() + ",x")
 	w.takeOver()
 
-	w.client.Reclaim()
+	w.Client.Reclaim()
 	w.waitConnected()
 	w.press(id, '5') // DTMF reaches the script again
 	c.expect("5,ts")
@@ -195,7 +195,7 @@ func TestApplicationReplacedReclaimed(t *testing.T) {
 	c.expect("H,ts")
 	c.expectEOF()
 	w.waitSessions(0)
-	if !strings.Contains(w.logs.String(), "hang-up polling stops") {
+	if !strings.Contains(w.Logs.String(), "hang-up polling stops") {
 		t.Error("the polling of the replaced app did not stop after Reclaim")
 	}
 }
@@ -207,8 +207,8 @@ func TestREST5xx(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
-	w.srv.FailREST("POST", "/channels/"+id+"/play", 500, 1)
-	w.srv.FailREST("POST", "/channels/"+id+"/variable", 503, 1)
+	w.Srv.FailREST("POST", "/channels/"+id+"/play", 500, 1)
+	w.Srv.FailREST("POST", "/channels/"+id+"/variable", 503, 1)
 	c.send("S,vm-goodbye", "A,beep")
 	c.expect("F,ts,beep")
 	c.send("V,FAULT=1")
@@ -225,10 +225,10 @@ func TestRESTTimeouts(t *testing.T) {
 	id, c := w.tcpCall(ts, "")
 	c.send("P,x")
 	c.expect("P,ts," + ts.url() + ",x")
-	w.srv.RESTLatency(time.Second) // RESTTimeout is 300 ms
+	w.Srv.RESTLatency(time.Second) // RESTTimeout is 300 ms
 	c.send("S,hello-world")
 	time.Sleep(400 * time.Millisecond) // let the play time out
-	w.srv.RESTLatency(0)
+	w.Srv.RESTLatency(0)
 	c.send("A,beep")
 	for {
 		l, err := c.next()
@@ -251,18 +251,18 @@ func TestRESTTimeouts(t *testing.T) {
 func TestMalformedUnknownDuplicateEvents(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
-	w.srv.Duplicate(1)
+	w.Srv.Duplicate(1)
 	id, c := w.tcpCall(ts, "")
-	w.srv.SendMalformed()
-	w.srv.SendRaw([]byte(`{"type":"BridgeCreated","timestamp":"2026-11-23T18:02:35.545+0000","application":"eivr","bridge":{"id":"b1"}}`))
-	w.srv.SendRaw([]byte(`{"type":"ChannelDtmfReceived","application":"eivr","digit":5,"channel":"` + id + `"}`))
-	w.srv.SendRaw([]byte(`{"type":"NoSuchEvent","application":"eivr","channel":{"id":"` + id + `"}}`))
+	w.Srv.SendMalformed()
+	w.Srv.SendRaw([]byte(`{"type":"BridgeCreated","timestamp":"2026-11-23T18:02:35.545+0000","application":"eivr","bridge":{"id":"b1"}}`))
+	w.Srv.SendRaw([]byte(`{"type":"ChannelDtmfReceived","application":"eivr","digit":5,"channel":"` + id + `"}`))
+	w.Srv.SendRaw([]byte(`{"type":"NoSuchEvent","application":"eivr","channel":{"id":"` + id + `"}}`))
 	c.send("S,beep")
 	c.expect("F,ts,beep")
 	w.press(id, '3')
 	c.expect("3,ts")
 	w.round(id, c, ts.url())
-	st := w.client.Stats()
+	st := w.Client.Stats()
 	if st.DecodeErrors < 1 || st.Reconnects != 0 {
 		t.Errorf("ARI stats %+v: want the malformed frames counted and no reconnect", st)
 	}
@@ -273,7 +273,7 @@ func TestMalformedUnknownDuplicateEvents(t *testing.T) {
 func shuffled(t *testing.T, d time.Duration) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
-	w.srv.ReorderWindow(d)
+	w.Srv.ReorderWindow(d)
 	for range 3 {
 		id, c := w.tcpCall(ts, "")
 		c.send("S,beep", "A,beep")
@@ -313,7 +313,7 @@ func TestScriptHangs(t *testing.T) {
 		id := w.call(script("scripts/transport/hang.pl") + args)
 		w.waitSessions(1)
 		time.Sleep(300 * time.Millisecond)
-		if _, ended := w.srv.Ended(id); ended || w.gw.Sessions() != 1 {
+		if _, ended := w.Srv.Ended(id); ended || w.GW.Sessions() != 1 {
 			t.Fatalf("%s: call not kept", args)
 		}
 		w.farHangup(id)
@@ -339,7 +339,7 @@ func TestScriptFloods(t *testing.T) {
 		w.round(id, c, ts.url())
 		t.Logf("other call's round with the floods going on: %v", time.Since(start))
 	}
-	if _, ended := w.srv.Ended(ignored); ended {
+	if _, ended := w.Srv.Ended(ignored); ended {
 		t.Fatal("the call flooding ignored lines ended")
 	}
 	w.farHangup(ignored)
@@ -367,7 +367,7 @@ func TestScriptNeverReads(t *testing.T) {
 				return
 			default:
 			}
-			if w.srv.PressDTMF(id, '#', time.Millisecond) != nil {
+			if w.Srv.PressDTMF(id, '#', time.Millisecond) != nil {
 				return
 			}
 			n++
@@ -419,7 +419,7 @@ func TestSilentTCPServerKept(t *testing.T) {
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
 	time.Sleep(hold)
-	if _, ended := w.srv.Ended(id); ended || w.gw.Sessions() != 1 {
+	if _, ended := w.Srv.Ended(id); ended || w.GW.Sessions() != 1 {
 		t.Fatalf("silent server's call not kept after %v", hold)
 	}
 	w.farHangup(id)
@@ -436,7 +436,7 @@ func TestReloadDuringCalls(t *testing.T) {
 	c.send("S,tt-monkeys")
 	narrowed := defaultApp()
 	narrowed.TCPHosts = []string{"192.0.2.1:*"}
-	if err := w.gw.Reload([]gateway.AppConfig{narrowed}); err != nil {
+	if err := w.GW.Reload([]gateway.AppConfig{narrowed}); err != nil {
 		t.Fatal(err)
 	}
 	denied := w.call(ts.url() + "(x)")
@@ -448,7 +448,7 @@ func TestReloadDuringCalls(t *testing.T) {
 	c.expect("T,ts,tt-monkeys", "F,ts,beep")
 	w.round(id, c, ts.url())
 
-	if err := w.gw.Reload([]gateway.AppConfig{defaultApp()}); err != nil {
+	if err := w.GW.Reload([]gateway.AppConfig{defaultApp()}); err != nil {
 		t.Fatal(err)
 	}
 	id, c = w.tcpCall(ts, "")

@@ -2,20 +2,15 @@ package faults
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +18,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
 
@@ -50,16 +46,16 @@ func script(rel string) string { return filepath.Join(repoDir(), "test", rel) }
 // the test ends (after every other cleanup), that none is left over.
 func noLeaks(t *testing.T) {
 	t.Helper()
-	fds := countFDs()
+	fds := gwharness.CountFDs()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
 		if err := goleak.Find(ignore); err != nil {
 			t.Errorf("goroutine leak: %v", err)
 		}
 		deadline := time.Now().Add(3 * time.Second)
-		for countFDs() > fds || len(children()) > 0 {
+		for gwharness.CountFDs() > fds || len(children()) > 0 {
 			if time.Now().After(deadline) {
-				if n := countFDs(); n > fds {
+				if n := gwharness.CountFDs(); n > fds {
 					t.Errorf("descriptors: %d before, %d after: %s", fds, n, listFDs())
 				}
 				if c := children(); len(c) > 0 {
@@ -70,11 +66,6 @@ func noLeaks(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-}
-
-func countFDs() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	return len(ents)
 }
 
 func listFDs() string {
@@ -112,31 +103,8 @@ func children() []string {
 
 // world is one fake Asterisk, one ARI client and one gateway.
 type world struct {
-	t      *testing.T
-	srv    *aritest.Server
-	client *ari.Client
-	gw     *gateway.Gateway
-	cancel context.CancelFunc
-	done   chan error
-	logs   *syncBuffer
-	once   sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*gwharness.World
+	t *testing.T
 }
 
 type opts struct {
@@ -159,85 +127,45 @@ func defaultApp() gateway.AppConfig {
 func newWorld(t *testing.T, o opts) *world {
 	t.Helper()
 	noLeaks(t)
-	srv, err := aritest.NewServer(aritest.Options{Speed: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	acfg := ari.Config{
-		URL: srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app},
-		Logger:     log.With("component", "ari"),
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 		RESTTimeout: 300 * time.Millisecond, RESTLongTimeout: 2 * time.Second,
 	}
 	if o.ariCf != nil {
 		o.ariCf(&acfg)
 	}
-	client, err := ari.NewClient(acfg)
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
 	if o.apps == nil {
 		o.apps = []gateway.AppConfig{defaultApp()}
 	}
-	gw, err := gateway.New(gateway.Config{
-		Apps: o.apps, Logger: log.With("component", "gateway"), NoIdleSilence: true,
-		CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
-		StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
-	}, client)
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &world{t: t, srv: srv, client: client, gw: gw, cancel: cancel, done: make(chan error, 1), logs: logs}
-	go func() { w.done <- gw.Run(ctx) }()
-	t.Cleanup(w.close)
-	w.waitConnected()
-	return w
+	w := gwharness.Start(t, gwharness.Options{
+		App:    app,
+		Server: aritest.Options{Speed: 20},
+		ARI:    acfg,
+		Gateway: gateway.Config{
+			Apps: o.apps, NoIdleSilence: true,
+			CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
+			StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
+		},
+		Connect: 10 * time.Second,
+		Ready:   true,
+	})
+	return &world{World: w, t: t}
 }
 
 func (w *world) waitConnected() {
 	w.t.Helper()
-	w.until("the gateway connects to the fake Asterisk", func() bool { return w.srv.AppConnected(app) && w.gw.Ready() })
-}
-
-func (w *world) close() { w.once.Do(w.doClose) }
-
-func (w *world) doClose() {
-	w.cancel()
-	select {
-	case err := <-w.done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			w.t.Errorf("gateway Run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		w.t.Error("gateway Run did not return")
-	}
-	w.client.Close()
-	w.srv.Close()
-	if w.t.Failed() {
-		w.t.Logf("logs:\n%s", w.logs.String())
-	}
+	w.until("the gateway connects to the fake Asterisk", func() bool { return w.Srv.AppConnected(app) && w.GW.Ready() })
 }
 
 // until polls cond for up to 10 s.
 func (w *world) until(what string, cond func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	w.Until(what, 10*time.Second, cond)
 }
 
 func (w *world) call(args ...string) string {
 	w.t.Helper()
-	id, err := w.srv.StartCall(app, args, aritest.CallOptions{})
+	id, err := w.Srv.StartCall(app, args, aritest.CallOptions{})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -246,32 +174,26 @@ func (w *world) call(args ...string) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	end, err := w.srv.WaitEnd(ctx, id)
-	if err != nil {
-		w.t.Fatalf("call %s did not end: %v", id, err)
-	}
-	return end
+	return w.WaitEnd(id, 10*time.Second)
 }
 
 func (w *world) press(id string, digit rune) {
 	w.t.Helper()
-	if err := w.srv.PressDTMF(id, digit, 100*time.Millisecond); err != nil {
+	if err := w.Srv.PressDTMF(id, digit, 100*time.Millisecond); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
 func (w *world) farHangup(id string) {
 	w.t.Helper()
-	if err := w.srv.FarHangup(id, 16); err != nil {
+	if err := w.Srv.FarHangup(id, 16); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
 func (w *world) waitSessions(n int) {
 	w.t.Helper()
-	w.until(fmt.Sprintf("%d sessions are live", n), func() bool { return w.gw.Sessions() == n })
+	w.until(fmt.Sprintf("%d sessions are live", n), func() bool { return w.GW.Sessions() == n })
 }
 
 // wantHungUp checks that the channel was hung up with status ("" = the
@@ -292,42 +214,14 @@ func wantContinued(t *testing.T, end aritest.End, status string) {
 
 // ---- ivr:// servers ----
 
-type tcpServer struct {
-	ln    net.Listener
-	conns chan net.Conn
-	wg    sync.WaitGroup
-}
+type tcpServer struct{ *gwharness.TCPServer }
 
 func newTCPServer(t *testing.T) *tcpServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &tcpServer{ln: ln, conns: make(chan net.Conn, 16)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.conns)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.wg.Wait()
-		for c := range s.conns {
-			c.Close()
-		}
-	})
-	return s
+	return &tcpServer{gwharness.NewTCPServer(t)}
 }
 
-func (s *tcpServer) url() string { return "ivr://" + s.ln.Addr().String() }
+func (s *tcpServer) url() string { return s.URL() }
 
 // client is the script's end of one connection the gateway made.
 type client struct {
@@ -338,25 +232,14 @@ type client struct {
 
 func (s *tcpServer) accept(t *testing.T) *client {
 	t.Helper()
-	select {
-	case c := <-s.conns:
-		t.Cleanup(func() { c.Close() })
-		return &client{t: t, c: c, br: bufio.NewReader(c)}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway did not connect")
-		return nil
-	}
+	c := s.Accept(t)
+	return &client{t: t, c: c, br: bufio.NewReader(c)}
 }
 
 // noConnection checks that the gateway makes no connection within d.
 func (s *tcpServer) noConnection(t *testing.T, d time.Duration) {
 	t.Helper()
-	select {
-	case c := <-s.conns:
-		c.Close()
-		t.Error("the gateway connected, want no session")
-	case <-time.After(d):
-	}
+	s.NoConnection(t, d)
 }
 
 func (w *world) tcpCall(s *tcpServer, opts string) (string, *client) {
@@ -374,13 +257,11 @@ func (c *client) send(lines ...string) {
 	}
 }
 
-var tsRE = regexp.MustCompile(`^(.),[ -]?\d{1,10}(,|$)`)
-
 // next reads one line, timestamp masked ("F,ts,beep").
 func (c *client) next() (string, error) {
 	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	l, err := c.br.ReadString('\n')
-	return tsRE.ReplaceAllString(strings.TrimSuffix(l, "\n"), "${1},ts${2}"), err
+	return gwharness.Mask(strings.TrimSuffix(l, "\n")), err
 }
 
 func (c *client) expect(want ...string) {
