@@ -21,8 +21,7 @@ func TestWebSocketDroppedMidCall(t *testing.T) {
 	idLive, live := w.tcpCall(ts, "")
 	idGone, gone := w.tcpCall(ts, "")
 	live.send("S,hello-world") // 71 ms at speed 20: ends during the outage
-	gone.send("P,x")
-	gone.expect("P,ts," + ts.url() + ",x")
+	gone.params(ts.url())
 
 	w.Srv.DropWebSockets()
 	w.farHangup(idGone)
@@ -44,8 +43,7 @@ func TestAsteriskRestarted(t *testing.T) {
 	_, playing := w.tcpCall(ts, "")
 	idle, idleC := w.tcpCall(ts, "")
 	playing.send("S,tt-monkeys")
-	idleC.send("P,x")
-	idleC.expect("P,ts," + ts.url() + ",x")
+	idleC.params(ts.url())
 
 	w.Srv.Restart()
 	for _, c := range []*client{playing, idleC} {
@@ -80,20 +78,9 @@ func TestApplicationReplaced(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	idLive, live := w.tcpCall(ts, "")
-	live.send("P,x")
-	live.expect("P,ts," + ts.url() + ",x")
+	live.params(ts.url())
 
-	other, err := ari.NewClient(ari.Config{URL: w.Srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{starts: make(chan string, 4)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { other.Run(ctx, rec); close(done) }()
-	defer func() { cancel(); <-done; other.Close() }()
-
-	w.until("the gateway sees ApplicationReplaced", func() bool { return !w.GW.Ready() })
+	rec := w.takeOver()
 	id := w.call(ts.url() + "(x)")
 	select {
 	case got := <-rec.starts:
@@ -135,8 +122,7 @@ func TestApplicationReplacedCallerHangsUp(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
-	c.send("P,x")
-	c.expect("P,ts," + ts.url() + ",x")
+	c.params(ts.url())
 	w.takeOver()
 
 	// The call keeps working while the app is replaced: its playback's
@@ -163,8 +149,7 @@ func TestApplicationReplacedCallerHangsUpOptionI(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "i")
-	c.send("P,x")
-	c.expect("P,ts," + ts.url() + ",x")
+	c.params(ts.url())
 	w.takeOver()
 
 	w.farHangup(id)
@@ -183,8 +168,7 @@ func TestApplicationReplacedReclaimed(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
-	c.send("P,x")
-	c.expect("P,ts," + ts.url() + ",x")
+	c.params(ts.url())
 	w.takeOver()
 
 	w.Client.Reclaim()
@@ -223,8 +207,7 @@ func TestRESTTimeouts(t *testing.T) {
 	w := newWorld(t, opts{})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
-	c.send("P,x")
-	c.expect("P,ts," + ts.url() + ",x")
+	c.params(ts.url())
 	w.Srv.RESTLatency(time.Second) // RESTTimeout is 300 ms
 	c.send("S,hello-world")
 	time.Sleep(400 * time.Millisecond) // let the play time out

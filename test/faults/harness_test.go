@@ -277,6 +277,13 @@ func (c *client) expect(want ...string) {
 	}
 }
 
+// params sends P and expects the parameters of a tcpCall: its URL and "x".
+func (c *client) params(url string) {
+	c.t.Helper()
+	c.send("P,x")
+	c.expect("P,ts," + url + ",x")
+}
+
 // expectEOF waits for the gateway to close the connection.
 func (c *client) expectEOF() {
 	c.t.Helper()
@@ -289,8 +296,7 @@ func (c *client) expectEOF() {
 // round runs a short exchange that proves a call works: P, a digit, E.
 func (w *world) round(id string, c *client, url string) {
 	w.t.Helper()
-	c.send("P,x")
-	c.expect("P,ts," + url + ",x")
+	c.params(url)
 	w.press(id, '7')
 	c.expect("7,ts")
 	c.send("E,done")
