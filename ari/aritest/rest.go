@@ -545,6 +545,18 @@ func (s *Server) play1(w http.ResponseWriter, r *http.Request, p params) {
 	writeJSON(w, http.StatusCreated, pb.json(0, "queued"))
 }
 
+// readVarsLocked is the channel a variable read (GET /variable,
+// GET /variables) reads, or nil after writing the 404 Asterisk answers: any
+// channel the server still holds (no Stasis check), in the wording GET uses
+// (ari-25; POST says "Channel not found").
+func (s *Server) readVarsLocked(w http.ResponseWriter, id string) *channel {
+	c := s.chans[id]
+	if c == nil {
+		writeErr(w, http.StatusNotFound, "Provided channel was not found")
+	}
+	return c
+}
+
 func (s *Server) getVar(w http.ResponseWriter, r *http.Request, p params) {
 	name := p.str("variable")
 	if name == "" {
@@ -553,9 +565,8 @@ func (s *Server) getVar(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.chans[r.PathValue("id")]
+	c := s.readVarsLocked(w, r.PathValue("id"))
 	if c == nil {
-		writeErr(w, http.StatusNotFound, "Provided channel was not found")
 		return
 	}
 	v, ok, err := s.getVarLocked(c, name)
@@ -595,9 +606,8 @@ func (s *Server) getVars(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.chans[r.PathValue("id")]
+	c := s.readVarsLocked(w, r.PathValue("id"))
 	if c == nil {
-		writeErr(w, http.StatusNotFound, "Provided channel was not found")
 		return
 	}
 	out := map[string]string{}
