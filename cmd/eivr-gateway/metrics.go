@@ -133,18 +133,14 @@ func registerClient(reg prometheus.Registerer, url string, c *ari.Client) error 
 	return errors.Join(errs...)
 }
 
-// reorderStatser is implemented by a gateway that exposes its event
-// ordering counters (gateway.Gateway.ReorderStats, when it has it).
+// reorderStatser is what registerReorder reads: gateway.Gateway's event
+// ordering counters.
 type reorderStatser interface {
 	ReorderStats() reorder.Stats
 }
 
-// registerReorder exports the event ordering counters of g, if it has them.
-func registerReorder(reg prometheus.Registerer, url string, g any) error {
-	rs, ok := g.(reorderStatser)
-	if !ok {
-		return nil
-	}
+// registerReorder exports the event ordering counters of rs.
+func registerReorder(reg prometheus.Registerer, url string, rs reorderStatser) error {
 	labels := prometheus.Labels{"ari": url}
 	counter := func(name, help string, f func(reorder.Stats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
