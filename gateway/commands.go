@@ -14,6 +14,9 @@ func (s *session) onCommand(c command) {
 	if s.env.trace {
 		s.log.Debug("command", "cmd", string(c.letter), "param", string(c.param))
 	}
+	if s.env.wire != nil {
+		s.env.wire(WireLine{Channel: s.ch, Line: string(c.letter) + "," + string(c.param)})
+	}
 	switch c.letter {
 	case 'S', 'A', 'I', 'O':
 		if !s.up || s.hungUp {

@@ -46,6 +46,11 @@ type Config struct {
 	// Trace logs every client command, event line and ARI event of every
 	// session at Debug (wire tracing; off by default).
 	Trace bool
+	// Wire, if set, is handed every line a session exchanges with its
+	// client: each command as the reader framed it and each event line
+	// once written. It is called on the session's goroutine and must
+	// return quickly (the demo prints its transcript from it).
+	Wire func(WireLine)
 	// Logger receives everything; nil discards. Lines about a session
 	// carry app, channel, session and target (the program path or
 	// ivr:// URL, argv[0]; absent when the application string did not
@@ -56,6 +61,14 @@ type Config struct {
 	Metrics Metrics
 	// Now is the clock of event timestamps. Default time.Now.
 	Now func() time.Time
+}
+
+// WireLine is one line between a session and its client, without its
+// '\n'.
+type WireLine struct {
+	Channel string
+	Sent    bool // an event line sent to the client; false: a command read from it
+	Line    string
 }
 
 // AppConfig is one Stasis application served by the gateway.

@@ -133,6 +133,7 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
+		wire:         g.cfg.Wire,
 	}
 }
 

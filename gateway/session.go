@@ -54,13 +54,14 @@ type sessionEnv struct {
 	now     func() time.Time
 	newID   func() string // playback ids (unique per gateway)
 
-	idleSilence  bool          // POST /silence whenever the playlist is empty (§3.5)
-	stopTimeout  time.Duration // wait for PlaybackFinished after a stop
-	flushTimeout time.Duration // wait for pending variable sets before leaving
-	callTimeout  time.Duration // each REST call of the end sequence
-	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
-	closeTimeout time.Duration // client Close
-	trace        bool          // log every command, event line and ARI event at Debug
+	idleSilence  bool           // POST /silence whenever the playlist is empty (§3.5)
+	stopTimeout  time.Duration  // wait for PlaybackFinished after a stop
+	flushTimeout time.Duration  // wait for pending variable sets before leaving
+	callTimeout  time.Duration  // each REST call of the end sequence
+	goneGrace    time.Duration  // after the client is gone, wait this long for its last commands
+	closeTimeout time.Duration  // client Close
+	trace        bool           // log every command, event line and ARI event at Debug
+	wire         func(WireLine) // Config.Wire (nil = none)
 }
 
 // endAction is what happens to the channel when a session ends.
@@ -366,6 +367,10 @@ func (s *session) send(tag byte, data string) {
 			s.log.Warn("client does not read its events; ending the session", "err", err)
 		}
 		s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
+		return
+	}
+	if s.env.wire != nil {
+		s.env.wire(WireLine{Channel: s.ch, Sent: true, Line: string(s.buf[:len(s.buf)-1])})
 	}
 }
 
