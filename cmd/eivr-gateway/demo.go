@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,13 +19,17 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
-	"github.com/eivr-gateway/eivr-gateway/test/ivr/tcpivr"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
 )
 
 // The demo: the gateway on the default configuration, pointed at an
 // in-process simulated Asterisk (ari/aritest), serving the bundled legacy
-// scripts of test/ivr; scripted callers press digits and hang up. It runs
-// serve(), the code of `run`, unchanged.
+// clients of internal/ivr (menu.pl, embedded in the binary and written to a
+// private temporary directory, and the TCP menu, in process); scripted
+// callers press digits and hang up. It runs serve(), the code of `run`,
+// unchanged, and needs nothing from a clone of the repository.
 
 func cmdDemo(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("demo", e, "[--speed N]")
@@ -52,10 +55,9 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 type demo struct {
 	e       env
 	speed   float64
-	ivrDir  string // test/ivr
-	perl    bool   // perl is installed
+	perl    bool // perl is installed
 	color   bool
-	tmp     string
+	tmp     string // private (0700) directory: the bundled scripts
 	start   time.Time
 	out     chan line
 	printed chan struct{}
@@ -65,7 +67,6 @@ type demo struct {
 	mu        sync.Mutex
 	outClosed bool                 // out is closed: the transcript ended
 	calls     map[string]*demoCall // by channel id
-	byTCP     *demoCall            // the call the TCP menu serves now
 }
 
 type demoCall struct {
@@ -73,7 +74,6 @@ type demoCall struct {
 	title  string
 	ch     string
 	start  time.Time
-	logf   string // menu.pl's log of received lines ("" = none)
 	ended  chan struct{}
 	result string
 	cause  string
@@ -88,34 +88,12 @@ type line struct {
 }
 
 func newDemo(e env, speed float64) (*demo, error) {
-	dir, err := findIVRDir()
-	if err != nil {
-		return nil, err
-	}
 	_, perlErr := exec.LookPath("perl")
 	return &demo{
-		e: e, speed: speed, ivrDir: dir, perl: perlErr == nil,
+		e: e, speed: speed, perl: perlErr == nil,
 		color: isTerminal(e.stdout),
 		calls: map[string]*demoCall{},
 	}, nil
-}
-
-// findIVRDir finds test/ivr (the bundled legacy scripts) from the working
-// directory upwards: the demo runs from a clone of the repository.
-func findIVRDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "test", "ivr", "menu.pl")
-		if _, err := os.Stat(p); err == nil {
-			return filepath.Dir(p), nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("the demo runs the legacy scripts of test/ivr: run it from a clone of the repository (go run ./cmd/eivr-gateway demo)")
-		}
-	}
 }
 
 // scaled converts simulated time into real time.
@@ -127,11 +105,16 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var err error
+	// The bundled scripts, written where only this user can read or run
+	// them (MkdirTemp makes the directory 0700), removed at exit.
 	d.tmp, err = os.MkdirTemp("", "eivr-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(d.tmp)
+	if err := ivr.Install(d.tmp); err != nil {
+		return err
+	}
 
 	level := new(slog.LevelVar)
 	setLevel(level, logLevel)
@@ -152,15 +135,7 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	tcpCtx, stopTCP := context.WithCancel(ctx)
 	tcpDone := make(chan error, 1)
 	go func() {
-		srv := &tcpivr.Server{Transcript: func(remote, l string) {
-			d.mu.Lock()
-			c := d.byTCP
-			d.mu.Unlock()
-			if c != nil {
-				d.say(c, "script", "← "+strings.TrimRight(l, "\n"))
-			}
-		}}
-		tcpDone <- srv.Serve(tcpCtx, ln)
+		tcpDone <- tcpivr.Serve(tcpCtx, ln)
 	}()
 	defer func() { stopTCP(); <-tcpDone }()
 
@@ -172,7 +147,7 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	cfg.Admin.Listen = "127.0.0.1:0"
 	// Interrupted (Ctrl-C), the demo stops at once rather than draining.
 	cfg.Limits.DrainTimeout = config.Dur(time.Second)
-	cfg.Apps[0].Programs = []string{filepath.Join(d.ivrDir, "menu.pl")}
+	cfg.Apps[0].Programs = []string{filepath.Join(d.tmp, "menu.pl")}
 	cfg.Apps[0].TCPHosts = []string{ln.Addr().String()}
 	if err := cfg.Validate(); err != nil {
 		return configError(err)
@@ -188,7 +163,7 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	defer stopSrv()
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- serve(srvCtx, cfg, serveOptions{log: log, level: level, started: func(s *server) { started <- s }})
+		serveErr <- serve(srvCtx, cfg, serveOptions{log: log, level: level, wire: d.wire, started: func(s *server) { started <- s }})
 	}()
 	var s *server
 	select {
@@ -221,7 +196,7 @@ func (d *demo) header(cfg config.Config) {
 	fmt.Fprintf(d.e.stdout, "  gateway    the default configuration (config.toml), Stasis app %q, the code of `eivr-gateway run`\n", cfg.Apps[0].Name)
 	fmt.Fprintf(d.e.stdout, "  allowed    programs %q, ivr:// hosts %q\n", cfg.Apps[0].Programs, cfg.Apps[0].TCPHosts)
 	fmt.Fprintf(d.e.stdout, "  transcript caller = what the caller does, gateway = what it asks Asterisk over ARI,\n")
-	fmt.Fprintf(d.e.stdout, "             script ← = each ExternalIVR event line the legacy script reads, byte for byte\n")
+	fmt.Fprintf(d.e.stdout, "             script ← = each ExternalIVR event line the legacy script reads, script → = each command it writes\n")
 	if !d.perl {
 		fmt.Fprintf(d.e.stdout, "  (perl is not installed: the calls into menu.pl are skipped)\n")
 	}
@@ -240,12 +215,11 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	menu := filepath.Join(d.ivrDir, "menu.pl")
+	menu := filepath.Join(d.tmp, "menu.pl")
 	var calls []*demoCall
 	type scenario struct {
 		title, data string
 		perl        bool
-		logf        string
 		act         func(c *demoCall) error
 		want        func(end aritest.End) (string, bool)
 	}
@@ -258,8 +232,8 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 	scenarios := []scenario{
 		{
 			title: "the Perl menu over stdio: press 1 (set and read a variable), 5, then 2 (back to the dialplan)",
-			data:  fmt.Sprintf("%s(hello-world,%s)", menu, filepath.Join(d.tmp, "call1.log")),
-			perl:  true, logf: filepath.Join(d.tmp, "call1.log"),
+			data:  menu + "(hello-world)",
+			perl:  true,
 			act: func(c *demoCall) error {
 				return d.press(ctx, c, []press{{"hello-world", "1", 800 * time.Millisecond}, {"beep", "5", 1200 * time.Millisecond}, {"digits/5", "2", 900 * time.Millisecond}})
 			},
@@ -275,8 +249,8 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		},
 		{
 			title: "the Perl menu again: the caller hangs up during the greeting",
-			data:  fmt.Sprintf("%s(vm-goodbye,%s)", menu, filepath.Join(d.tmp, "call3.log")),
-			perl:  true, logf: filepath.Join(d.tmp, "call3.log"),
+			data:  menu + "(vm-goodbye)",
+			perl:  true,
 			act: func(c *demoCall) error {
 				if err := d.waitPlay(ctx, c, "vm-goodbye"); err != nil {
 					return err
@@ -300,9 +274,9 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		if sc.perl && !d.perl {
 			continue
 		}
-		c := &demoCall{n: i + 1, title: sc.title, logf: sc.logf, ended: make(chan struct{})}
+		c := &demoCall{n: i + 1, title: sc.title, ended: make(chan struct{})}
 		calls = append(calls, c)
-		if err := d.placeCall(ctx, c, sc.data, strings.HasPrefix(sc.data, "ivr://")); err != nil {
+		if err := d.placeCall(c, sc.data); err != nil {
 			return calls, err
 		}
 		stopTail := d.tail(c)
@@ -316,9 +290,6 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		case <-time.After(2 * time.Second):
 		}
 		stopTail()
-		d.mu.Lock()
-		d.byTCP = nil
-		d.mu.Unlock()
 		if actErr != nil {
 			return calls, fmt.Errorf("call %d: %w", c.n, actErr)
 		}
@@ -391,38 +362,48 @@ func (d *demo) think(ctx context.Context, t time.Duration) error {
 
 // placeCall makes the call enter Stasis(eivr,<data>) the way the dialplan
 // line would: Stasis() splits its data with Asterisk's argument splitter.
-func (d *demo) placeCall(ctx context.Context, c *demoCall, data string, tcp bool) error {
+// The channel id is chosen here, so that the call is known before the
+// gateway's first line about it.
+func (d *demo) placeCall(c *demoCall, data string) error {
 	line := "Stasis(eivr," + data + ")"
 	f := eivr.SplitAppArgs("eivr,"+data, 1+128)
-	d.mu.Lock()
-	if tcp {
-		d.byTCP = c
-	}
-	d.mu.Unlock()
 	c.start = time.Now()
+	c.ch = fmt.Sprintf("%d.%d", d.start.Unix(), c.n)
+	d.mu.Lock()
+	d.calls[c.ch] = c
+	d.mu.Unlock()
 	d.sayAt(c, c.start.Add(-time.Nanosecond), "", fmt.Sprintf("\n%s\n  dialplan  exten => %d,1,%s", d.paint("1;36", fmt.Sprintf("── call %d: %s", c.n, c.title)), 100+c.n, line))
-	ch, err := d.sim.StartCall("eivr", f[1:], aritest.CallOptions{Exten: fmt.Sprint(100 + c.n)})
-	if err != nil {
+	if _, err := d.sim.StartCall("eivr", f[1:], aritest.CallOptions{ID: c.ch, Exten: fmt.Sprint(100 + c.n)}); err != nil {
 		return err
 	}
-	c.ch = ch
-	d.mu.Lock()
-	d.calls[ch] = c
-	d.mu.Unlock()
-	d.say(c, "asterisk", "channel "+ch+" rings and enters Stasis(eivr)")
+	d.say(c, "asterisk", "channel "+c.ch+" rings and enters Stasis(eivr)")
 	return nil
 }
 
-// tail follows what the gateway asked Asterisk for this call and, for
-// menu.pl, the lines the script received; it stops when the returned func
-// is called.
+// wire is the gateway's Config.Wire: every line between a session and its
+// script, both directions, for the transcript.
+func (d *demo) wire(l gateway.WireLine) {
+	d.mu.Lock()
+	c := d.calls[l.Channel]
+	d.mu.Unlock()
+	if c == nil {
+		return
+	}
+	arrow := "→ " // a command the script wrote
+	if l.Sent {
+		arrow = "← " // an event line it reads
+	}
+	d.say(c, "script", arrow+l.Line)
+}
+
+// tail follows what the gateway asked Asterisk for this call; it stops
+// when the returned func is called.
 func (d *demo) tail(c *demoCall) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		seen := len(d.sim.Requests())
-		var off int64
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -439,35 +420,12 @@ func (d *demo) tail(c *demoCall) func() {
 				}
 			}
 			seen = len(reqs)
-			if c.logf != "" {
-				off = d.tailFile(c, off)
-			}
 			if final {
 				return
 			}
 		}
 	}()
 	return func() { close(stop); <-done }
-}
-
-func (d *demo) tailFile(c *demoCall, off int64) int64 {
-	f, err := os.Open(c.logf)
-	if err != nil {
-		return off
-	}
-	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return off
-	}
-	r := bufio.NewReader(f)
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil { // a partial line waits for the next poll
-			return off
-		}
-		off += int64(len(l))
-		d.say(c, "script", "← "+strings.TrimRight(l, "\n"))
-	}
 }
 
 // describeRequest turns one ARI request on channel ch into a transcript
@@ -558,7 +516,7 @@ func (d *demo) sayAt(c *demoCall, at time.Time, who, text string) {
 }
 
 // printWindow is how long the printer holds a line so that lines from the
-// different sources (caller, ARI requests, the script's log) print in time
+// different sources (caller, ARI requests, the script's wire) print in time
 // order.
 const printWindow = 40 * time.Millisecond
 

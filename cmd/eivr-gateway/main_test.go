@@ -111,30 +111,46 @@ func TestUnknownCommand(t *testing.T) {
 
 // The demo, as the README runs it: it finishes, exits 0, and its transcript
 // shows the menu flow.
+// The built binary runs the demo from a directory outside the repository
+// (the scripts are embedded), shows both directions of each script's wire,
+// and leaves nothing behind in its temporary directory.
 func TestDemo(t *testing.T) {
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Skip("perl is not installed (TestDemoWithoutPerl covers that)")
+	}
 	speed := "5"
 	if testing.Short() {
 		speed = "50"
 	}
-	root, _ := filepath.Abs(repoRoot)
-	r := runBin(t, root, time.Minute, nil, "demo", "--speed", speed)
+	tmp := t.TempDir()
+	r := runBin(t, t.TempDir(), time.Minute, []string{"TMPDIR=" + tmp}, "demo", "--speed", speed)
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{
+		`allowed    programs ["` + tmp + "/eivr-demo-",
 		"── call 1: the Perl menu over stdio",
 		"gateway   answer",
+		"script    → O,autoclear",
+		"script    → S,hello-world",
 		"gateway   play sound:hello-world",
 		"caller    presses 1",
 		"script    ← 1,",
+		"script    → V,MENU_CHOICE=1",
+		"script    → G,MENU_CHOICE",
 		"gateway   set MENU_CHOICE=1",
 		"script    ← G,",
 		",MENU_CHOICE=1",
 		"gateway   play sound:beep",
+		"script    → E,menu-exit",
 		"gateway   continue in the dialplan",
 		"── call 2: the TCP menu (ivr://)",
+		"script    → P,args",
 		"script    ← P,",
+		"script    → S,tt-monkeys",
+		"script    → A,digits/4",
 		"gateway   play sound:digits/4",
+		"script    → H,menu-hangup",
 		"session   application denied by the allow-list",
 		"summary: 4 calls",
 		"✓ call 1: the dialplan continues after Stasis()",
@@ -149,6 +165,35 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "\x1b[") {
 		t.Error("colour codes in a transcript that is not on a terminal")
+	}
+	if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+		t.Errorf("the demo left %v in its temporary directory (%v)", left, err)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+// Without perl on PATH the demo says so once, skips the menu.pl calls and
+// runs the others.
+func TestDemoWithoutPerl(t *testing.T) {
+	noPerl := t.TempDir() // an empty PATH directory
+	r := runBin(t, t.TempDir(), time.Minute, []string{"PATH=" + noPerl}, "demo", "--speed", "50")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "perl is not installed"); n != 1 {
+		t.Errorf("%d lines say perl is not installed, want 1", n)
+	}
+	for _, want := range []string{"── call 2: the TCP menu", "script    → P,args", "summary: 2 calls", "✓ call 2: hung up", "✓ call 4: hung up"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"── call 1", "── call 3", "menu.pl("} {
+		if strings.Contains(r.stdout, unwanted) {
+			t.Errorf("transcript has %q without perl", unwanted)
+		}
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
@@ -212,7 +257,7 @@ func newSim(t *testing.T, speed float64) *aritest.Server {
 
 func menuPath(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join(repoRoot, "test", "ivr", "menu.pl"))
+	p, err := filepath.Abs(filepath.Join(repoRoot, "internal", "ivr", "menu.pl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,7 +754,7 @@ func TestDemoInProcess(t *testing.T) {
 	if _, err := exec.LookPath("perl"); err != nil {
 		t.Skip("perl is not installed")
 	}
-	t.Chdir(repoRoot)
+	t.Chdir(t.TempDir()) // anywhere: nothing is read from the repository
 	var out, errb bytes.Buffer
 	code := dispatch(context.Background(), []string{"demo", "--speed", "50"}, env{stdout: &out, stderr: &errb, getenv: os.Getenv})
 	if code != 0 || !strings.Contains(out.String(), "✓ call 4") {

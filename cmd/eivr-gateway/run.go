@@ -60,6 +60,8 @@ type serveOptions struct {
 	level   *slog.LevelVar // adjusted on reload; may be nil
 	signals <-chan os.Signal
 	reload  func() (config.Config, error) // SIGHUP
+	// wire, if set, is every gateway's Config.Wire (the demo's transcript).
+	wire func(gateway.WireLine)
 	// started, if set, is called once the gateways run and the admin
 	// listener (if any) is bound: addr is its address ("" = none).
 	started func(s *server)
@@ -137,7 +139,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		g, err := gateway.New(gatewayConfig(cfg, log, m), client)
+		gc := gatewayConfig(cfg, log, m)
+		gc.Wire = opt.wire
+		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
 		}

@@ -33,11 +33,12 @@ func TestMain(m *testing.M) {
 
 const app = "eivr"
 
-// ivrDir is the absolute path of test/ivr (the bundled legacy programs).
+// ivrDir is the absolute path of internal/ivr (the bundled legacy
+// programs, run in place from the source tree).
 func ivrDir(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "ivr")
+	return filepath.Join(filepath.Dir(file), "..", "..", "internal", "ivr")
 }
 
 // world is one fake Asterisk, one ARI client and one gateway.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
-	"github.com/eivr-gateway/eivr-gateway/test/ivr/tcpivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
 )
 
 // The Perl menu over stdio: a file plays to its F, a digit, V/G, E.

@@ -1,4 +1,4 @@
-// Command tcpivr runs the test/ivr/tcpivr menu server, a legacy-style
+// Command tcpivr runs the internal/ivr/tcpivr menu server, a legacy-style
 // ExternalIVR TCP server, for the demo:
 //
 //	tcpivr -listen 127.0.0.1:2949
@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/eivr-gateway/eivr-gateway/test/ivr/tcpivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
 )
 
 func main() {
