@@ -35,9 +35,16 @@ type Config struct {
 	// PlaybackFinished before the playlist moves on. Default 2 s.
 	StopTimeout time.Duration
 	// FlushTimeout bounds how long the end of a session waits for its
-	// pending variable sets (blocked behind a playing file) before it
-	// continues or hangs up the channel. Default 2 s.
+	// pending variable sets without any of them completing before it
+	// continues or hangs up the channel; the whole wait is bounded by 10 ×
+	// FlushTimeout. Sets still pending then are counted
+	// (LifecycleStats.VarsLost) and logged. Default 2 s.
 	FlushTimeout time.Duration
+	// MaxPendingOps bounds a session's pending channel operations (V
+	// sets, D, T) queued or running; at the bound the client's command
+	// reader stops until they drain (back-pressure). Sets of one name
+	// still queued are coalesced. Default 64.
+	MaxPendingOps int
 	// CallTimeout bounds each REST call of a session's start (answer) and
 	// end (stop, set status, continue/hangup). Default 5 s.
 	CallTimeout time.Duration
@@ -112,6 +119,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.FlushTimeout <= 0 {
 		out.FlushTimeout = 2 * time.Second
+	}
+	if out.MaxPendingOps <= 0 {
+		out.MaxPendingOps = 64
 	}
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = 5 * time.Second

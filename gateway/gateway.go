@@ -72,6 +72,7 @@ type Gateway struct {
 	running  atomic.Bool
 
 	replacedPoll time.Duration // hang-up polling of replaced apps (replaced.go)
+	stats        lifeStats     // lifecycle counters (stats.go)
 }
 
 // appState is one app's configuration (replaced whole by Reload).
@@ -133,6 +134,8 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
+		maxPending:   g.cfg.MaxPendingOps,
+		stats:        &g.stats,
 	}
 }
 

@@ -61,6 +61,9 @@ type sessionEnv struct {
 	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
 	closeTimeout time.Duration // client Close
 	trace        bool          // log every command, event line and ARI event at Debug
+	maxPending   int           // control-lane calls per session before the reader is throttled (pending.go)
+	flushMax     time.Duration // hard bound of the wait for pending sets at the end (0 = 10 × flushTimeout)
+	stats        *lifeStats    // the gateway's lifecycle counters (nil in unit tests)
 }
 
 // endAction is what happens to the channel when a session ends.
@@ -125,7 +128,12 @@ type session struct {
 	ctl, media lane
 	overlay    map[string]overlayValue // V values not yet confirmed (read-your-writes for G)
 	setSeq     uint64
-	paused     bool // a command waits for an async result; the reader is not acked
+	paused     bool                   // a command waits for an async result; the reader is not acked
+	throttled  bool                   // the control lane is at maxPending; the reader is not acked (pending.go)
+	queuedSets map[string]*pendingSet // V items queued, not started, by name (coalesced)
+	setsFailed int                    // V sets Asterisk refused
+	setsLost   int                    // V sets still pending when the end gave up waiting
+	ctlPeak    int                    // most control-lane calls pending at once (tests)
 	ackOwed    bool
 	out        *outcome
 	buf        []byte
@@ -337,7 +345,7 @@ func (s *session) pause() { s.paused = true }
 
 // resume lets the reader go on unless a command is still waiting.
 func (s *session) resume() {
-	if s.paused || !s.ackOwed {
+	if s.paused || s.throttled || !s.ackOwed {
 		return
 	}
 	s.ackOwed = false
@@ -398,6 +406,9 @@ func (s *session) launch(l *lane) {
 		l.q = nil
 	}
 	l.busy = true
+	if op.start != nil {
+		op.start()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -407,6 +418,9 @@ func (s *session) launch(l *lane) {
 				op.done(err)
 			}
 			s.launch(l)
+			if l == &s.ctl {
+				s.ctlDone()
+			}
 		})
 	}()
 }
@@ -676,30 +690,6 @@ func (s *session) drainEvents() {
 				s.inStasis = false
 			}
 		default:
-			return
-		}
-	}
-}
-
-// flush waits (bounded) until the control lane is idle so that the
-// dialplan and the h extension see every V (issue 6 item 3). Results are
-// still run: they are the lane's completions.
-func (s *session) flush() {
-	if s.ctl.idle() {
-		return
-	}
-	t := time.NewTimer(s.env.flushTimeout)
-	defer t.Stop()
-	for !s.ctl.idle() {
-		select {
-		case f := <-s.results:
-			f()
-		case ev := <-s.events:
-			if ev.Kind == ari.KindStasisEnd {
-				s.inStasis = false
-			}
-		case <-t.C:
-			s.log.Warn("pending channel operations did not finish in time", "pending", len(s.ctl.q)+1)
 			return
 		}
 	}
