@@ -48,6 +48,12 @@ type Config struct {
 	// CallTimeout bounds each REST call of a session's start (answer) and
 	// end (stop, set status, continue/hangup). Default 5 s.
 	CallTimeout time.Duration
+	// AdoptWindow: after a reconnect, a channel in the app whose
+	// StasisStart was lost with the socket gets its session late (from
+	// dialplan.app_data) when the outage lasted at most this long; after
+	// a longer outage it is sent back to the dialplan with
+	// EIVRGW_STATUS=LATE. Default 10 s.
+	AdoptWindow time.Duration
 	// SoundsTTL is how long the GET /sounds index is kept. Default 5 min.
 	SoundsTTL time.Duration
 	// Trace logs every client command, event line and ARI event of every
@@ -125,6 +131,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = 5 * time.Second
+	}
+	if out.AdoptWindow <= 0 {
+		out.AdoptWindow = 10 * time.Second
 	}
 	if out.SoundsTTL <= 0 {
 		out.SoundsTTL = 5 * time.Minute

@@ -42,6 +42,7 @@ func (g *Gateway) appReplaced(app string) {
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
 	g.watches[app] = &replacedWatch{cancel: cancel}
+	g.reclaimed[app] = true // its next reconcile leaves the other client's channels alone
 	n := g.live[app]
 	g.wg.Add(1)
 	g.mu.Unlock()

@@ -95,7 +95,8 @@ type session struct {
 	appName string
 	// released is set when the session gives the channel back (continue
 	// or hangup): a new StasisStart for it then starts a new session.
-	released atomic.Bool
+	released   atomic.Bool
+	releasedOK bool // the end sequence's continue or hangup was accepted (lifecycle.go)
 
 	events   chan *ari.Event // from the gateway sink (bounded)
 	overflow chan struct{}   // cap 1: the sink dropped an event
@@ -215,6 +216,7 @@ func (s *session) start(ctx context.Context) {
 	// dialling grow a stack that the long-lived session goroutine would
 	// keep (memory per idle session). Events queue meanwhile.
 	type result struct {
+		missing  error // the channel does not exist (404): the client is not started
 		answered bool
 		conn     clientConn
 		src      commandSource
@@ -228,6 +230,11 @@ func (s *session) start(ctx context.Context) {
 			actx, cancel := context.WithTimeout(ctx, s.env.callTimeout)
 			err := s.env.ops.Answer(actx, s.ch)
 			cancel()
+			if isChannelNotFound(err) {
+				r.missing = err
+				rc <- r
+				return
+			}
 			if err != nil {
 				s.log.Warn("answer failed at start-up; carrying on as native does", "err", err)
 			}
@@ -237,6 +244,12 @@ func (s *session) start(ctx context.Context) {
 		rc <- r
 	}()
 	r := <-rc
+	if r.missing != nil {
+		s.log.Error("channel not found; the client is not started", "err", r.missing)
+		s.inStasis = false
+		s.out = &outcome{action: endNone, cause: errors.Join(ErrNoChannel, r.missing)}
+		return
+	}
 	if r.answered {
 		s.up = true
 	}
@@ -417,6 +430,7 @@ func (s *session) launch(l *lane) {
 			if op.done != nil {
 				op.done(err)
 			}
+			s.channelMissing(err)
 			s.launch(l)
 			if l == &s.ctl {
 				s.ctlDone()
@@ -475,8 +489,11 @@ func (s *session) onEvent(ev *ari.Event) {
 	case ari.KindStasisStart:
 		s.log.Debug("StasisStart for a channel with a session; ignored")
 	case ari.KindOther:
-		if ev.Type == resyncType {
+		switch ev.Type {
+		case resyncType:
 			s.resync()
+		case goneType:
+			s.onGone()
 		}
 	}
 }
@@ -668,12 +685,7 @@ func (s *session) finish(out outcome) {
 		}
 		s.released.Store(true)
 		if s.inStasis {
-			switch out.action {
-			case endContinue:
-				_ = call("continue", func(ctx context.Context) error { return s.env.ops.Continue(ctx, s.ch, "", "", 0, "") })
-			case endHangup:
-				_ = call("hangup", func(ctx context.Context) error { return s.env.ops.Hangup(ctx, s.ch, "normal") })
-			}
+			s.release(out.action) // retried; a failed continue falls back to a hangup
 		}
 	}
 	close(s.dead)
