@@ -355,6 +355,16 @@ func (g *Gateway) Disconnected(err error) {
 // the app that have no session (lifecycle.go). seq is the connection's
 // (1: the first since start), outage how long the socket was down.
 func (g *Gateway) reconcile(ctx context.Context, app string, seq int, outage time.Duration) {
+	// Only sessions that exist before the GET can be judged by its reply:
+	// a call entering just after it is not in the list but is not gone.
+	g.mu.Lock()
+	before := make(map[*session]bool)
+	for _, s := range g.sessions {
+		if s.appName == app {
+			before[s] = true
+		}
+	}
+	g.mu.Unlock()
 	actx, cancel := context.WithTimeout(ctx, g.cfg.CallTimeout)
 	defer cancel()
 	a, err := g.client.GetApplication(actx, app)
@@ -375,7 +385,7 @@ func (g *Gateway) reconcile(ctx context.Context, app string, seq int, outage tim
 	g.mu.Lock()
 	var gone, live []*session
 	for id, s := range g.sessions {
-		if s.appName != app {
+		if s.appName != app || !before[s] {
 			continue
 		}
 		if present[id] {

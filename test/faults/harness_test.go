@@ -111,6 +111,7 @@ type opts struct {
 	apps  []gateway.AppConfig
 	ariCf func(*ari.Config)
 	gwCf  func(*gateway.Config)
+	srv   *aritest.Server // run on this fake Asterisk (default: a new one)
 }
 
 func defaultApp() gateway.AppConfig {
@@ -149,6 +150,7 @@ func newWorld(t *testing.T, o opts) *world {
 	w := gwharness.Start(t, gwharness.Options{
 		App:     app,
 		Server:  aritest.Options{Speed: 20},
+		Srv:     o.srv,
 		ARI:     acfg,
 		Gateway: gcfg,
 		Connect: 10 * time.Second,

@@ -1,7 +1,11 @@
 package faults
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +112,203 @@ func TestSlowRESTVariablesBeforeE(t *testing.T) {
 		t.Errorf("%d of %d variables set when the dialplan continued", set, n)
 	}
 	t.Logf("slow REST (20 ms): %d of %d variables set before the dialplan continued", set, n)
+}
+
+// ghostStart is a StasisStart frame for a channel Asterisk does not have.
+func ghostStart(id, state, arg string) []byte {
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000-0700")
+	return fmt.Appendf(nil, `{"type":"StasisStart","timestamp":%q,"asterisk_id":"02:fc:00:00:00:01","application":%q,"args":[%q],`+
+		`"channel":{"id":%q,"name":"PJSIP/ghost-0001","state":%q,"protocol_id":"","caller":{"name":"","number":"1"},"connected":{"name":"","number":""},`+
+		`"accountcode":"","dialplan":{"context":"stasisin","exten":"s","priority":2,"app_name":"Stasis","app_data":"eivr"},"creationtime":%q,"language":"en"}}`,
+		ts, app, arg, id, state, ts)
+}
+
+// A StasisStart for a channel that does not exist (item 10): the answer
+// gets 404 "Channel not found" and the session ends without starting the
+// client; on an Up channel (no answer) the first REST call's 404 ends it
+// with H. An empty channel id starts nothing.
+func TestStasisStartForMissingChannel(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	w.Srv.SendRaw(ghostStart("", "Ring", ts.url()))
+	w.until("the empty id is refused", func() bool {
+		return strings.Contains(w.Logs.String(), "StasisStart without a channel id")
+	})
+	w.Srv.SendRaw(ghostStart("ghost-ring", "Ring", ts.url()))
+	w.until("the ringing ghost's session ends", func() bool {
+		return strings.Contains(w.Logs.String(), "channel not found; the client is not started")
+	})
+	w.waitSessions(0)
+	ts.noConnection(t, 0) // its session ended before any connect
+
+	w.Srv.SendRaw(ghostStart("ghost-up", "Up", ts.url()))
+	c := ts.accept(t)
+	c.send("S,beep")
+	c.expect("H,ts")
+	c.expectEOF()
+	w.waitSessions(0)
+	id, c2 := w.tcpCall(ts, "")
+	w.round(id, c2, ts.url()) // real calls unaffected
+}
+
+// One 500 on the continue after E (item 3): the continue is retried and
+// the dialplan goes on.
+func TestContinueFailsOnce(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	w.Srv.FailREST("POST", "/channels/"+id+"/continue", 500, 1)
+	c.params(ts.url())
+	c.send("E,bye")
+	c.expect("E,ts")
+	c.expectEOF()
+	wantContinued(t, w.waitEnd(id), "")
+}
+
+// The continue keeps failing: after the retries the channel is hung up
+// instead of being left in Stasis.
+func TestContinueKeepsFailing(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	w.Srv.FailREST("POST", "/channels/"+id+"/continue", 500, -1)
+	c.params(ts.url())
+	c.send("E,bye")
+	c.expect("E,ts")
+	c.expectEOF()
+	wantHungUp(t, w.waitEnd(id), "")
+}
+
+// The hangup after a refusal keeps failing: the channel is counted as
+// unreleased and released by the reconcile after the next reconnect,
+// with the status of its refusal.
+func TestHangupFailsReleasedOnReconnect(t *testing.T) {
+	w := newWorld(t, opts{})
+	const id = "unreleased-1"
+	w.Srv.FailREST("DELETE", "/channels/"+id, 500, -1)
+	if _, err := w.Srv.StartCall(app, []string{"/not/allowed"}, aritest.CallOptions{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	w.until("the channel is counted unreleased", func() bool { return w.GW.LifecycleStats().Unreleased == 1 })
+	if _, ended := w.Srv.Ended(id); ended {
+		t.Fatal("the channel left the app though every hangup failed")
+	}
+	w.Srv.FailREST("DELETE", "/channels/"+id, 500, 0)
+	w.Srv.DropWebSockets()
+	wantHungUp(t, w.waitEnd(id), gateway.StatusDenied)
+	if s := w.GW.LifecycleStats(); s.Orphans != 1 {
+		t.Errorf("orphans released: %d, want 1", s.Orphans)
+	}
+}
+
+// predecessor is a gateway run that dies without releasing anything (as
+// after kill -9): an ARI client that takes the calls and then vanishes.
+func predecessor(t *testing.T, srv *aritest.Server, calls []aritest.CallOptions) []string {
+	t.Helper()
+	client, err := ari.NewClient(ari.Config{URL: srv.URL(), Username: "asterisk", Password: "asterisk", Apps: []string{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &recorder{starts: make(chan string, len(calls))}
+	done := make(chan struct{})
+	go func() { defer close(done); client.Run(ctx, rec) }()
+	gwharness.Until(t, "the predecessor connects", 10*time.Second, func() bool { return srv.AppConnected(app) })
+	var ids []string
+	for _, o := range calls {
+		id, err := srv.StartCall(app, []string{"/usr/bin/ivr"}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := <-rec.starts; got != id {
+			t.Fatalf("predecessor got StasisStart for %s, want %s", got, id)
+		}
+		ids = append(ids, id)
+	}
+	cancel() // the socket closes; nothing is continued or hung up
+	<-done
+	client.Close()
+	return ids
+}
+
+// A gateway killed mid-call and restarted (item 17): the channels its
+// predecessor left in the app are sent back to the dialplan with
+// EIVRGW_STATUS=RESTARTED on start; new calls are served.
+func TestGatewayKilledAndRestarted(t *testing.T) {
+	noLeaks(t)
+	srv, err := aritest.NewServer(aritest.Options{Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := predecessor(t, srv, []aritest.CallOptions{{Answered: true}, {}})
+	w := newWorld(t, opts{srv: srv})
+	for _, id := range ids {
+		wantContinued(t, w.waitEnd(id), gateway.StatusRestarted)
+	}
+	if s := w.GW.LifecycleStats(); s.Orphans != uint64(len(ids)) {
+		t.Errorf("orphans released: %d, want %d", s.Orphans, len(ids))
+	}
+	ts := newTCPServer(t)
+	id, c := w.tcpCall(ts, "")
+	w.round(id, c, ts.url())
+}
+
+// A StasisStart lost with the events socket (item 18): after the
+// reconnect the call is in the app with no session; its session starts
+// late from dialplan.app_data and the script runs as usual.
+func TestLostStasisStartAdopted(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	w.Srv.LoseStasisStarts(1)
+	id := w.call(ts.url()+"(x)", "")
+	w.Srv.DropWebSockets()
+	c := ts.accept(t)
+	w.round(id, c, ts.url())
+	if s := w.GW.LifecycleStats(); s.Adopted != 1 {
+		t.Errorf("adopted: %d, want 1", s.Adopted)
+	}
+}
+
+// ... but after an outage longer than AdoptWindow the call goes back to
+// the dialplan with EIVRGW_STATUS=LATE instead of starting a script the
+// caller waited too long for.
+func TestLostStasisStartTooLate(t *testing.T) {
+	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.AdoptWindow = time.Nanosecond }})
+	ts := newTCPServer(t)
+	w.Srv.LoseStasisStarts(1)
+	id := w.call(ts.url()+"(x)", "")
+	w.Srv.DropWebSockets()
+	wantContinued(t, w.waitEnd(id), gateway.StatusLate)
+	ts.noConnection(t, 0)
+}
+
+// An event frame over the read limit (item 9) drops the events socket;
+// the StasisStart it carried is lost. After the reconnect the channel is
+// found in the app and released: here its 100 kB application string is
+// not on the allow-list, so it is hung up with EIVRGW_STATUS=DENIED.
+func TestOversizedFrameChannelReleased(t *testing.T) {
+	w := newWorld(t, opts{ariCf: func(c *ari.Config) { c.ReadLimit = 64 << 10 }})
+	id := w.call("/not/allowed("+strings.Repeat("x", 100<<10)+")", "")
+	wantHungUp(t, w.waitEnd(id), gateway.StatusDenied)
+	if s := w.Client.Stats(); s.Oversized < 1 { // every event carrying the channel is oversized
+		t.Errorf("oversized frames: %d, want at least 1", s.Oversized)
+	}
+}
+
+// An option-d session on a hung-up channel (Stasis() in the h extension)
+// whose channel is destroyed while the events socket is down (item 12):
+// the session ends (the script gets EOF, not H) instead of running on.
+func TestOptionDSessionEndsWithChannel(t *testing.T) {
+	w := newWorld(t, opts{})
+	ts := newTCPServer(t)
+	id, err := w.Srv.StartCall(app, []string{ts.url() + "(x)", "d"}, aritest.CallOptions{Dead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.accept(t)
+	c.params(ts.url())
+	w.Srv.DropWebSockets()
+	w.farHangup(id) // the h extension ends: the channel is destroyed
+	c.expectEOF()
+	w.waitSessions(0)
 }
