@@ -144,6 +144,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerReorder(reg, u, g); err != nil {
 			return err
 		}
+		if err := registerLifecycle(reg, u, g); err != nil {
+			return err
+		}
 		s.clients = append(s.clients, client)
 		s.gateways = append(s.gateways, g)
 	}

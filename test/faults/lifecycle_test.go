@@ -307,8 +307,8 @@ func TestOptionDSessionEndsWithChannel(t *testing.T) {
 	}
 	c := ts.accept(t)
 	c.params(ts.url())
+	w.farHangup(id) // the h extension ends: the channel is destroyed (no event: it left Stasis)
 	w.Srv.DropWebSockets()
-	w.farHangup(id) // the h extension ends: the channel is destroyed
 	c.expectEOF()
 	w.waitSessions(0)
 }
