@@ -274,9 +274,10 @@ func (g *Gateway) releaseOrphan(ctx context.Context, ch string, action endAction
 	}
 	g.stats.orphans.Add(1)
 	if status != "" {
-		cctx, cancel := context.WithTimeout(ctx, g.cfg.CallTimeout)
-		err := g.client.SetVariable(cctx, ch, StatusVariable, status)
-		cancel()
+		// Asterisk queues the set (and the continue) behind a file the
+		// previous run left playing: the client's long REST timeout
+		// applies, not CallTimeout (checked on 22.10.1).
+		err := g.client.SetVariable(ctx, ch, StatusVariable, status)
 		if err != nil && !isNotFound(err) {
 			log.Warn("set "+StatusVariable+" failed", "channel", ch, "err", err)
 		}
