@@ -355,6 +355,7 @@ func (g *Gateway) Disconnected(err error) {
 // the app that have no session (lifecycle.go). seq is the connection's
 // (1: the first since start), outage how long the socket was down.
 func (g *Gateway) reconcile(ctx context.Context, app string, seq int, outage time.Duration) {
+	defer g.log.Debug("reconciled the app's channels", "app", app, "seq", seq)
 	// Only sessions that exist before the GET can be judged by its reply:
 	// a call entering just after it is not in the list but is not gone.
 	g.mu.Lock()

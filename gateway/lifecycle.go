@@ -42,21 +42,21 @@ func isChannelNotFound(err error) bool {
 	return errors.As(err, &e) && e.Status == 404 && strings.HasPrefix(e.Path, "/channels/") && errors.Is(err, ari.ErrNotFound)
 }
 
-// channelMissing ends a live session whose channel Asterisk does not know
-// (a StasisStart for a channel that does not exist, or one destroyed
-// without events reaching us): the client gets H (nothing with option d)
-// and nothing is sent back to Asterisk.
+// channelMissing handles a "Channel not found" on a live session (a
+// StasisStart for a channel that does not exist, or a hangup whose events
+// have not reached us yet) as a hangup: H and the end, or I,HANGUP once
+// with option i (the client then ends the session, as native); with
+// option d the session ends silently. Nothing is sent back to Asterisk.
 func (s *session) channelMissing(err error) {
 	if s.out != nil || s.hungUp || !isChannelNotFound(err) {
 		return
 	}
-	s.log.Error("channel not found: ending the session", "err", err)
-	s.hungUp, s.inStasis = true, false
-	s.pl.halt()
-	if !s.app.runDead {
-		s.send('H', "")
+	s.log.Error("channel not found: handled as a hangup", "err", err)
+	s.inStasis = false
+	s.onHangup()
+	if s.out == nil && !s.app.ignoreHangup {
+		s.end(outcome{action: endNone, cause: errors.Join(ErrNoChannel, err)})
 	}
-	s.end(outcome{action: endNone, cause: errors.Join(ErrNoChannel, err)})
 }
 
 // releaseBackoff are the waits before each attempt of a continue or hangup.

@@ -51,7 +51,7 @@ func TestVFloodBounded(t *testing.T) {
 		n = 400
 	}
 	const bound = 8
-	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.MaxPendingOps = bound }})
+	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.MaxPendingOps, c.FlushTimeout = bound, 3*time.Second }})
 	w.Srv.RESTLatency(time.Millisecond)
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
@@ -81,13 +81,16 @@ func TestVFloodBounded(t *testing.T) {
 
 // Asterisk answers every REST call 20 ms late; the script sends 300 V then
 // E. Native V is synchronous: the dialplan must see all 300 (before the
-// fix it saw 95; here FlushTimeout is 500 ms, which only bounds a stall).
+// fix it saw 95 with the default 2 s FlushTimeout).
 func TestSlowRESTVariablesBeforeE(t *testing.T) {
 	n := 300
 	if testing.Short() {
-		n = 100
+		n = 200
 	}
-	w := newWorld(t, opts{})
+	// FlushTimeout now bounds a stall (no set completing): 3 s holds on a
+	// starved machine; as the bound of the whole wait (before the fix) it
+	// let 150 of 200 through.
+	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.FlushTimeout = 3 * time.Second }})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
 	c.params(ts.url())
@@ -112,6 +115,15 @@ func TestSlowRESTVariablesBeforeE(t *testing.T) {
 		t.Errorf("%d of %d variables set when the dialplan continued", set, n)
 	}
 	t.Logf("slow REST (20 ms): %d of %d variables set before the dialplan continued", set, n)
+}
+
+// reconciled waits until the reconcile of connection seq is done (the
+// first one releases what a previous run left: a channel created before
+// it ends could be taken for one).
+func (w *world) reconciled(seq int) {
+	w.t.Helper()
+	want := fmt.Sprintf("msg=\"reconciled the app's channels\" component=gateway app=%s seq=%d", app, seq)
+	w.until("the reconcile of connection "+fmt.Sprint(seq)+" is done", func() bool { return strings.Contains(w.Logs.String(), want) })
 }
 
 // ghostStart is a StasisStart frame for a channel Asterisk does not have.
@@ -184,6 +196,7 @@ func TestContinueKeepsFailing(t *testing.T) {
 // with the status of its refusal.
 func TestHangupFailsReleasedOnReconnect(t *testing.T) {
 	w := newWorld(t, opts{})
+	w.reconciled(1)
 	const id = "unreleased-1"
 	w.Srv.FailREST("DELETE", "/channels/"+id, 500, -1)
 	if _, err := w.Srv.StartCall(app, []string{"/not/allowed"}, aritest.CallOptions{ID: id}); err != nil {
@@ -258,6 +271,7 @@ func TestGatewayKilledAndRestarted(t *testing.T) {
 // late from dialplan.app_data and the script runs as usual.
 func TestLostStasisStartAdopted(t *testing.T) {
 	w := newWorld(t, opts{})
+	w.reconciled(1)
 	ts := newTCPServer(t)
 	w.Srv.LoseStasisStarts(1)
 	id := w.call(ts.url()+"(x)", "")
@@ -274,6 +288,7 @@ func TestLostStasisStartAdopted(t *testing.T) {
 // caller waited too long for.
 func TestLostStasisStartTooLate(t *testing.T) {
 	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.AdoptWindow = time.Nanosecond }})
+	w.reconciled(1)
 	ts := newTCPServer(t)
 	w.Srv.LoseStasisStarts(1)
 	id := w.call(ts.url()+"(x)", "")
@@ -288,6 +303,7 @@ func TestLostStasisStartTooLate(t *testing.T) {
 // not on the allow-list, so it is hung up with EIVRGW_STATUS=DENIED.
 func TestOversizedFrameChannelReleased(t *testing.T) {
 	w := newWorld(t, opts{ariCf: func(c *ari.Config) { c.ReadLimit = 64 << 10 }})
+	w.reconciled(1)
 	id := w.call("/not/allowed("+strings.Repeat("x", 100<<10)+")", "")
 	wantHungUp(t, w.waitEnd(id), gateway.StatusDenied)
 	if s := w.Client.Stats(); s.Oversized < 1 { // every event carrying the channel is oversized
