@@ -328,3 +328,30 @@ func TestOptionDSessionEndsWithChannel(t *testing.T) {
 	c.expectEOF()
 	w.waitSessions(0)
 }
+
+// A call that entered the app while another client had taken it over is
+// that client's (item 3): when the gateway reclaims the app, and at every
+// later reconnect, the reconcile leaves it alone.
+func TestReclaimLeavesOtherClientsChannels(t *testing.T) {
+	w := newWorld(t, opts{})
+	w.reconciled(1)
+	rec := w.takeOver()
+	id := w.call("/usr/bin/other-ivr")
+	if got := <-rec.starts; got != id {
+		t.Fatalf("the other client got StasisStart for %s, want %s", got, id)
+	}
+	w.Client.Reclaim()
+	w.waitConnected()
+	w.until("the reconcile leaves the other client's channel alone", func() bool {
+		return strings.Contains(w.Logs.String(), "channels another ARI client started in the app are left alone")
+	})
+	w.Srv.DropWebSockets()
+	w.waitConnected()
+	w.reconciled(3)
+	if end, ended := w.Srv.Ended(id); ended {
+		t.Errorf("the other client's channel was released: %+v", end)
+	}
+	if s := w.GW.LifecycleStats(); s.Orphans != 0 || s.Adopted != 0 {
+		t.Errorf("lifecycle %+v, want no orphan released or adopted", s)
+	}
+}
