@@ -105,10 +105,7 @@ func (s *session) flush() {
 		select {
 		case f := <-s.results:
 			f()
-			if !stall.Stop() {
-				<-stall.C
-			}
-			stall.Reset(s.env.flushTimeout)
+			stall.Reset(s.env.flushTimeout) // Go ≥ 1.23: no stale tick after Reset
 		case ev := <-s.events:
 			s.noteEnd(ev)
 		case <-stall.C:

@@ -148,3 +148,28 @@ func TestVSameNameCoalesced(t *testing.T) {
 		t.Errorf("%d control calls pending at once for one name, want 2", h.s.ctlPeak)
 	}
 }
+
+// TestFlushGivesUpWithoutProgress: sets that never complete (Asterisk
+// stuck) hold the end only for flushTimeout without progress; they are
+// counted as lost and the dialplan continues.
+func TestFlushGivesUpWithoutProgress(t *testing.T) {
+	gate := make(chan struct{})
+	defer close(gate)
+	var stats lifeStats
+	h, logs := startLogged(t, "Up", func(env *sessionEnv, ops *fakeOps) {
+		env.flushTimeout = 100 * time.Millisecond
+		env.stats = &stats
+		ops.setGate = gate
+	})
+	h.cmd("V,A=1,B=2", "E,x")
+	h.expectLines("E,ts")
+	h.expectCalls("set A=1")
+	logs.wait(t, "pending channel operations did not finish in time")
+	h.expectCalls("continue")
+	if o := h.outcome(); !errors.Is(o.cause, ErrClientExit) {
+		t.Fatalf("outcome %+v", o)
+	}
+	if n := stats.varsLost.Load(); n != 2 {
+		t.Errorf("VarsLost = %d, want 2", n)
+	}
+}
