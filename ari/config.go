@@ -37,8 +37,18 @@ type Config struct {
 	// second): the read loop never waits for a slow Handler, because
 	// Asterisk drops a socket it cannot write to within 100 ms.
 	QueueSize int
-	// ReadLimit is the largest event frame accepted (default 1 MiB). A
-	// larger frame closes the socket with an error; Run reconnects.
+	// ReadLimit is the largest event frame accepted (default 16 MiB). A
+	// larger frame closes the socket with an error (Stats.Oversized); Run
+	// reconnects and the gateway's reconcile releases the channel whose
+	// events were lost. Asterisk writes an event of any length as one
+	// frame (res_http_websocket's ast_websocket_write has a 64-bit
+	// length and no cap); what bounds an event is its content: HTTP bodies
+	// of 40 960 bytes (main/http.c MAX_CONTENT_LENGTH) and dialplan data
+	// of 8 192 (pbx.c EXT_DATA_SIZE) per value, but a channel snapshot
+	// carries every ari.conf channelvars value and a Dial event up to
+	// three snapshots, so a few 40 kB variables already pass 1 MiB. The
+	// reader only allocates what a frame needs, so the limit costs nothing
+	// until such a frame comes; it guards against a runaway peer.
 	ReadLimit int64
 	// PingInterval is how often the client pings Asterisk (which never
 	// pings on its own; default 5 s). PongTimeout is how much longer a
@@ -106,7 +116,7 @@ type RESTCall struct {
 // Defaults of Config.
 const (
 	DefaultQueueSize       = 8192
-	DefaultReadLimit       = 1 << 20
+	DefaultReadLimit       = 16 << 20
 	DefaultPingInterval    = 5 * time.Second
 	DefaultPongTimeout     = 5 * time.Second
 	DefaultDialTimeout     = 10 * time.Second

@@ -619,3 +619,22 @@ func TestServerNeverAnswersHandshake(t *testing.T) {
 		t.Errorf("log does not say it timed out:\n%s", logs.String())
 	}
 }
+
+// A frame over the old 1 MiB limit (a channel snapshot with large
+// channelvars) is accepted by default: the socket stays up.
+func TestLargeFrameWithinDefaultLimit(t *testing.T) {
+	f := newFake(t, false)
+	c := newTestClient(t, testConfig(f))
+	rec := newRecorder()
+	run(t, c, rec)
+	s := f.accept()
+	rec.expect(t, "connected 1")
+	s.readDiscard()
+	s.send(t, `{"type":"X","pad":"`+strings.Repeat("x", 3<<20)+`"}`)
+	s.send(t, frameDTMF)
+	rec.expect(t, "event X")
+	rec.expect(t, "event ChannelDtmfReceived")
+	if st := c.Stats(); st.Oversized != 0 || st.Reconnects != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}

@@ -115,7 +115,7 @@ func (s *session) cmdAnswer() {
 		return
 	}
 	s.pause()
-	s.push(&s.ctl, laneOp{
+	s.pushCtl(laneOp{
 		do: func(ctx context.Context) error { return s.env.ops.Answer(ctx, s.ch) },
 		done: func(err error) {
 			defer s.unpause()
@@ -151,17 +151,7 @@ func (s *session) cmdSet(param []byte) {
 		if name == "CHANNEL(language)" {
 			s.lang = value // the existence check follows the new language
 		}
-		s.push(&s.ctl, laneOp{
-			do: func(ctx context.Context) error { return s.env.ops.SetVariable(ctx, s.ch, name, value) },
-			done: func(err error) {
-				if err != nil {
-					s.log.Warn("set variable failed", "variable", name, "err", err)
-				}
-				if v, ok := s.overlay[name]; ok && v.seq == seq {
-					delete(s.overlay, name)
-				}
-			},
-		})
+		s.queueSet(name, value, seq)
 	}
 }
 
@@ -262,7 +252,7 @@ func (s *session) cmdDTMF(param []byte) {
 		return
 	}
 	opt := ari.DTMFOptions{Between: between, Duration: duration}
-	s.push(&s.ctl, laneOp{
+	s.pushCtl(laneOp{
 		do: func(ctx context.Context) error { return s.env.ops.SendDTMF(ctx, s.ch, digits, opt) },
 		done: func(err error) {
 			if err != nil {

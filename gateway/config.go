@@ -35,12 +35,25 @@ type Config struct {
 	// PlaybackFinished before the playlist moves on. Default 2 s.
 	StopTimeout time.Duration
 	// FlushTimeout bounds how long the end of a session waits for its
-	// pending variable sets (blocked behind a playing file) before it
-	// continues or hangs up the channel. Default 2 s.
+	// pending variable sets without any of them completing before it
+	// continues or hangs up the channel; the whole wait is bounded by 10 ×
+	// FlushTimeout. Sets still pending then are counted
+	// (LifecycleStats.VarsLost) and logged. Default 2 s.
 	FlushTimeout time.Duration
+	// MaxPendingOps bounds a session's pending channel operations (V
+	// sets, D, T) queued or running; at the bound the client's command
+	// reader stops until they drain (back-pressure). Sets of one name
+	// still queued are coalesced. Default 64.
+	MaxPendingOps int
 	// CallTimeout bounds each REST call of a session's start (answer) and
 	// end (stop, set status, continue/hangup). Default 5 s.
 	CallTimeout time.Duration
+	// AdoptWindow: after a reconnect, a channel in the app whose
+	// StasisStart was lost with the socket gets its session late (from
+	// dialplan.app_data) when the outage lasted at most this long; after
+	// a longer outage it is sent back to the dialplan with
+	// EIVRGW_STATUS=LATE. Default 10 s.
+	AdoptWindow time.Duration
 	// SoundsTTL is how long the GET /sounds index is kept. Default 5 min.
 	SoundsTTL time.Duration
 	// Trace logs every client command, event line and ARI event of every
@@ -126,8 +139,14 @@ func (c *Config) withDefaults() Config {
 	if out.FlushTimeout <= 0 {
 		out.FlushTimeout = 2 * time.Second
 	}
+	if out.MaxPendingOps <= 0 {
+		out.MaxPendingOps = 64
+	}
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = 5 * time.Second
+	}
+	if out.AdoptWindow <= 0 {
+		out.AdoptWindow = 10 * time.Second
 	}
 	if out.SoundsTTL <= 0 {
 		out.SoundsTTL = 5 * time.Minute

@@ -97,6 +97,8 @@
 //	DRAINING      gateway draining (no new calls)            continue
 //	SHUTDOWN      gateway stopped with the call live         continue
 //	OVERLOAD      session's ARI event queue overflowed       continue
+//	RESTARTED     left in the app by a killed gateway run    continue (hang up if that fails)
+//	LATE          StasisStart lost, outage > AdoptWindow     continue (hang up if that fails)
 //
 // The hang-ups mirror native ExternalIVR returning -1 in the same cases.
 //
@@ -131,6 +133,17 @@
 // taken back (ari.Client.Reclaim); the next connection then lists the app,
 // the polling stops and the reconciliation above runs. Drain
 // sends new calls back to the dialplan and waits for live sessions.
+//
+// Every connection (the first too) reconciles the channels of each app
+// that have no session (lifecycle.go): a channel the gateway failed to
+// release is released, one a killed predecessor left continues with
+// RESTARTED, and after a reconnect a call whose StasisStart was lost gets
+// its session late from dialplan.app_data (or LATE after a long outage).
+// continue and hangup are retried with backoff; a failed continue becomes
+// a hangup. A session's pending channel operations are bounded
+// (Config.MaxPendingOps, pending.go): at the bound the reader is not acked,
+// and queued sets of one name coalesce; the end waits for them while they
+// make progress.
 //
 // # Concurrency
 //

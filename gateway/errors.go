@@ -30,6 +30,8 @@ var (
 	ErrOverload = errors.New("session event queue overflow")
 	// ErrChannelGone: after an ARI reconnect the channel was no longer in the application.
 	ErrChannelGone = errors.New("channel gone during ARI outage")
+	// ErrNoChannel: Asterisk does not know the channel (404 "Channel not found").
+	ErrNoChannel = errors.New("channel not found")
 )
 
 // StatusVariable is the channel variable the gateway sets before it sends a
@@ -48,4 +50,6 @@ const (
 	StatusBadOption   = "BADOPTION"    // option d on a live channel not Up; hung up (native returns -1)
 	StatusStartFailed = "START_FAILED" // spawn/connect failed; hung up (native returns -1)
 	StatusSlowClient  = "SLOW_CLIENT"  // client stopped reading events; hung up
+	StatusRestarted   = "RESTARTED"    // left in the app by a previous gateway run (killed); channel continues (hung up if that fails)
+	StatusLate        = "LATE"         // StasisStart missed during an ARI outage longer than AdoptWindow; channel continues (hung up if that fails)
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // ARI is the subset of *ari.Client the gateway uses.
@@ -65,13 +66,21 @@ type Gateway struct {
 	sessions map[string]*session      // by channel id
 	draining bool
 	watches  map[string]*replacedWatch // replaced apps whose channels are polled
-	idle     chan struct{}             // closed and replaced when sessions becomes empty
-	ctx      context.Context           // Run's: sessions run under it (set once by Run)
-	base     context.Context           // outlives ctx: end sequences
-	wg       sync.WaitGroup            // sessions and resyncs
-	running  atomic.Bool
+	// Lifecycle (lifecycle.go): how ended sessions left their channels,
+	// channels another client owns, apps replaced since their last
+	// subscription, and when the events socket was last lost.
+	ended     *simplelru.LRU[string, endedChannel]
+	foreign   *simplelru.LRU[string, struct{}]
+	reclaimed map[string]bool
+	lostAt    time.Time
+	idle      chan struct{}   // closed and replaced when sessions becomes empty
+	ctx       context.Context // Run's: sessions run under it (set once by Run)
+	base      context.Context // outlives ctx: end sequences
+	wg        sync.WaitGroup  // sessions and resyncs
+	running   atomic.Bool
 
 	replacedPoll time.Duration // hang-up polling of replaced apps (replaced.go)
+	stats        lifeStats     // lifecycle counters (stats.go)
 }
 
 // appState is one app's configuration (replaced whole by Reload).
@@ -107,6 +116,9 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 
 		replacedPoll: replacedPoll,
 	}
+	g.ended, _ = simplelru.NewLRU[string, endedChannel](endedSize, nil)
+	g.foreign, _ = simplelru.NewLRU[string, struct{}](endedSize, nil)
+	g.reclaimed = make(map[string]bool)
 	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
 	for _, a := range c.Apps {
 		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
@@ -133,6 +145,8 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
+		maxPending:   g.cfg.MaxPendingOps,
+		stats:        &g.stats,
 		wire:         g.cfg.Wire,
 	}
 }
@@ -300,17 +314,21 @@ func (g *Gateway) Sessions() int {
 func (g *Gateway) Connected(info ari.ConnInfo) {
 	g.log.Info("ARI connected", "seq", info.Seq, "apps", info.Apps)
 	g.appsSubscribed(info.Apps)
-	if info.Seq <= 1 {
-		return
-	}
 	g.mu.Lock()
 	ctx := g.ctx
+	var outage time.Duration
+	if !g.lostAt.IsZero() {
+		outage = time.Since(g.lostAt)
+	}
 	g.mu.Unlock()
+	if ctx == nil {
+		return
+	}
 	for _, app := range info.Apps {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
-			g.reconcile(ctx, app)
+			g.reconcile(ctx, app, info.Seq, outage)
 		}()
 	}
 }
@@ -326,18 +344,40 @@ func (g *Gateway) Event(ev *ari.Event) {
 
 // Disconnected implements ari.Handler.
 func (g *Gateway) Disconnected(err error) {
+	g.mu.Lock()
+	g.lostAt = time.Now()
+	g.mu.Unlock()
 	g.log.Warn("ARI events socket lost; sessions carry on", "err", err)
 }
 
 // reconcile ends the sessions of app whose channels left the application
-// while the socket was down (with the event the client would have got) and
-// resyncs the others' playbacks.
-func (g *Gateway) reconcile(ctx context.Context, app string) {
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.CallTimeout)
+// while the socket was down (with the event the client would have got),
+// resyncs the others' playbacks, then releases or adopts the channels in
+// the app that have no session (lifecycle.go). seq is the connection's
+// (1: the first since start), outage how long the socket was down.
+func (g *Gateway) reconcile(ctx context.Context, app string, seq int, outage time.Duration) {
+	defer g.log.Debug("reconciled the app's channels", "app", app, "seq", seq)
+	// Only sessions that exist before the GET can be judged by its reply:
+	// a call entering just after it is not in the list but is not gone.
+	g.mu.Lock()
+	before := make(map[*session]bool)
+	for _, s := range g.sessions {
+		if s.appName == app {
+			before[s] = true
+		}
+	}
+	g.mu.Unlock()
+	actx, cancel := context.WithTimeout(ctx, g.cfg.CallTimeout)
 	defer cancel()
-	a, err := g.client.GetApplication(ctx, app)
+	a, err := g.client.GetApplication(actx, app)
 	if err != nil {
 		g.log.Warn("reconcile after reconnect failed", "app", app, "err", err)
+		return
+	}
+	if seq <= 1 {
+		// First connection: no session predates it; a call whose
+		// StasisStart is on its way must not be taken for gone.
+		g.settleOrphans(ctx, app, a.ChannelIDs, seq, outage)
 		return
 	}
 	present := make(map[string]bool, len(a.ChannelIDs))
@@ -347,7 +387,7 @@ func (g *Gateway) reconcile(ctx context.Context, app string) {
 	g.mu.Lock()
 	var gone, live []*session
 	for id, s := range g.sessions {
-		if s.appName != app {
+		if s.appName != app || !before[s] {
 			continue
 		}
 		if present[id] {
@@ -364,6 +404,16 @@ func (g *Gateway) reconcile(ctx context.Context, app string) {
 	for _, s := range live {
 		s.deliver(&ari.Event{Kind: ari.KindOther, Type: resyncType, Application: app, Channel: ari.Channel{ID: s.ch}})
 	}
+	for _, s := range gone {
+		if s.app.runDead { // item 12: d sessions ignore StasisEnd; a destroyed channel still ends them
+			g.wg.Add(1)
+			go func() {
+				defer g.wg.Done()
+				g.checkDestroyed(ctx, s)
+			}()
+		}
+	}
+	g.settleOrphans(ctx, app, a.ChannelIDs, seq, outage)
 }
 
 // resyncType marks the synthetic event asking a session to check its
@@ -404,6 +454,10 @@ func (g *Gateway) route(ch string, ev *ari.Event) {
 func (g *Gateway) stasisStart(ev *ari.Event) {
 	ch := ev.Channel
 	log := g.log.With("app", ev.Application, "channel", ch.ID)
+	if ch.ID == "" {
+		log.Error("StasisStart without a channel id; ignored", "args", ev.Args)
+		return
+	}
 	parsed, perr := eivr.ParseStasisArgs(ev.Args)
 
 	g.mu.Lock()
@@ -495,6 +549,7 @@ func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 		}
 	}
 	out := s.run(ctx, base)
+	g.noteEnded(s, out)
 	cause := "?"
 	if out.cause != nil {
 		cause = out.cause.Error()

@@ -37,8 +37,9 @@ type lane struct {
 // laneOp is one queued call: do runs on its own goroutine, done on the
 // session loop with do's error.
 type laneOp struct {
-	do   func(ctx context.Context) error
-	done func(err error)
+	start func() // optional, run on the loop just before do starts
+	do    func(ctx context.Context) error
+	done  func(err error)
 }
 
 // idle reports whether no call is running or queued.

@@ -42,6 +42,7 @@ func (g *Gateway) appReplaced(app string) {
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
 	g.watches[app] = &replacedWatch{cancel: cancel}
+	g.reclaimed[app] = true // its next reconcile leaves the other client's channels alone
 	n := g.live[app]
 	g.wg.Add(1)
 	g.mu.Unlock()
@@ -158,6 +159,9 @@ func (g *Gateway) channelGone(ctx context.Context, app string, s *session) (bool
 	case errors.Is(err, ari.ErrNotFound):
 		s.log.Info("channel gone while the application is replaced; ending the session as on a hangup")
 		s.deliver(&ari.Event{Kind: ari.KindStasisEnd, Type: "StasisEnd", Application: app, Channel: ari.Channel{ID: s.ch}})
+		if s.app.runDead { // option d ignores the hangup, not its channel's end
+			s.deliver(&ari.Event{Kind: ari.KindOther, Type: goneType, Channel: ari.Channel{ID: s.ch}})
+		}
 		return true, nil
 	default:
 		return false, err

@@ -61,6 +61,9 @@ type sessionEnv struct {
 	goneGrace    time.Duration  // after the client is gone, wait this long for its last commands
 	closeTimeout time.Duration  // client Close
 	trace        bool           // log every command, event line and ARI event at Debug
+	maxPending   int            // control-lane calls per session before the reader is throttled (pending.go)
+	flushMax     time.Duration  // hard bound of the wait for pending sets at the end (0 = 10 × flushTimeout)
+	stats        *lifeStats     // the gateway's lifecycle counters (nil in unit tests)
 	wire         func(WireLine) // Config.Wire (nil = none)
 }
 
@@ -93,7 +96,8 @@ type session struct {
 	appName string
 	// released is set when the session gives the channel back (continue
 	// or hangup): a new StasisStart for it then starts a new session.
-	released atomic.Bool
+	released   atomic.Bool
+	releasedOK bool // the end sequence's continue or hangup was accepted (lifecycle.go)
 
 	events   chan *ari.Event // from the gateway sink (bounded)
 	overflow chan struct{}   // cap 1: the sink dropped an event
@@ -126,7 +130,12 @@ type session struct {
 	ctl, media lane
 	overlay    map[string]overlayValue // V values not yet confirmed (read-your-writes for G)
 	setSeq     uint64
-	paused     bool // a command waits for an async result; the reader is not acked
+	paused     bool                   // a command waits for an async result; the reader is not acked
+	throttled  bool                   // the control lane is at maxPending; the reader is not acked (pending.go)
+	queuedSets map[string]*pendingSet // V items queued, not started, by name (coalesced)
+	setsFailed int                    // V sets Asterisk refused
+	setsLost   int                    // V sets still pending when the end gave up waiting
+	ctlPeak    int                    // most control-lane calls pending at once (tests)
 	ackOwed    bool
 	out        *outcome
 	buf        []byte
@@ -208,6 +217,7 @@ func (s *session) start(ctx context.Context) {
 	// dialling grow a stack that the long-lived session goroutine would
 	// keep (memory per idle session). Events queue meanwhile.
 	type result struct {
+		missing  error // the channel does not exist (404): the client is not started
 		answered bool
 		conn     clientConn
 		src      commandSource
@@ -221,6 +231,11 @@ func (s *session) start(ctx context.Context) {
 			actx, cancel := context.WithTimeout(ctx, s.env.callTimeout)
 			err := s.env.ops.Answer(actx, s.ch)
 			cancel()
+			if isChannelNotFound(err) {
+				r.missing = err
+				rc <- r
+				return
+			}
 			if err != nil {
 				s.log.Warn("answer failed at start-up; carrying on as native does", "err", err)
 			}
@@ -230,6 +245,12 @@ func (s *session) start(ctx context.Context) {
 		rc <- r
 	}()
 	r := <-rc
+	if r.missing != nil {
+		s.log.Error("channel not found; the client is not started", "err", r.missing)
+		s.inStasis = false
+		s.out = &outcome{action: endNone, cause: errors.Join(ErrNoChannel, r.missing)}
+		return
+	}
 	if r.answered {
 		s.up = true
 	}
@@ -338,7 +359,7 @@ func (s *session) pause() { s.paused = true }
 
 // resume lets the reader go on unless a command is still waiting.
 func (s *session) resume() {
-	if s.paused || !s.ackOwed {
+	if s.paused || s.throttled || !s.ackOwed {
 		return
 	}
 	s.ackOwed = false
@@ -403,6 +424,9 @@ func (s *session) launch(l *lane) {
 		l.q = nil
 	}
 	l.busy = true
+	if op.start != nil {
+		op.start()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -411,7 +435,11 @@ func (s *session) launch(l *lane) {
 			if op.done != nil {
 				op.done(err)
 			}
+			s.channelMissing(err)
 			s.launch(l)
+			if l == &s.ctl {
+				s.ctlDone()
+			}
 		})
 	}()
 }
@@ -466,8 +494,11 @@ func (s *session) onEvent(ev *ari.Event) {
 	case ari.KindStasisStart:
 		s.log.Debug("StasisStart for a channel with a session; ignored")
 	case ari.KindOther:
-		if ev.Type == resyncType {
+		switch ev.Type {
+		case resyncType:
 			s.resync()
+		case goneType:
+			s.onGone()
 		}
 	}
 }
@@ -659,12 +690,7 @@ func (s *session) finish(out outcome) {
 		}
 		s.released.Store(true)
 		if s.inStasis {
-			switch out.action {
-			case endContinue:
-				_ = call("continue", func(ctx context.Context) error { return s.env.ops.Continue(ctx, s.ch, "", "", 0, "") })
-			case endHangup:
-				_ = call("hangup", func(ctx context.Context) error { return s.env.ops.Hangup(ctx, s.ch, "normal") })
-			}
+			s.release(out.action) // retried; a failed continue falls back to a hangup
 		}
 	}
 	close(s.dead)
@@ -681,30 +707,6 @@ func (s *session) drainEvents() {
 				s.inStasis = false
 			}
 		default:
-			return
-		}
-	}
-}
-
-// flush waits (bounded) until the control lane is idle so that the
-// dialplan and the h extension see every V (issue 6 item 3). Results are
-// still run: they are the lane's completions.
-func (s *session) flush() {
-	if s.ctl.idle() {
-		return
-	}
-	t := time.NewTimer(s.env.flushTimeout)
-	defer t.Stop()
-	for !s.ctl.idle() {
-		select {
-		case f := <-s.results:
-			f()
-		case ev := <-s.events:
-			if ev.Kind == ari.KindStasisEnd {
-				s.inStasis = false
-			}
-		case <-t.C:
-			s.log.Warn("pending channel operations did not finish in time", "pending", len(s.ctl.q)+1)
 			return
 		}
 	}

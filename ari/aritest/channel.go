@@ -188,7 +188,12 @@ func (s *Server) enterStasisLocked(c *channel, app string, args []string) {
 	if args == nil {
 		args = []string{}
 	}
-	s.emitToLocked(app, "StasisStart", nil, []kv{{"args", args}, {"channel", c.json()}})
+	if s.faults.lose > 0 {
+		s.faults.lose--
+		s.log.Debug("aritest: StasisStart lost (LoseStasisStarts)", "app", app, "channel", c.id)
+	} else {
+		s.emitToLocked(app, "StasisStart", nil, []kv{{"args", args}, {"channel", c.json()}})
+	}
 	s.log.Debug("aritest: channel entered Stasis", "app", app, "channel", c.id)
 	if !c.running {
 		c.running = true

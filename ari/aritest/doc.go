@@ -25,7 +25,8 @@
 // (FIFO per socket). A client that cannot take a frame within 100 ms
 // (websocket_write_timeout; Options.WriteTimeout) or lets 2^20 frames queue
 // up is dropped. Events published while an app has no socket are lost;
-// nothing is replayed on reconnect. With subscribeAll=true the socket's apps also get the channel
+// nothing is replayed on reconnect (LoseStasisStarts loses the next
+// StasisStarts as a socket that died with them queued would). With subscribeAll=true the socket's apps also get the channel
 // events (not StasisStart/End) of every simulated channel; the flag does not
 // stick across reconnects.
 //

@@ -12,6 +12,7 @@ type faults struct {
 	duplicate float64
 	latency   time.Duration
 	restFail  []restFault
+	lose      int // StasisStart events still to lose (LoseStasisStarts)
 }
 
 type restFault struct {
@@ -102,6 +103,17 @@ func (s *Server) restFaultLocked(method, path string) int {
 		}
 	}
 	return 0
+}
+
+// LoseStasisStarts makes the next n channels that enter Stasis do so
+// without their StasisStart reaching any socket, as when the frame was
+// queued on a socket that then died: the channel is in the app
+// (GET /applications/{app} lists it, dialplan.app_data holds the args) but
+// its client never heard of it.
+func (s *Server) LoseStasisStarts(n int) {
+	s.mu.Lock()
+	s.faults.lose = n
+	s.mu.Unlock()
 }
 
 // DropWebSockets closes every events socket at once (no close frame), as

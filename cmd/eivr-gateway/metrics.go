@@ -93,6 +93,7 @@ var causes = []error{
 	gateway.ErrHangup, gateway.ErrClientExit, gateway.ErrClientHangup, gateway.ErrClientGone,
 	gateway.ErrSlowClient, gateway.ErrStartFailed, gateway.ErrBadArgs, gateway.ErrBadOption,
 	gateway.ErrDenied, gateway.ErrLimit, gateway.ErrDraining, gateway.ErrOverload, gateway.ErrChannelGone,
+	gateway.ErrNoChannel,
 }
 
 func causeLabel(cause string) string {
@@ -116,6 +117,7 @@ func registerClient(reg prometheus.Registerer, url string, c *ari.Client) error 
 		counter("eivr_ari_events_total", "ARI events received and queued for the gateway.", func(s ari.Stats) uint64 { return s.Events }),
 		counter("eivr_ari_events_dropped_total", "ARI events dropped because the gateway's queue was full.", func(s ari.Stats) uint64 { return s.Dropped }),
 		counter("eivr_ari_decode_errors_total", "ARI frames that did not decode.", func(s ari.Stats) uint64 { return s.DecodeErrors }),
+		counter("eivr_ari_oversized_frames_total", "ARI frames over ari.ReadLimit (each closed the events socket; the reconcile releases the channel).", func(s ari.Stats) uint64 { return s.Oversized }),
 		counter("eivr_ari_reconnects_total", "Events socket reconnects.", func(s ari.Stats) uint64 { return s.Reconnects }),
 		counter("eivr_ari_dial_errors_total", "Failed events socket connection attempts.", func(s ari.Stats) uint64 { return s.DialErrors }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eivr_ari_connected", Help: "1 when the events socket is up and no app was taken over.", ConstLabels: labels},
@@ -129,6 +131,31 @@ func registerClient(reg prometheus.Registerer, url string, c *ari.Client) error 
 	var errs []error
 	for _, col := range cs {
 		errs = append(errs, reg.Register(col))
+	}
+	return errors.Join(errs...)
+}
+
+// lifecycleStatser is what registerLifecycle reads: gateway.Gateway's
+// channel release counters.
+type lifecycleStatser interface {
+	LifecycleStats() gateway.LifecycleStats
+}
+
+// registerLifecycle exports the lifecycle counters of ls.
+func registerLifecycle(reg prometheus.Registerer, url string, ls lifecycleStatser) error {
+	labels := prometheus.Labels{"ari": url}
+	counter := func(name, help string, f func(gateway.LifecycleStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f(ls.LifecycleStats())) })
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{
+		counter("eivr_channels_unreleased_total", "Channels the gateway could neither continue nor hang up after its retries.", func(s gateway.LifecycleStats) uint64 { return s.Unreleased }),
+		counter("eivr_channels_orphaned_total", "Channels found in an app with no session after a (re)connect and released.", func(s gateway.LifecycleStats) uint64 { return s.Orphans }),
+		counter("eivr_channels_adopted_total", "Calls whose StasisStart was lost with the events socket, started late from dialplan.app_data.", func(s gateway.LifecycleStats) uint64 { return s.Adopted }),
+		counter("eivr_vars_lost_total", "V sets the dialplan did not see (refused, or still pending when the session's end gave up).", func(s gateway.LifecycleStats) uint64 { return s.VarsLost }),
+	} {
+		errs = append(errs, reg.Register(c))
 	}
 	return errors.Join(errs...)
 }

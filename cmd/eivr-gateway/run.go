@@ -148,6 +148,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerReorder(reg, u, g); err != nil {
 			return err
 		}
+		if err := registerLifecycle(reg, u, g); err != nil {
+			return err
+		}
 		s.clients = append(s.clients, client)
 		s.gateways = append(s.gateways, g)
 	}
@@ -368,6 +371,7 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 			QueueLimit: cfg.Reorder.QueueLimit,
 		},
 		EventQueue:    cfg.Limits.EventQueue,
+		MaxPendingOps: cfg.Limits.PendingOps,
 		DrainTimeout:  cfg.Limits.ShutdownTimeout.Duration,
 		NoIdleSilence: !cfg.Session.IdleSilence,
 		StopTimeout:   cfg.Session.StopTimeout.Duration,

@@ -110,6 +110,8 @@ type world struct {
 type opts struct {
 	apps  []gateway.AppConfig
 	ariCf func(*ari.Config)
+	gwCf  func(*gateway.Config)
+	srv   *aritest.Server // run on this fake Asterisk (default: a new one)
 }
 
 func defaultApp() gateway.AppConfig {
@@ -137,15 +139,20 @@ func newWorld(t *testing.T, o opts) *world {
 	if o.apps == nil {
 		o.apps = []gateway.AppConfig{defaultApp()}
 	}
+	gcfg := gateway.Config{
+		Apps: o.apps, NoIdleSilence: true,
+		CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
+		StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
+	}
+	if o.gwCf != nil {
+		o.gwCf(&gcfg)
+	}
 	w := gwharness.Start(t, gwharness.Options{
-		App:    app,
-		Server: aritest.Options{Speed: 20},
-		ARI:    acfg,
-		Gateway: gateway.Config{
-			Apps: o.apps, NoIdleSilence: true,
-			CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
-			StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
-		},
+		App:     app,
+		Server:  aritest.Options{Speed: 20},
+		Srv:     o.srv,
+		ARI:     acfg,
+		Gateway: gcfg,
 		Connect: 10 * time.Second,
 		Ready:   true,
 	})

@@ -17,8 +17,9 @@ import (
 type Options struct {
 	App     string // the Stasis app the client subscribes to
 	Server  aritest.Options
-	ARI     ari.Config     // URL, credentials, Apps and Logger are filled in
-	Gateway gateway.Config // Logger is filled in
+	Srv     *aritest.Server // if set, the World runs on it (Server is ignored) and closes it
+	ARI     ari.Config      // URL, credentials, Apps and Logger are filled in
+	Gateway gateway.Config  // Logger is filled in
 	// Connect bounds the wait for the gateway's subscription; Ready also
 	// waits for gateway.Ready.
 	Connect time.Duration
@@ -43,9 +44,12 @@ type World struct {
 // the gateway has subscribed to o.App.
 func Start(t testing.TB, o Options) *World {
 	t.Helper()
-	srv, err := aritest.NewServer(o.Server)
-	if err != nil {
-		t.Fatal(err)
+	srv := o.Srv
+	if srv == nil {
+		var err error
+		if srv, err = aritest.NewServer(o.Server); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -115,7 +115,7 @@ type Session struct {
 	// end before the playlist moves on. Default "2s".
 	StopTimeout Duration `toml:"stop_timeout"`
 	// FlushTimeout bounds how long a session's end waits for its pending
-	// variable sets. Default "2s".
+	// variable sets without progress (the whole wait: 10 × it). Default "2s".
 	FlushTimeout Duration `toml:"flush_timeout"`
 	// SoundsTTL is how long the GET /sounds index is cached. Default "5m".
 	SoundsTTL Duration `toml:"sounds_ttl"`
@@ -126,6 +126,10 @@ type Limits struct {
 	// EventQueue is the per-session queue of ARI events; a session whose
 	// queue is full is ended (it never stalls the events socket). Default 256.
 	EventQueue int `toml:"event_queue"`
+	// PendingOps bounds a session's pending channel operations (V, D, T);
+	// at the bound the client's commands are not read until they drain
+	// (back-pressure). Default 64.
+	PendingOps int `toml:"pending_ops"`
 	// ARIQueue bounds the events buffered between the socket and the
 	// gateway; beyond it events are dropped and counted. Default 8192.
 	ARIQueue int `toml:"ari_queue"`
@@ -201,6 +205,7 @@ func Default() Config {
 		},
 		Limits: Limits{
 			EventQueue:      256,
+			PendingOps:      64,
 			ARIQueue:        8192,
 			DrainTimeout:    Dur(30 * time.Second),
 			ShutdownTimeout: Dur(5 * time.Second),

@@ -113,7 +113,7 @@ func (c *Config) Validate() error {
 		key string
 		n   int
 	}{
-		{"reorder.queue_limit", c.Reorder.QueueLimit}, {"limits.event_queue", c.Limits.EventQueue}, {"limits.ari_queue", c.Limits.ARIQueue},
+		{"reorder.queue_limit", c.Reorder.QueueLimit}, {"limits.event_queue", c.Limits.EventQueue}, {"limits.pending_ops", c.Limits.PendingOps}, {"limits.ari_queue", c.Limits.ARIQueue},
 	} {
 		if n.n < 1 {
 			bad(n.key, "%d: want at least 1", n.n)
