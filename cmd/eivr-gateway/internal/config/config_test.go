@@ -177,6 +177,9 @@ func TestValidate(t *testing.T) {
 		{"bad urls", func(c *Config) {
 			c.ARI.URLs = []string{"ws://x/ari", "http:///ari", "http://u:p@x/ari", "https://a/ari", "https://a/ari"}
 		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[2]", "ari.urls[4]"}},
+		{"bad ports", func(c *Config) {
+			c.ARI.URLs = []string{"http://a:0/ari", "http://b:99999/ari", "http://c:65535/ari", "http://d:1/ari", "http://e:/ari", "http://:8088/ari"}
+		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[5]"}},
 		{"no user", func(c *Config) { c.ARI.Username = "" }, []string{"ari.username"}},
 		{"cert without key", func(c *Config) { c.ARI.TLS.CertFile = "/c.pem" }, []string{"ari.tls.cert_file"}},
 		{"no app", func(c *Config) { c.Apps = nil }, []string{"app"}},
@@ -221,6 +224,53 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() problem keys:\n got %q\nwant %q\n(%v)", got, tt.keys, cfg.Validate())
 			}
 		})
+	}
+}
+
+// A URL refused for the credentials it carries is never echoed with them,
+// whichever check refuses it (issue 13 item 5).
+func TestValidateRedactsURLCredentials(t *testing.T) {
+	const pw = "s3cretPW"
+	urls := []string{
+		"http://gw:" + pw + "@x/ari",
+		"http://" + pw + "@x/ari",
+		"ftp://gw:" + pw + "@x/ari",
+		"http://gw:" + pw + "@x/%zz",
+		"http://gw:" + pw + "@:8088/ari",
+		"http://gw:" + pw + "@x:0/ari",
+		"http://x/ari?api_key=gw:" + pw,
+		"http://gw:" + pw + "@x/ari",
+	}
+	cfg := Default()
+	cfg.ARI.URLs = urls
+	probs := Problems(cfg.Validate())
+	if len(probs) < len(urls) {
+		t.Errorf("%d problems for %d URLs with credentials: %v", len(probs), len(urls), probs)
+	}
+	for _, p := range probs {
+		if strings.Contains(p.Error(), pw) {
+			t.Errorf("%s: the password is echoed: %s", p.Key, p.Error())
+		}
+		if !strings.Contains(p.Error(), redacted) {
+			t.Errorf("%s: does not show the URL redacted: %s", p.Key, p.Error())
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8088/ari", "http://127.0.0.1:8088/ari"},
+		{"http://u:p@h/ari", "http://u:xxxxx@h/ari"},
+		{"http://tok@h", "http://xxxxx@h"},
+		{"http://u:p@w@h:1/a@b", "http://u:xxxxx@h:1/a@b"},
+		{"u:p@h/ari", "u:xxxxx@h/ari"},
+		{"https://h/ari?x=1&api_key=u:p#f", "https://h/ari?x=1&api_key=xxxxx#f"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
