@@ -156,8 +156,9 @@ func checkProgram(c *checker, pre, pattern string) {
 // /applications/{app}: REST only, so a running gateway is not disturbed
 // (a second events socket would take its apps over).
 func checkARI(ctx context.Context, c *checker, cfg config.Config, timeout time.Duration) {
-	for _, u := range cfg.ARI.URLs {
-		ac, err := ariConfig(cfg, u, slog.New(slog.DiscardHandler))
+	for _, url := range cfg.ARI.URLs {
+		u := config.RedactURL(url) // as shown; Validate refuses credentials in a URL anyway
+		ac, err := ariConfig(cfg, url, slog.New(slog.DiscardHandler))
 		if err != nil {
 			c.fail("ARI %s: %v", u, err)
 			continue

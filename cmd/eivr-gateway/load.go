@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
@@ -48,7 +47,7 @@ func (cf *configFlags) load(flags *flag.FlagSet, getenv func(string) string) (co
 		name = "config.toml"
 	}
 	cfg := config.Default()
-	data, err := os.ReadFile(name)
+	data, err := config.ReadFile(name)
 	switch {
 	case err == nil:
 		if cfg, err = config.Parse(name, data); err != nil {

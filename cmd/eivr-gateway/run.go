@@ -104,7 +104,7 @@ func (s *server) Sessions() int {
 func (s *server) ready() (bool, string) {
 	for i, g := range s.gateways {
 		if !g.Ready() {
-			u := s.cfg.ARI.URLs[i]
+			u := config.RedactURL(s.cfg.ARI.URLs[i])
 			if r := s.clients[i].Replaced(); len(r) > 0 {
 				return false, fmt.Sprintf("%s: app(s) %s taken over by another client", u, strings.Join(r, ", "))
 			}
@@ -123,8 +123,13 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	s := &server{cfg: cfg, log: log}
-	for _, u := range cfg.ARI.URLs {
-		ac, err := ariConfig(cfg, u, log.With("ari", u))
+	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
+	for i, url := range cfg.ARI.URLs {
+		shown[i] = config.RedactURL(url)
+	}
+	for i, url := range cfg.ARI.URLs {
+		u := shown[i]
+		ac, err := ariConfig(cfg, url, log.With("ari", u))
 		if err != nil {
 			return err
 		}
@@ -164,7 +169,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	for i, g := range s.gateways {
 		wg.Go(func() {
 			if err := g.Run(runCtx); err != nil && runCtx.Err() == nil {
-				runErr <- fmt.Errorf("gateway for %s: %w", cfg.ARI.URLs[i], err)
+				runErr <- fmt.Errorf("gateway for %s: %w", shown[i], err)
 			}
 		})
 	}
@@ -196,7 +201,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	for i, a := range cfg.Apps {
 		apps[i] = a.Name
 	}
-	log.Info("eivr-gateway running", "version", moduleVersion(), "ari", cfg.ARI.URLs, "apps", apps)
+	log.Info("eivr-gateway running", "version", moduleVersion(), "ari", shown, "apps", apps)
 	if opt.started != nil {
 		opt.started(s)
 	}

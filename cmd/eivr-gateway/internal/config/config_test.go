@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const repoConfig = "../../../../config.toml"
@@ -343,4 +345,58 @@ func FuzzConfig(f *testing.F) {
 		}
 		_ = cfg
 	})
+}
+
+// A config path that is a FIFO, a device or a directory is refused at once
+// (a FIFO used to block open(2) forever, /dev/zero to be read until memory
+// ran out); a file over MaxFileSize is refused unread (issue 13 item 8).
+func TestReadFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxFileSize+1); err != nil {
+		t.Fatal(err)
+	}
+	atCap := filepath.Join(dir, "cap.toml")
+	if err := os.WriteFile(atCap, []byte("# "+strings.Repeat("x", MaxFileSize-3)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.toml")
+	if err := os.Symlink(atCap, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want error // nil: read
+	}{
+		{fifo, ErrNotRegular},
+		{"/dev/zero", ErrNotRegular},
+		{dir, ErrNotRegular},
+		{big, ErrTooLarge},
+		{atCap, nil},
+		{link, nil},
+		{filepath.Join(dir, "missing.toml"), os.ErrNotExist},
+	}
+	for _, tt := range tests {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(tt.path)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Load(%s) = %v, want %v", tt.path, err, tt.want)
+			}
+		case <-time.After(20 * time.Second):
+			// The goroutine stays blocked in open(2); the test binary is failing anyway.
+			t.Fatalf("Load(%s) still blocked after 20s", tt.path)
+		}
+	}
 }

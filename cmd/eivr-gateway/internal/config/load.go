@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -81,10 +83,54 @@ func Problems(err error) []*Error {
 	return out
 }
 
-// Load reads and decodes the TOML file at path over [Default]. It does not
-// apply the environment nor validate; see [ApplyEnv] and [Config.Validate].
+// MaxFileSize caps the size of a configuration file: a real one is a few
+// KiB; a file beyond 1 MiB is refused unread rather than read until memory
+// runs out (/dev/zero).
+const MaxFileSize = 1 << 20
+
+// ErrNotRegular is returned by [ReadFile] for a path that is not a regular
+// file (a FIFO, a device, a directory...).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is returned by [ReadFile] for a file over [MaxFileSize].
+var ErrTooLarge = fmt.Errorf("larger than %d bytes (%d KiB)", MaxFileSize, MaxFileSize>>10)
+
+// ReadFile reads a configuration file: only a regular file (a symlink to
+// one is fine) of at most [MaxFileSize] bytes. The file is opened
+// non-blocking, so a FIFO never blocks the caller (a FIFO without writer
+// would block open(2) forever, deaf to signals).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes: %w", path, fi.Size(), ErrTooLarge)
+	}
+	// The file may grow while it is read: read one byte past the cap.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// Load reads ([ReadFile]) and decodes the TOML file at path over [Default].
+// It does not apply the environment nor validate; see [ApplyEnv] and
+// [Config.Validate].
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
