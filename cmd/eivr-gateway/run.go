@@ -34,6 +34,10 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	cfg, name, err := cf.load(fs, e.getenv)
+	if err == nil {
+		// What check reports as ✗ would fail every call: refuse to start.
+		err = hostError(cfg)
+	}
 	if err != nil {
 		return configError(err)
 	}
@@ -48,6 +52,9 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 			return config.Config{}, errors.New("no configuration file to reload")
 		}
 		c, _, err := cf.load(fs, e.getenv)
+		if err == nil {
+			err = hostError(c)
+		}
 		return c, err
 	}
 	return serve(ctx, cfg, serveOptions{log: log, level: level, signals: e.signals, reload: reload})
