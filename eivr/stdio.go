@@ -374,6 +374,19 @@ func lookupUser(name string) (*user.User, *syscall.Credential, error) {
 	return u, cred, nil
 }
 
+// MinimalEnv is the environment of a program whose ProgramConfig.Env is
+// nil: PATH=DefaultPath plus HOME, USER and LOGNAME of the user named name
+// (or with uid name; "" = the gateway's own user). A user that cannot be
+// looked up leaves PATH alone. Callers that add entries to the minimal
+// environment start from it.
+func MinimalEnv(name string) []string {
+	u, _, err := lookupUser(name)
+	if err != nil {
+		u = nil
+	}
+	return defaultEnv(u)
+}
+
 // defaultEnv is the minimal environment of ProgramConfig.Env == nil.
 func defaultEnv(u *user.User) []string {
 	env := []string{"PATH=" + DefaultPath}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/user"
 	"reflect"
 	"slices"
 	"strings"
@@ -326,7 +325,7 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 			TCPHosts:       slices.Clone(a.TCPHosts),
 			MaxSessions:    a.MaxSessions,
 			Dir:            a.Dir,
-			Env:            programEnv(a),
+			Env:            programEnv(a, os.Environ(), secrets(cfg)),
 			User:           a.User,
 			Grace:          a.Grace.Duration,
 			SoundsDir:      a.SoundsDir,
@@ -337,27 +336,38 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 	return out
 }
 
+// secrets are the gateway's own secrets as configured (from the file or the
+// environment): never handed to a program.
+func secrets(cfg config.Config) []string {
+	var out []string
+	for _, s := range []string{cfg.ARI.Password, cfg.Admin.Token} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // programEnv is the environment of an app's programs: the gateway's own
-// (inherit_env) or a minimal one, plus the env entries. nil lets eivr build
-// the minimal one itself.
-func programEnv(a config.App) []string {
+// (environ, with inherit_env) or eivr's minimal one, plus the env entries.
+// nil lets eivr build the minimal one itself. The gateway's secrets never
+// reach a program: every variable config.SecretEnv names, and any variable
+// whose value is one of secrets, is left out.
+func programEnv(a config.App, environ []string, secrets []string) []string {
 	if !a.InheritEnv && len(a.Env) == 0 {
 		return nil
 	}
 	var env []string
 	if a.InheritEnv {
-		env = os.Environ()
+		env = slices.Clone(environ)
 	} else {
-		env = []string{"PATH=" + eivr.DefaultPath}
-		u, err := user.Current()
-		if a.User != "" {
-			u, err = user.Lookup(a.User)
-		}
-		if err == nil {
-			env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
-		}
+		env = eivr.MinimalEnv(a.User)
 	}
-	return append(env, a.Env...)
+	env = append(env, a.Env...)
+	return slices.DeleteFunc(env, func(kv string) bool {
+		k, v, _ := strings.Cut(kv, "=")
+		return slices.Contains(config.SecretEnv, k) || slices.Contains(secrets, v)
+	})
 }
 
 // gatewayConfig turns the configuration into a gateway.Config.

@@ -183,6 +183,10 @@ func TestValidate(t *testing.T) {
 			c.ARI.URLs = []string{"http://a:0/ari", "http://b:99999/ari", "http://c:65535/ari", "http://d:1/ari", "http://e:/ari", "http://:8088/ari"}
 		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[5]"}},
 		{"no user", func(c *Config) { c.ARI.Username = "" }, []string{"ari.username"}},
+		{"secret in env", func(c *Config) {
+			c.ARI.Password = "pw"
+			c.Apps[0].Env = []string{"EIVR_ADMIN_TOKEN=x", "P=pw", "Q=ok", "EIVR_ARI_PASSWORD="}
+		}, []string{"app[0].env[0]", "app[0].env[1]", "app[0].env[3]"}},
 		{"cert without key", func(c *Config) { c.ARI.TLS.CertFile = "/c.pem" }, []string{"ari.tls.cert_file"}},
 		{"no app", func(c *Config) { c.Apps = nil }, []string{"app"}},
 		{"app problems", func(c *Config) {

@@ -24,6 +24,10 @@ const (
 	EnvAdminToken  = "EIVR_ADMIN_TOKEN"
 )
 
+// SecretEnv lists the environment variables that hold the gateway's own
+// secrets: they never reach a program, whatever inherit_env and env say.
+var SecretEnv = []string{EnvARIPassword, EnvAdminToken}
+
 // Error is one problem in the configuration, located as precisely as known:
 // File and Line are empty/0 when the value did not come from a file (a
 // default, a flag, the environment).

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -90,8 +91,14 @@ func (c *Config) Validate() error {
 			bad(key+".sounds_dir", "%q is not an absolute path", a.SoundsDir)
 		}
 		for j, e := range a.Env {
-			if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsRune(e, 0) {
+			k, v, ok := strings.Cut(e, "=")
+			switch {
+			case !ok || k == "" || strings.ContainsRune(e, 0):
 				bad(fmt.Sprintf("%s.env[%d]", key, j), "%q: want NAME=value", e)
+			case slices.Contains(SecretEnv, k):
+				bad(fmt.Sprintf("%s.env[%d]", key, j), "%s is the gateway's own secret: programs never get it", k)
+			case v != "" && (v == c.ARI.Password || v == c.Admin.Token):
+				bad(fmt.Sprintf("%s.env[%d]", key, j), "%s: the value is the gateway's ARI password or admin token: programs never get the gateway's secrets", k)
 			}
 		}
 		if a.WriteBuffer < 1024 {
