@@ -324,6 +324,12 @@ func startGateway(t *testing.T, dir, config string, env ...string) *gatewayProc 
 	cmd := exec.Command(binary(t), "run", "--config", config)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, an `eivr-gateway run` logging JSON on stderr.
+func startCmd(t *testing.T, cmd *exec.Cmd) *gatewayProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,16 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 )
 
 // run refuses to start when an [[app]] could start no program (unknown
@@ -78,5 +83,82 @@ func TestConfigNotRegularFile(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "not a regular file") {
 			t.Errorf("%q: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// A program started by the gateway gets only descriptors 0, 1 and 2, even
+// those the gateway inherited without close-on-exec (issue 13 item 13), and
+// none of the gateway's secrets, even with inherit_env (item 4).
+func TestProgramGetsNoInheritedFDNorSecret(t *testing.T) {
+	sim := newSim(t, 20)
+	dir := t.TempDir()
+	prog := writeFile(t, dir, "report.sh", `#!/bin/sh
+# Writes the descriptors a program it runs inherits (ls lists its own) and
+# its environment to "$1", then exits.
+{ ls -l /proc/self/fd/; env; } > "$1.tmp"
+mv "$1.tmp" "$1"
+echo "E,reported"
+`)
+	if err := os.Chmod(prog, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, dir, "gw.toml", strings.Replace(runConfig(sim, prog, "inherit_env = true\n"), `password = "asterisk"`, "", 1))
+	// Descriptors 3..10 of the gateway: the marker file, without close-on-exec.
+	marker, err := os.Create(filepath.Join(dir, "inherited-marker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer marker.Close()
+	cmd := exec.Command(binary(t), "run", "--config", p)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "EIVR_ARI_PASSWORD=asterisk", "EIVR_ADMIN_TOKEN=admin-tok-9", "EIVR_COPY=admin-tok-9", "EIVR_MARK=visible")
+	for range 8 {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, marker)
+	}
+	g := startCmd(t, cmd)
+	g.waitLog("ARI connected", nil)
+	out := filepath.Join(dir, "report.txt")
+	ch, err := sim.StartCall("eivr", []string{prog + "(" + out + ")"}, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := waitEnd(t, sim, ch); !end.Continued {
+		t.Fatalf("call did not continue after E: %+v", end)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(data)
+	if !strings.Contains(report, "EIVR_MARK=visible") {
+		t.Errorf("inherit_env: the gateway's environment is not inherited:\n%s", report)
+	}
+	for _, l := range strings.Split(report, "\n") {
+		if strings.Contains(l, "inherited-marker") {
+			t.Errorf("the program inherited a descriptor of the gateway: %s", l)
+		}
+		if strings.Contains(l, "asterisk") && strings.HasPrefix(l, "EIVR_") || strings.Contains(l, "admin-tok-9") {
+			t.Errorf("a secret of the gateway reaches the program: %s", l)
+		}
+	}
+	// ls has 0, 1 (the report), 2, and the directory it lists.
+	var fds []string
+	for _, l := range strings.Split(report, "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[len(f)-2] == "->" {
+			fds = append(fds, f[len(f)-3])
+			if n, _ := strconv.Atoi(f[len(f)-3]); n > 2 && !strings.HasPrefix(f[len(f)-1], "/proc/") {
+				t.Errorf("descriptor %d reached the program: %s", n, l)
+			}
+		}
+	}
+	if len(fds) != 4 {
+		t.Errorf("descriptors of ls %q, want 0, 1, 2 and its directory", fds)
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", report)
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	if code := g.exit(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
