@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -160,5 +162,52 @@ echo "E,reported"
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	if code := g.exit(10 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// originate gives up on a gateway that accepts and never answers (it hung
+// forever), after --wait (issue 13 item 11).
+func TestOriginateClientTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() { // accepts, reads nothing, answers nothing
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", "")
+	start := time.Now()
+	r := runBin(t, dir, 60*time.Second, []string{"EIVR_ADMIN_TOKEN=tok"}, "originate", "--config", p, "--admin", ln.Addr().String(),
+		"--endpoint", "PJSIP/1000", "--run", "/bin/true", "--timeout", "2s", "--wait", "1s")
+	if r.code != 1 || !strings.Contains(r.stderr, "no answer from the gateway at "+ln.Addr().String()+" within 1s") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("gave up after %v, before --wait 1s", d)
+	}
+	mu.Lock()
+	n := len(conns)
+	mu.Unlock()
+	if n == 0 {
+		t.Error("originate never connected")
 	}
 }
