@@ -211,3 +211,39 @@ func TestOriginateClientTimeout(t *testing.T) {
 		t.Error("originate never connected")
 	}
 }
+
+// check reports every problem at once: a negative duration no longer hides
+// the rest, validation problems and flags included (issue 13 item 6).
+func TestCheckReportsAllProblems(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "gw.toml", `[ari]
+urls = ["http://127.0.0.1:0/ari"]
+rest_timeout = "-1s"
+
+[[app]]
+name = "eivr"
+grace = 2
+programs = ["menu.pl"]
+
+[limits]
+event_queue = "256"
+ari_queue = 0
+`)
+	r := runBin(t, dir, 30*time.Second, nil, "check", "--config", p, "--log-level", "loud")
+	for _, want := range []string{
+		p + `:3:16: ari.rest_timeout: duration "-1s" is negative`,
+		p + `:7:9: app.grace: wrong type: got a TOML integer, want a string such as "2s"`,
+		p + `:11:15: limits.event_queue: wrong type: got a TOML string, want an integer`,
+		p + `:2:1: ari.urls[0]: "http://127.0.0.1:0/ari": port 0: want 1-65535`,
+		p + `:8:1: app[0].programs[0]: "menu.pl" is not absolute`,
+		p + `:12:1: limits.ari_queue: 0: want at least 1`,
+		`--log-level: log.level: "loud": want debug, info, warn or error`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q", want)
+		}
+	}
+	if r.code != 1 || t.Failed() {
+		t.Errorf("exit %d:\n%s", r.code, r.stdout)
+	}
+}

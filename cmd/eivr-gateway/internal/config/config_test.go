@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -402,5 +403,66 @@ func TestReadFileRefusesNonRegular(t *testing.T) {
 			// The goroutine stays blocked in open(2); the test binary is failing anyway.
 			t.Fatalf("Load(%s) still blocked after 20s", tt.path)
 		}
+	}
+}
+
+// Every problem is reported at once: a wrong type, a bad or negative
+// duration no longer hide the others, validation problems included (issue
+// 13 item 6: a negative duration hid 8 other errors).
+func TestParseAndValidateReportsAll(t *testing.T) {
+	doc := `[ari]
+urls = ["ftp://x/ari", "http://a:0/ari"]
+rest_timeout = "-5s"
+dial_timeout = "10 s"
+ping_interval = 5
+username = ""
+
+[[app]]
+name = "a"
+grace = "-1s"
+max_sessions = "3"
+programs = ["ivr.pl", 7]
+pasword = "x"
+
+[[app]]
+name = "a"
+dir = "rel"
+
+[limits]
+event_queue = 0
+ari_queue = true
+
+[log]
+level = "loud"
+`
+	_, err := ParseAndValidate("c.toml", []byte(doc), func(string) string { return "" })
+	var got []string
+	for _, p := range Problems(err) {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`c.toml:3:16: ari.rest_timeout: duration "-5s" is negative`,
+		`c.toml:4:16: ari.dial_timeout: want a duration such as "2s" or "150ms": time: unknown unit " s" in duration "10 s"`,
+		`c.toml:5:17: ari.ping_interval: wrong type: got a TOML integer, want a string such as "2s"`,
+		`c.toml:10:9: app.grace: duration "-1s" is negative`,
+		`c.toml:11:16: app.max_sessions: wrong type: got a TOML string, want an integer`,
+		`c.toml:12:1: app.programs: wrong type: got a TOML integer in the array, want a string`,
+		`c.toml:13:1: app.pasword: unknown key`,
+		`c.toml:21:13: limits.ari_queue: wrong type: got a TOML boolean, want an integer`,
+		`c.toml:2:1: ari.urls[0]: "ftp://x/ari": scheme must be http or https (the events socket follows: ws or wss)`,
+		`c.toml:2:1: ari.urls[1]: "http://a:0/ari": port 0: want 1-65535`,
+		`c.toml:6:1: ari.username: empty (ari.conf user; or set EIVR_ARI_USERNAME)`,
+		`c.toml:16:1: app[1].name: app "a" is defined twice`,
+		`c.toml:17:1: app[1].dir: "rel" is not an absolute path`,
+		`c.toml:20:1: limits.event_queue: 0: want at least 1`,
+		`c.toml:24:1: log.level: "loud": want debug, info, warn or error`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	// Parse alone reports the key and type problems, and no Config.
+	cfg, err := Parse("c.toml", []byte(doc))
+	if n := len(Problems(err)); n != 8 || !reflect.DeepEqual(cfg, Config{}) {
+		t.Errorf("Parse: %d problems (want 8), config %+v", n, cfg)
 	}
 }

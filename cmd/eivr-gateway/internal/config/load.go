@@ -142,50 +142,95 @@ func Load(path string) (Config, error) {
 }
 
 // Parse decodes data (named name in errors) over [Default]. Unknown keys and
-// values of the wrong type are errors naming file, line and key; all
-// unknown keys are reported, not just the first.
+// values of the wrong type are errors naming file, line and key; all of
+// them are reported, not just the first. On error the Config is zero; see
+// [ParseAll] to validate the rest anyway.
 func Parse(name string, data []byte) (Config, error) {
-	cfg := Default()
-	pos := positions(data)
-	if err := durationTypes(name, pos); err != nil {
-		return Config{}, err
-	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&cfg)
+	cfg, _, err := ParseAll(name, data)
 	if err != nil {
-		strict := errors.As(err, new(*toml.StrictMissingError))
-		err = decodeError(name, pos, err)
-		// The decoder stops at the first value of the wrong type, before
-		// it reports unknown keys: report those too.
-		if !strict {
-			if unknown := unknownKeys(name, pos); unknown != nil {
-				for _, p := range Problems(err) {
-					unknown = append(unknown, p)
-				}
-				err = errors.Join(unknown...)
-			}
-		}
 		return Config{}, err
-	}
-	if err := appDefaults(&cfg, data); err != nil {
-		return Config{}, &Error{File: name, Msg: err.Error()}
 	}
 	return cfg, nil
 }
 
-// ParseAndValidate is [Parse] followed by [Config.Validate] whose errors
-// carry the file's line numbers.
+// ParseAll is [Parse] that, when the problems are with keys and values
+// (not the TOML syntax), also returns the configuration decoded without
+// them (those keys keep their defaults) and usable = true, so that
+// [Config.Validate] can report the other problems in the same pass.
+func ParseAll(name string, data []byte) (cfg Config, usable bool, err error) {
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return Config{}, false, decodeError(name, positions(data), err)
+	}
+	tc := typeChecker{name: name, ix: positions(data)}
+	tc.table(raw, reflect.TypeOf(Config{}), "")
+	if len(tc.errs) > 0 {
+		// Decode what is left: the document without the bad keys.
+		if data, err = toml.Marshal(raw); err != nil {
+			return Config{}, false, errors.Join(append(sortErrors(tc.errs), &Error{File: name, Msg: err.Error()})...)
+		}
+	}
+	cfg = Default()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		// Something the type check missed: report it too, by key only
+		// when data is the rewritten document.
+		var probs []error
+		for _, p := range Problems(decodeError(name, tc.ix, err)) {
+			if len(tc.errs) > 0 {
+				q := *p
+				q.Line, q.Col, q.File = 0, 0, ""
+				tc.ix.locate(name, &q)
+				p = &q
+			}
+			probs = append(probs, p)
+		}
+		return Config{}, false, errors.Join(append(sortErrors(tc.errs), probs...)...)
+	}
+	if err := appDefaults(&cfg, data); err != nil {
+		return Config{}, false, errors.Join(append(sortErrors(tc.errs), &Error{File: name, Msg: err.Error()})...)
+	}
+	return cfg, true, errors.Join(sortErrors(tc.errs)...)
+}
+
+// sortErrors orders *Error values by position (unlocated ones last, in
+// their order).
+func sortErrors(errs []error) []error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].(*Error), errs[j].(*Error)
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return errs
+}
+
+// ParseAndValidate is [ParseAll] followed by [Config.Validate] whose errors
+// carry the file's line numbers: every problem at once.
 func ParseAndValidate(name string, data []byte, env func(string) string) (Config, error) {
-	cfg, err := Parse(name, data)
-	if err != nil {
-		return cfg, err
+	cfg, usable, perr := ParseAll(name, data)
+	if !usable {
+		return cfg, perr
 	}
 	ApplyEnv(&cfg, env)
 	if err := cfg.Validate(); err != nil {
-		return cfg, Locate(err, name, data)
+		return cfg, errors.Join(append(asErrors(perr), asErrors(Locate(err, name, data))...)...)
 	}
-	return cfg, nil
+	return cfg, perr
+}
+
+// asErrors lists the *Error values of err as errors.
+func asErrors(err error) []error {
+	var out []error
+	for _, p := range Problems(err) {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Locate adds file name and line numbers from data to the *Error values of a
@@ -299,81 +344,6 @@ type keyPos struct {
 	kind      unstable.Kind // of the value; Table for [table] headers
 	vline     int           // position of the value
 	vcol      int
-}
-
-// durationTypes rejects a duration written as anything but a string: the
-// decoder would hand a bare integer (grace = 2) to UnmarshalText without a
-// position.
-func durationTypes(name string, ix keyIndex) error {
-	durations := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
-			switch {
-			case f.Type == reflect.TypeOf(Duration{}):
-				durations[k] = true
-			case f.Type.Kind() == reflect.Struct:
-				walk(f.Type, k+".")
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				walk(f.Type.Elem(), k+".")
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	var errs []error
-	for k, p := range ix {
-		if durations[stripIndexes(k)] && p.kind != unstable.String {
-			errs = append(errs, &Error{File: name, Line: p.vline, Col: p.vcol, Key: stripIndexes(k),
-				Msg: fmt.Sprintf("wrong type: got a TOML %s, want a string such as \"2s\"", strings.ToLower(p.kind.String()))})
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
-	return errors.Join(errs...)
-}
-
-// unknownKeys reports the keys of ix that Config does not have, in line order.
-func unknownKeys(name string, ix keyIndex) []error {
-	known := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
-			known[k] = true
-			switch {
-			case f.Type == reflect.TypeOf(Duration{}):
-			case f.Type.Kind() == reflect.Struct:
-				walk(f.Type, k+".")
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				walk(f.Type.Elem(), k+".")
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	var errs []error
-	for k, p := range ix {
-		if !known[stripIndexes(k)] {
-			errs = append(errs, &Error{File: name, Line: p.line, Col: p.col, Key: stripIndexes(k), Msg: "unknown key"})
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
-	// A dotted or nested unknown key is reported once, at its first part.
-	var out []error
-	for _, e := range errs {
-		k := e.(*Error).Key
-		dup := false
-		for _, o := range out {
-			if strings.HasPrefix(k, o.(*Error).Key+".") {
-				dup = true
-			}
-		}
-		if !dup {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // stripIndexes turns "app[1].grace" into "app.grace".
