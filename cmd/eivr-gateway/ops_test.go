@@ -247,3 +247,41 @@ ari_queue = 0
 		t.Errorf("exit %d:\n%s", r.code, r.stdout)
 	}
 }
+
+// SIGHUP with a file that run would refuse keeps the running configuration
+// and says why: an app dir that is missing, a URL with a password (shown
+// redacted) (issue 13 items 16 and 5).
+func TestReloadRefusesUnusableApp(t *testing.T) {
+	sim := newSim(t, 20)
+	dir := t.TempDir()
+	good := runConfig(sim, "/bin/true", "")
+	p := writeFile(t, dir, "gw.toml", good)
+	g := startGateway(t, dir, p)
+	g.waitLog("ARI connected", nil)
+	const pw = "reload-pw-77"
+	for i, bad := range []struct{ config, want string }{
+		{runConfig(sim, "/bin/true", "dir = \"/nonexistent/ivr\"\n"), "app[0].dir: dir /nonexistent/ivr is not a directory"},
+		{strings.Replace(good, "urls = [", fmt.Sprintf("urls = [%q, ", "http://eivr:"+pw+"@127.0.0.1:1/ari"), 1), "eivr:xxxxx@127.0.0.1:1"},
+	} {
+		writeFile(t, dir, "gw.toml", bad.config)
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		// The i-th refusal: records are kept, so wait for one naming this problem.
+		rec := g.waitLogMatch("reload failed", func(rec map[string]any) bool {
+			return strings.Contains(fmt.Sprint(rec["err"]), bad.want)
+		})
+		if strings.Contains(fmt.Sprint(rec), pw) {
+			t.Errorf("reload %d: the password is logged: %v", i, rec)
+		}
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	if code := g.exit(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	for _, rec := range g.seen {
+		if strings.Contains(fmt.Sprint(rec), pw) {
+			t.Errorf("the password is logged: %v", rec)
+		}
+	}
+}
