@@ -75,7 +75,7 @@ func TestGatewayConfig(t *testing.T) {
 	if gc.Reorder.Windows[ari.KindStasisEnd] != 35*time.Millisecond || gc.Reorder.Windows[ari.KindChannelDtmfReceived] != 0 {
 		t.Errorf("windows: %v", gc.Reorder.Windows)
 	}
-	if !gc.NoIdleSilence || gc.EventQueue != 256 || gc.DrainTimeout != 5*time.Second || len(gc.Apps) != 1 || gc.Apps[0].Name != "eivr" ||
+	if !gc.NoIdleSilence || gc.EventQueue != 256 || gc.ShutdownTimeout != 5*time.Second || len(gc.Apps) != 1 || gc.Apps[0].Name != "eivr" ||
 		gc.Apps[0].Grace != 30*time.Second || gc.Apps[0].WriteBuffer != 65536 {
 		t.Errorf("gateway config: %+v", gc)
 	}
