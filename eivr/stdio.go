@@ -117,7 +117,10 @@ type program struct {
 // The program runs in its own process group with default signal
 // dispositions (so SIGPIPE kills it when it writes after its streams were
 // closed, as on Asterisk; the gateway must not ignore SIGPIPE itself) and no
-// descriptor but the three pipes. ctx only bounds the start: the program's
+// descriptor but the three pipes, provided the process has none open without
+// close-on-exec: Go opens its own with it, but a descriptor inherited from
+// the parent would reach the program (cmd/eivr-gateway marks them all
+// close-on-exec at start-up). ctx only bounds the start: the program's
 // life ends with Close, which must be called.
 //
 // Errors: a path that does not exist or is not executable, a bad Dir or an
