@@ -20,6 +20,12 @@ func closeOnExecInherited() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
 		return nil
 	}
+	return closeOnExecListed()
+}
+
+// closeOnExecListed is closeOnExecInherited one descriptor at a time, as
+// /proc/self/fd lists them.
+func closeOnExecListed() error {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return err

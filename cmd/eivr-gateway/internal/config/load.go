@@ -335,15 +335,13 @@ func appDefaults(cfg *Config, data []byte) error {
 	return nil
 }
 
-// keyIndex maps a key path ("ari.urls", "app[1].grace") to where it is
-// written and the kind of its value.
+// keyIndex maps a key path ("ari.urls", "app[1].grace") to where it and
+// its value are written.
 type keyIndex map[string]keyPos
 
 type keyPos struct {
-	line, col int
-	kind      unstable.Kind // of the value; Table for [table] headers
-	vline     int           // position of the value
-	vcol      int
+	line, col   int // of the key
+	vline, vcol int // of the value (the key's for tables and arrays)
 }
 
 // stripIndexes turns "app[1].grace" into "app.grace".
@@ -406,13 +404,10 @@ func positions(data []byte) keyIndex {
 			return
 		}
 		s := p.Shape(r)
-		kp := keyPos{line: s.Start.Line, col: s.Start.Column, kind: unstable.Table, vline: s.Start.Line, vcol: s.Start.Column}
-		if v != nil {
-			kp.kind = v.Kind
-			if v.Raw.Length > 0 {
-				vs := p.Shape(v.Raw)
-				kp.vline, kp.vcol = vs.Start.Line, vs.Start.Column
-			}
+		kp := keyPos{line: s.Start.Line, col: s.Start.Column, vline: s.Start.Line, vcol: s.Start.Column}
+		if v != nil && v.Raw.Length > 0 {
+			vs := p.Shape(v.Raw)
+			kp.vline, kp.vcol = vs.Start.Line, vs.Start.Column
 		}
 		ix[k] = kp
 	}
