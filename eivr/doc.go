@@ -74,7 +74,9 @@
 //     (Q27); a program is reaped, and killed after a grace period (Q28); a
 //     client that floods commands is read with back-pressure and cannot
 //     starve the call (Q34). A stderr line over 1023 bytes is logged once,
-//     cut, not once per 1023-byte piece.
+//     cut, not once per 1023-byte piece; stderr is logged at most 100 lines
+//     at once, then 20 a second, the rest counted ("stderr lines
+//     suppressed").
 //
 // # Concurrency
 //

@@ -33,6 +33,13 @@ const (
 	// maxStderrLine is the line cut of the stderr reader, the same 1023
 	// bytes as for commands (§4.2, §4.3).
 	maxStderrLine = 1023
+	// stderrBurst and stderrRate bound how many stderr lines of one
+	// program are logged: a burst of 100, then 20 a second; the lines over
+	// that are counted, not logged, and the count is logged ("stderr lines
+	// suppressed", field suppressed) before the next line logged and when
+	// stderr ends.
+	stderrBurst = 100
+	stderrRate  = 20
 	// groupPoll is how often Close checks whether the children a program
 	// left behind have exited, once the program itself has.
 	groupPoll = 20 * time.Millisecond
@@ -76,7 +83,9 @@ type ProgramConfig struct {
 
 	// Logger receives the program's stderr lines (at Info, message
 	// "stderr", field "line"; a line longer than 1023 bytes is logged cut,
-	// with cut=true, and its rest dropped) and how the program ended; every
+	// with cut=true, and its rest dropped; beyond a burst of 100 lines, 20 a
+	// second, lines are counted and the count logged at Warn, message
+	// "stderr lines suppressed", field "suppressed") and how the program ended; every
 	// record carries peer=<pid>. Give it the session's fields (channel, ...).
 	// nil discards.
 	Logger *slog.Logger
@@ -108,7 +117,10 @@ type program struct {
 // The program runs in its own process group with default signal
 // dispositions (so SIGPIPE kills it when it writes after its streams were
 // closed, as on Asterisk; the gateway must not ignore SIGPIPE itself) and no
-// descriptor but the three pipes. ctx only bounds the start: the program's
+// descriptor but the three pipes, provided the process has none open without
+// close-on-exec: Go opens its own with it, but a descriptor inherited from
+// the parent would reach the program (cmd/eivr-gateway marks them all
+// close-on-exec at start-up). ctx only bounds the start: the program's
 // life ends with Close, which must be called.
 //
 // Errors: a path that does not exist or is not executable, a bad Dir or an
@@ -222,9 +234,12 @@ func waitExit(pid int) {
 // readStderr logs every stderr line, whitespace trimmed at both ends (§4.3),
 // and ends the session at EOF (§10 Q25). Lines are framed like commands, at
 // most 1023 bytes; the rest of a longer line is dropped, not logged as more
-// lines the way native does, so that a 10 MB line makes one record.
+// lines the way native does, so that a 10 MB line makes one record. Lines
+// beyond stderrBurst + stderrRate per second are counted, not logged.
 func (p *program) readStderr() {
 	defer close(p.stderrDone)
+	lim := stderrLimiter{tokens: stderrBurst, last: time.Now()}
+	defer lim.flush(p.log)
 	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
 	skip := false // dropping the rest of a line cut at maxStderrLine
 	for {
@@ -232,6 +247,7 @@ func (p *program) readStderr() {
 		cut := errors.Is(err, bufio.ErrBufferFull)
 		switch {
 		case skip || len(line) == 0:
+		case !lim.allow(time.Now(), p.log):
 		case cut:
 			p.log.Info("stderr", "line", string(bytes.TrimSpace(line)), "cut", true)
 		default:
@@ -249,6 +265,36 @@ func (p *program) readStderr() {
 			p.end(fmt.Errorf("read stderr: %w", err))
 		}
 		return
+	}
+}
+
+// stderrLimiter is a token bucket over the stderr lines of one program
+// (stderrBurst, stderrRate); owned by readStderr.
+type stderrLimiter struct {
+	tokens     float64
+	last       time.Time
+	suppressed int // lines not logged since the last report
+}
+
+// allow reports whether a line read at now may be logged; before the first
+// line allowed after suppressed ones it logs their count.
+func (l *stderrLimiter) allow(now time.Time, log *slog.Logger) bool {
+	l.tokens = min(stderrBurst, l.tokens+now.Sub(l.last).Seconds()*stderrRate)
+	l.last = now
+	if l.tokens < 1 {
+		l.suppressed++
+		return false
+	}
+	l.tokens--
+	l.flush(log)
+	return true
+}
+
+// flush logs the count of suppressed lines, if any.
+func (l *stderrLimiter) flush(log *slog.Logger) {
+	if l.suppressed > 0 {
+		log.Warn("stderr lines suppressed", "suppressed", l.suppressed, "limit", fmt.Sprintf("%d then %d/s", stderrBurst, stderrRate))
+		l.suppressed = 0
 	}
 }
 
@@ -372,6 +418,19 @@ func lookupUser(name string) (*user.User, *syscall.Credential, error) {
 		}
 	}
 	return u, cred, nil
+}
+
+// MinimalEnv is the environment of a program whose ProgramConfig.Env is
+// nil: PATH=DefaultPath plus HOME, USER and LOGNAME of the user named name
+// (or with uid name; "" = the gateway's own user). A user that cannot be
+// looked up leaves PATH alone. Callers that add entries to the minimal
+// environment start from it.
+func MinimalEnv(name string) []string {
+	u, _, err := lookupUser(name)
+	if err != nil {
+		u = nil
+	}
+	return defaultEnv(u)
 }
 
 // defaultEnv is the minimal environment of ProgramConfig.Env == nil.

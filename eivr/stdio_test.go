@@ -569,3 +569,41 @@ func TestProgram_WaitHoldsNoThread(t *testing.T) {
 		t.Errorf("%d threads with %d programs running, %d before", after, n, before)
 	}
 }
+
+// A program flooding stderr is logged at a bounded rate (it was every line:
+// 20 009 records in 0.2 s): every line is either logged or counted in a
+// "stderr lines suppressed" record (issue 13 item 14).
+func TestProgram_StderrRateLimited(t *testing.T) {
+	const n = 20000
+	prog := fmt.Sprintf(`print STDERR "line $_\n" for 1..%d; close STDERR; sleep 1000 while 1`, n)
+	start := time.Now()
+	p := startTest(t, []string{"/usr/bin/perl", "-e", prog}, ProgramConfig{Grace: 100 * time.Millisecond})
+	if err := waitDone(t, p); !errors.Is(err, ErrStderrEOF) {
+		t.Errorf("Err() = %v, want ErrStderrEOF", err)
+	}
+	elapsed := time.Since(start)
+	// Close returns once the stderr reader did, with its last count logged.
+	p.closeNow(t)
+	logged, suppressed := 0, 0
+	for _, r := range p.logs.Records() {
+		switch r.Msg {
+		case "stderr":
+			logged++
+		case "stderr lines suppressed":
+			k, err := strconv.Atoi(r.Attrs["suppressed"])
+			if err != nil || k <= 0 {
+				t.Errorf("suppressed record %v", r.Attrs)
+			}
+			suppressed += k
+		}
+	}
+	if max := stderrBurst + int(elapsed.Seconds()*stderrRate) + 1; logged > max {
+		t.Errorf("%d lines logged in %v, more than the limit %d", logged, elapsed, max)
+	}
+	if logged < stderrBurst {
+		t.Errorf("%d lines logged, want at least the burst %d", logged, stderrBurst)
+	}
+	if logged+suppressed != n {
+		t.Errorf("%d logged + %d suppressed = %d, want every one of the %d lines", logged, suppressed, logged+suppressed, n)
+	}
+}

@@ -21,11 +21,12 @@ type Config struct {
 	// whose queue overflows is ended (EIVRGW_STATUS=OVERLOAD, continue).
 	// Default 256.
 	EventQueue int
-	// DrainTimeout bounds Run's shutdown: when its ctx ends, live sessions
+	// ShutdownTimeout bounds Run's shutdown: when its ctx ends, live sessions
 	// are ended (EIVRGW_STATUS=SHUTDOWN, continue) and their end sequences
 	// get this long before their REST calls are cut short. Default 5 s.
-	// (Drain itself is bounded by its ctx.)
-	DrainTimeout time.Duration
+	// It is config limits.shutdown_timeout; Drain itself is bounded by its
+	// ctx (limits.drain_timeout).
+	ShutdownTimeout time.Duration
 	// NoIdleSilence turns off the silence an answered channel plays
 	// (POST /channels/{id}/silence) whenever its playlist is empty, as
 	// native plays silence/10 (ari-mapping.md §3.5). Default false (silence
@@ -130,8 +131,8 @@ func (c *Config) withDefaults() Config {
 	if out.EventQueue <= 0 {
 		out.EventQueue = 256
 	}
-	if out.DrainTimeout <= 0 {
-		out.DrainTimeout = 5 * time.Second
+	if out.ShutdownTimeout <= 0 {
+		out.ShutdownTimeout = 5 * time.Second
 	}
 	if out.StopTimeout <= 0 {
 		out.StopTimeout = 2 * time.Second

@@ -242,8 +242,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}()
 	err := g.client.Run(ctx, g)
 	// The live sessions end now (SHUTDOWN); their end sequences get
-	// DrainTimeout, then their REST calls are cut short.
-	t := time.AfterFunc(g.cfg.DrainTimeout, cancelBase)
+	// ShutdownTimeout, then their REST calls are cut short.
+	t := time.AfterFunc(g.cfg.ShutdownTimeout, cancelBase)
 	defer t.Stop()
 	wg.Wait()
 	g.wg.Wait()

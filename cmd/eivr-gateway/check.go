@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,30 +99,86 @@ func checkFiles(c *checker, cfg config.Config) {
 			}
 			c.ok("%s: ivr://%s resolves to %s (port %s)", pre, host, strings.Join(addrs, ", "), port)
 		}
-		if a.Dir != "" {
-			if fi, err := os.Stat(a.Dir); err != nil || !fi.IsDir() {
-				c.fail("%s: dir %s is not a directory: %v", pre, a.Dir, err)
-			} else {
-				c.ok("%s: dir %s exists", pre, a.Dir)
-			}
+		probs := appHostProblems(a)
+		for _, p := range probs {
+			c.fail("%s: %v", pre, p)
 		}
-		if a.SoundsDir != "" {
-			if fi, err := os.Stat(a.SoundsDir); err != nil || !fi.IsDir() {
-				c.fail("%s: sounds_dir %s is not a directory: %v", pre, a.SoundsDir, err)
-			} else {
-				c.ok("%s: sounds_dir %s exists", pre, a.SoundsDir)
-			}
+		if a.Dir != "" && !slices.ContainsFunc(probs, isKey("dir")) {
+			c.ok("%s: dir %s exists", pre, a.Dir)
 		}
-		if a.User != "" {
-			if _, err := user.Lookup(a.User); err != nil {
-				c.fail("%s: user %s: %v", pre, a.User, err)
-			} else if os.Geteuid() != 0 {
-				c.fail("%s: user %s: the gateway must run as root to switch user", pre, a.User)
-			} else {
-				c.ok("%s: user %s exists", pre, a.User)
-			}
+		if a.SoundsDir != "" && !slices.ContainsFunc(probs, isKey("sounds_dir")) {
+			c.ok("%s: sounds_dir %s exists", pre, a.SoundsDir)
+		}
+		if a.User != "" && !slices.ContainsFunc(probs, isKey("user")) {
+			c.ok("%s: user %s exists", pre, a.User)
 		}
 	}
+}
+
+// hostProblem is a key of an [[app]] that cannot work on this machine.
+type hostProblem struct {
+	key string // "dir", "sounds_dir", "user"
+	err error
+}
+
+func (p *hostProblem) Error() string { return p.err.Error() }
+func (p *hostProblem) Unwrap() error { return p.err }
+
+func isKey(key string) func(error) bool {
+	return func(err error) bool {
+		var p *hostProblem
+		return errors.As(err, &p) && p.key == key
+	}
+}
+
+// appHostProblems reports what of an [[app]] cannot work on this machine,
+// so that every call would fail to start (START_FAILED): a dir or
+// sounds_dir that is not a directory, an unknown user, a user to switch to
+// while the gateway is not root. check reports them; run and SIGHUP refuse
+// the configuration.
+func appHostProblems(a config.App) []error {
+	var out []error
+	dirs := []struct{ key, path string }{{"dir", a.Dir}, {"sounds_dir", a.SoundsDir}}
+	for _, d := range dirs {
+		if d.path == "" {
+			continue
+		}
+		fi, err := os.Stat(d.path)
+		if err == nil && !fi.IsDir() {
+			err = errors.New("not a directory")
+		}
+		if err != nil {
+			out = append(out, &hostProblem{d.key, fmt.Errorf("%s %s is not a directory: %w", d.key, d.path, err)})
+		}
+	}
+	if a.User != "" {
+		_, err := user.Lookup(a.User)
+		if err != nil {
+			if _, nerr := strconv.ParseUint(a.User, 10, 32); nerr == nil {
+				_, err = user.LookupId(a.User) // eivr takes a numeric uid too
+			}
+		}
+		switch {
+		case err != nil:
+			out = append(out, &hostProblem{"user", fmt.Errorf("user %s: %w", a.User, err)})
+		case os.Geteuid() != 0:
+			out = append(out, &hostProblem{"user", fmt.Errorf("user %s: the gateway must run as root to switch user", a.User)})
+		}
+	}
+	return out
+}
+
+// hostError lists the appHostProblems of every [[app]] of cfg; nil if none.
+func hostError(cfg config.Config) error {
+	var errs []error
+	for i, a := range cfg.Apps {
+		for _, p := range appHostProblems(a) {
+			var hp *hostProblem
+			errors.As(p, &hp)
+			errs = append(errs, &config.Error{Key: fmt.Sprintf("app[%d].%s", i, hp.key), Msg: p.Error()})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkProgram checks that a programs entry names executable files.
@@ -156,8 +214,9 @@ func checkProgram(c *checker, pre, pattern string) {
 // /applications/{app}: REST only, so a running gateway is not disturbed
 // (a second events socket would take its apps over).
 func checkARI(ctx context.Context, c *checker, cfg config.Config, timeout time.Duration) {
-	for _, u := range cfg.ARI.URLs {
-		ac, err := ariConfig(cfg, u, slog.New(slog.DiscardHandler))
+	for _, url := range cfg.ARI.URLs {
+		u := config.RedactURL(url) // as shown; Validate refuses credentials in a URL anyway
+		ac, err := ariConfig(cfg, url, slog.New(slog.DiscardHandler))
 		if err != nil {
 			c.fail("ARI %s: %v", u, err)
 			continue

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
@@ -48,11 +47,13 @@ func (cf *configFlags) load(flags *flag.FlagSet, getenv func(string) string) (co
 		name = "config.toml"
 	}
 	cfg := config.Default()
-	data, err := os.ReadFile(name)
+	var parseErr error // problems of keys and values: reported with Validate's
+	data, err := config.ReadFile(name)
 	switch {
 	case err == nil:
-		if cfg, err = config.Parse(name, data); err != nil {
-			return cfg, name, err
+		var usable bool
+		if cfg, usable, parseErr = config.ParseAll(name, data); !usable {
+			return cfg, name, parseErr
 		}
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		name, data = "", nil
@@ -80,7 +81,7 @@ func (cf *configFlags) load(flags *flag.FlagSet, getenv func(string) string) (co
 			byFlag["log.format"] = f.Name
 		}
 	})
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil || parseErr != nil {
 		// A problem with a value a flag set is the flag's, not the file's.
 		var fromFile, fromFlags []error
 		for _, p := range config.Problems(err) {
@@ -97,7 +98,7 @@ func (cf *configFlags) load(flags *flag.FlagSet, getenv func(string) string) (co
 		if name != "" && err != nil {
 			err = config.Locate(err, name, data)
 		}
-		return cfg, name, errors.Join(append(asErrors(err), fromFlags...)...)
+		return cfg, name, errors.Join(append(append(asErrors(parseErr), asErrors(err)...), fromFlags...)...)
 	}
 	return cfg, name, nil
 }

@@ -37,6 +37,10 @@ type env struct {
 }
 
 func main() {
+	if err := closeOnExecInherited(); err != nil {
+		fmt.Fprintf(os.Stderr, "eivr-gateway: marking inherited descriptors close-on-exec: %v\n", err)
+		os.Exit(1)
+	}
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	e := env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signals: sig}

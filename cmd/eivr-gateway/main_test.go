@@ -369,6 +369,12 @@ func startGateway(t *testing.T, dir, config string, env ...string) *gatewayProc 
 	cmd := exec.Command(binary(t), "run", "--config", config)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, an `eivr-gateway run` logging JSON on stderr.
+func startCmd(t *testing.T, cmd *exec.Cmd) *gatewayProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -408,17 +414,23 @@ func startGateway(t *testing.T, dir, config string, env ...string) *gatewayProc 
 // whose msg starts with msg and whose fields match.
 func (g *gatewayProc) waitLog(msg string, fields map[string]string) map[string]any {
 	g.t.Helper()
-	matches := func(rec map[string]any) bool {
-		m, _ := rec["msg"].(string)
-		if !strings.HasPrefix(m, msg) {
-			return false
-		}
+	return g.waitLogMatch(msg, func(rec map[string]any) bool {
 		for k, v := range fields {
 			if fmt.Sprint(rec[k]) != v {
 				return false
 			}
 		}
 		return true
+	})
+}
+
+// waitLogMatch waits for a log record (logged at any time since the start)
+// whose msg starts with msg and for which ok is true.
+func (g *gatewayProc) waitLogMatch(msg string, ok func(map[string]any) bool) map[string]any {
+	g.t.Helper()
+	matches := func(rec map[string]any) bool {
+		m, _ := rec["msg"].(string)
+		return strings.HasPrefix(m, msg) && ok(rec)
 	}
 	for _, rec := range g.seen {
 		if matches(rec) {
@@ -438,7 +450,7 @@ func (g *gatewayProc) waitLog(msg string, fields map[string]string) map[string]a
 				return rec
 			}
 		case <-timer.C:
-			g.t.Fatalf("no log %q %v within 15s", msg, fields)
+			g.t.Fatalf("no log %q (matching) within 15s", msg)
 		}
 	}
 }

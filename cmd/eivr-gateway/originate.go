@@ -50,6 +50,10 @@ const (
 	callRefused  = "refused" // not placed: bad request, allow-list, duplicate, draining
 )
 
+// serverMargin is how long POST /v1/calls waits beyond the ringing time
+// (the originate and answer requests on a busy Asterisk).
+const serverMargin = 30 * time.Second
+
 // errDuplicate is the duplicate-destination guard's refusal.
 var errDuplicate = errors.New("a call to this destination is already in progress")
 
@@ -159,7 +163,7 @@ func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}()
 
-	ctx, cancel := context.WithTimeout(r.Context(), timeout+30*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout+serverMargin)
 	defer cancel()
 	res, err := c.originate(ctx, gateway.OriginateRequest{App: app, Endpoint: req.Endpoint, AppData: req.Run, CallerID: callerID, Timeout: timeout})
 	switch {
@@ -188,6 +192,7 @@ func cmdOriginate(ctx context.Context, args []string, e env) error {
 	callerID := fs.String("callerid", "", "caller ID shown to the destination, \"Name <number>\"")
 	timeout := fs.Duration("timeout", 0, "how long it may ring (default originate.timeout)")
 	admin := fs.String("admin", "", "admin listener of the running gateway (default admin.listen)")
+	wait := fs.Duration("wait", 0, "how long to wait for the gateway's answer (default: the ringing time + 35s; the gateway itself gives up 30s after the ringing time)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -212,6 +217,15 @@ func cmdOriginate(ctx context.Context, args []string, e env) error {
 	if *timeout > 0 {
 		req.Timeout = timeout.String()
 	}
+	if *wait <= 0 {
+		ring := *timeout
+		if ring <= 0 {
+			ring = cfg.Originate.Timeout.Duration
+		}
+		*wait = ring + serverMargin + 5*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
 	body, _ := json.Marshal(req)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/calls", bytes.NewReader(body))
 	if err != nil {
@@ -221,6 +235,9 @@ func cmdOriginate(ctx context.Context, args []string, e env) error {
 	hr.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(hr)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("no answer from the gateway at %s within %v (--wait): %w", addr, *wait, err)
+		}
 		return fmt.Errorf("is the gateway running? %w", err)
 	}
 	defer resp.Body.Close()

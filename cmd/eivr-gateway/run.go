@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/user"
 	"reflect"
 	"slices"
 	"strings"
@@ -34,6 +33,10 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	cfg, name, err := cf.load(fs, e.getenv)
+	if err == nil {
+		// What check reports as ✗ would fail every call: refuse to start.
+		err = hostError(cfg)
+	}
 	if err != nil {
 		return configError(err)
 	}
@@ -48,6 +51,9 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 			return config.Config{}, errors.New("no configuration file to reload")
 		}
 		c, _, err := cf.load(fs, e.getenv)
+		if err == nil {
+			err = hostError(c)
+		}
 		return c, err
 	}
 	return serve(ctx, cfg, serveOptions{log: log, level: level, signals: e.signals, reload: reload})
@@ -106,7 +112,7 @@ func (s *server) Sessions() int {
 func (s *server) ready() (bool, string) {
 	for i, g := range s.gateways {
 		if !g.Ready() {
-			u := s.cfg.ARI.URLs[i]
+			u := config.RedactURL(s.cfg.ARI.URLs[i])
 			if r := s.clients[i].Replaced(); len(r) > 0 {
 				return false, fmt.Sprintf("%s: app(s) %s taken over by another client", u, strings.Join(r, ", "))
 			}
@@ -125,8 +131,13 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	s := &server{cfg: cfg, log: log}
-	for _, u := range cfg.ARI.URLs {
-		ac, err := ariConfig(cfg, u, log.With("ari", u))
+	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
+	for i, url := range cfg.ARI.URLs {
+		shown[i] = config.RedactURL(url)
+	}
+	for i, url := range cfg.ARI.URLs {
+		u := shown[i]
+		ac, err := ariConfig(cfg, url, log.With("ari", u))
 		if err != nil {
 			return err
 		}
@@ -171,7 +182,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	for i, g := range s.gateways {
 		wg.Go(func() {
 			if err := g.Run(runCtx); err != nil && runCtx.Err() == nil {
-				runErr <- fmt.Errorf("gateway for %s: %w", cfg.ARI.URLs[i], err)
+				runErr <- fmt.Errorf("gateway for %s: %w", shown[i], err)
 			}
 		})
 	}
@@ -203,7 +214,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	for i, a := range cfg.Apps {
 		apps[i] = a.Name
 	}
-	log.Info("eivr-gateway running", "version", moduleVersion(), "ari", cfg.ARI.URLs, "apps", apps)
+	log.Info("eivr-gateway running", "version", moduleVersion(), "ari", shown, "apps", apps)
 	if opt.started != nil {
 		opt.started(s)
 	}
@@ -321,7 +332,7 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 			TCPHosts:       slices.Clone(a.TCPHosts),
 			MaxSessions:    a.MaxSessions,
 			Dir:            a.Dir,
-			Env:            programEnv(a),
+			Env:            programEnv(a, os.Environ(), secrets(cfg)),
 			User:           a.User,
 			Grace:          a.Grace.Duration,
 			SoundsDir:      a.SoundsDir,
@@ -332,27 +343,38 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 	return out
 }
 
+// secrets are the gateway's own secrets as configured (from the file or the
+// environment): never handed to a program.
+func secrets(cfg config.Config) []string {
+	var out []string
+	for _, s := range []string{cfg.ARI.Password, cfg.Admin.Token} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // programEnv is the environment of an app's programs: the gateway's own
-// (inherit_env) or a minimal one, plus the env entries. nil lets eivr build
-// the minimal one itself.
-func programEnv(a config.App) []string {
+// (environ, with inherit_env) or eivr's minimal one, plus the env entries.
+// nil lets eivr build the minimal one itself. The gateway's secrets never
+// reach a program: every variable config.SecretEnv names, and any variable
+// whose value is one of secrets, is left out.
+func programEnv(a config.App, environ []string, secrets []string) []string {
 	if !a.InheritEnv && len(a.Env) == 0 {
 		return nil
 	}
 	var env []string
 	if a.InheritEnv {
-		env = os.Environ()
+		env = slices.Clone(environ)
 	} else {
-		env = []string{"PATH=" + eivr.DefaultPath}
-		u, err := user.Current()
-		if a.User != "" {
-			u, err = user.Lookup(a.User)
-		}
-		if err == nil {
-			env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
-		}
+		env = eivr.MinimalEnv(a.User)
 	}
-	return append(env, a.Env...)
+	env = append(env, a.Env...)
+	return slices.DeleteFunc(env, func(kv string) bool {
+		k, v, _ := strings.Cut(kv, "=")
+		return slices.Contains(config.SecretEnv, k) || slices.Contains(secrets, v)
+	})
 }
 
 // gatewayConfig turns the configuration into a gateway.Config.
@@ -370,16 +392,16 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 			HoldLimit:  cfg.Reorder.HoldLimit.Duration,
 			QueueLimit: cfg.Reorder.QueueLimit,
 		},
-		EventQueue:    cfg.Limits.EventQueue,
-		MaxPendingOps: cfg.Limits.PendingOps,
-		DrainTimeout:  cfg.Limits.ShutdownTimeout.Duration,
-		NoIdleSilence: !cfg.Session.IdleSilence,
-		StopTimeout:   cfg.Session.StopTimeout.Duration,
-		FlushTimeout:  cfg.Session.FlushTimeout.Duration,
-		CallTimeout:   cfg.Session.CallTimeout.Duration,
-		SoundsTTL:     cfg.Session.SoundsTTL.Duration,
-		Trace:         cfg.Log.Trace,
-		Logger:        log,
-		Metrics:       m,
+		EventQueue:      cfg.Limits.EventQueue,
+		MaxPendingOps:   cfg.Limits.PendingOps,
+		ShutdownTimeout: cfg.Limits.ShutdownTimeout.Duration,
+		NoIdleSilence:   !cfg.Session.IdleSilence,
+		StopTimeout:     cfg.Session.StopTimeout.Duration,
+		FlushTimeout:    cfg.Session.FlushTimeout.Duration,
+		CallTimeout:     cfg.Session.CallTimeout.Duration,
+		SoundsTTL:       cfg.Session.SoundsTTL.Duration,
+		Trace:           cfg.Log.Trace,
+		Logger:          log,
+		Metrics:         m,
 	}
 }

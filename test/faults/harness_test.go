@@ -141,7 +141,7 @@ func newWorld(t *testing.T, o opts) *world {
 	}
 	gcfg := gateway.Config{
 		Apps: o.apps, NoIdleSilence: true,
-		CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
+		CallTimeout: time.Second, ShutdownTimeout: 2 * time.Second,
 		StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
 	}
 	if o.gwCf != nil {

@@ -72,6 +72,9 @@ type App struct {
 	// InheritEnv starts the programs' environment from the gateway's own, as
 	// Asterisk passes its environment to ExternalIVR programs. Default
 	// false: a minimal one (PATH, HOME, USER, LOGNAME of the program's user).
+	// Either way the gateway's secrets are left out ([SecretEnv], and any
+	// variable whose value is the ARI password or the admin token); Validate
+	// refuses them in Env.
 	InheritEnv bool `toml:"inherit_env"`
 	// User runs programs as this user (the gateway must run as root). Default "" = the gateway's user.
 	User string `toml:"user"`

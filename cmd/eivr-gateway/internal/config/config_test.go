@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const repoConfig = "../../../../config.toml"
@@ -177,7 +180,14 @@ func TestValidate(t *testing.T) {
 		{"bad urls", func(c *Config) {
 			c.ARI.URLs = []string{"ws://x/ari", "http:///ari", "http://u:p@x/ari", "https://a/ari", "https://a/ari"}
 		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[2]", "ari.urls[4]"}},
+		{"bad ports", func(c *Config) {
+			c.ARI.URLs = []string{"http://a:0/ari", "http://b:99999/ari", "http://c:65535/ari", "http://d:1/ari", "http://e:/ari", "http://:8088/ari"}
+		}, []string{"ari.urls[0]", "ari.urls[1]", "ari.urls[5]"}},
 		{"no user", func(c *Config) { c.ARI.Username = "" }, []string{"ari.username"}},
+		{"secret in env", func(c *Config) {
+			c.ARI.Password = "pw"
+			c.Apps[0].Env = []string{"EIVR_ADMIN_TOKEN=x", "P=pw", "Q=ok", "EIVR_ARI_PASSWORD="}
+		}, []string{"app[0].env[0]", "app[0].env[1]", "app[0].env[3]"}},
 		{"cert without key", func(c *Config) { c.ARI.TLS.CertFile = "/c.pem" }, []string{"ari.tls.cert_file"}},
 		{"no app", func(c *Config) { c.Apps = nil }, []string{"app"}},
 		{"app problems", func(c *Config) {
@@ -221,6 +231,53 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() problem keys:\n got %q\nwant %q\n(%v)", got, tt.keys, cfg.Validate())
 			}
 		})
+	}
+}
+
+// A URL refused for the credentials it carries is never echoed with them,
+// whichever check refuses it (issue 13 item 5).
+func TestValidateRedactsURLCredentials(t *testing.T) {
+	const pw = "s3cretPW"
+	urls := []string{
+		"http://gw:" + pw + "@x/ari",
+		"http://" + pw + "@x/ari",
+		"ftp://gw:" + pw + "@x/ari",
+		"http://gw:" + pw + "@x/%zz",
+		"http://gw:" + pw + "@:8088/ari",
+		"http://gw:" + pw + "@x:0/ari",
+		"http://x/ari?api_key=gw:" + pw,
+		"http://gw:" + pw + "@x/ari",
+	}
+	cfg := Default()
+	cfg.ARI.URLs = urls
+	probs := Problems(cfg.Validate())
+	if len(probs) < len(urls) {
+		t.Errorf("%d problems for %d URLs with credentials: %v", len(probs), len(urls), probs)
+	}
+	for _, p := range probs {
+		if strings.Contains(p.Error(), pw) {
+			t.Errorf("%s: the password is echoed: %s", p.Key, p.Error())
+		}
+		if !strings.Contains(p.Error(), redacted) {
+			t.Errorf("%s: does not show the URL redacted: %s", p.Key, p.Error())
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8088/ari", "http://127.0.0.1:8088/ari"},
+		{"http://u:p@h/ari", "http://u:xxxxx@h/ari"},
+		{"http://tok@h", "http://xxxxx@h"},
+		{"http://u:p@w@h:1/a@b", "http://u:xxxxx@h:1/a@b"},
+		{"u:p@h/ari", "u:xxxxx@h/ari"},
+		{"https://h/ari?x=1&api_key=u:p#f", "https://h/ari?x=1&api_key=xxxxx#f"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -293,4 +350,119 @@ func FuzzConfig(f *testing.F) {
 		}
 		_ = cfg
 	})
+}
+
+// A config path that is a FIFO, a device or a directory is refused at once
+// (a FIFO used to block open(2) forever, /dev/zero to be read until memory
+// ran out); a file over MaxFileSize is refused unread (issue 13 item 8).
+func TestReadFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxFileSize+1); err != nil {
+		t.Fatal(err)
+	}
+	atCap := filepath.Join(dir, "cap.toml")
+	if err := os.WriteFile(atCap, []byte("# "+strings.Repeat("x", MaxFileSize-3)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.toml")
+	if err := os.Symlink(atCap, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want error // nil: read
+	}{
+		{fifo, ErrNotRegular},
+		{"/dev/zero", ErrNotRegular},
+		{dir, ErrNotRegular},
+		{big, ErrTooLarge},
+		{atCap, nil},
+		{link, nil},
+		{filepath.Join(dir, "missing.toml"), os.ErrNotExist},
+	}
+	for _, tt := range tests {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(tt.path)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Load(%s) = %v, want %v", tt.path, err, tt.want)
+			}
+		case <-time.After(20 * time.Second):
+			// The goroutine stays blocked in open(2); the test binary is failing anyway.
+			t.Fatalf("Load(%s) still blocked after 20s", tt.path)
+		}
+	}
+}
+
+// Every problem is reported at once: a wrong type, a bad or negative
+// duration no longer hide the others, validation problems included (issue
+// 13 item 6: a negative duration hid 8 other errors).
+func TestParseAndValidateReportsAll(t *testing.T) {
+	doc := `[ari]
+urls = ["ftp://x/ari", "http://a:0/ari"]
+rest_timeout = "-5s"
+dial_timeout = "10 s"
+ping_interval = 5
+username = ""
+
+[[app]]
+name = "a"
+grace = "-1s"
+max_sessions = "3"
+programs = ["ivr.pl", 7]
+pasword = "x"
+
+[[app]]
+name = "a"
+dir = "rel"
+
+[limits]
+event_queue = 0
+ari_queue = true
+
+[log]
+level = "loud"
+`
+	_, err := ParseAndValidate("c.toml", []byte(doc), func(string) string { return "" })
+	var got []string
+	for _, p := range Problems(err) {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`c.toml:3:16: ari.rest_timeout: duration "-5s" is negative`,
+		`c.toml:4:16: ari.dial_timeout: want a duration such as "2s" or "150ms": time: unknown unit " s" in duration "10 s"`,
+		`c.toml:5:17: ari.ping_interval: wrong type: got a TOML integer, want a string such as "2s"`,
+		`c.toml:10:9: app.grace: duration "-1s" is negative`,
+		`c.toml:11:16: app.max_sessions: wrong type: got a TOML string, want an integer`,
+		`c.toml:12:1: app.programs: wrong type: got a TOML integer in the array, want a string`,
+		`c.toml:13:1: app.pasword: unknown key`,
+		`c.toml:21:13: limits.ari_queue: wrong type: got a TOML boolean, want an integer`,
+		`c.toml:2:1: ari.urls[0]: "ftp://x/ari": scheme must be http or https (the events socket follows: ws or wss)`,
+		`c.toml:2:1: ari.urls[1]: "http://a:0/ari": port 0: want 1-65535`,
+		`c.toml:6:1: ari.username: empty (ari.conf user; or set EIVR_ARI_USERNAME)`,
+		`c.toml:16:1: app[1].name: app "a" is defined twice`,
+		`c.toml:17:1: app[1].dir: "rel" is not an absolute path`,
+		`c.toml:20:1: limits.event_queue: 0: want at least 1`,
+		`c.toml:24:1: log.level: "loud": want debug, info, warn or error`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	// Parse alone reports the key and type problems, and no Config.
+	cfg, err := Parse("c.toml", []byte(doc))
+	if n := len(Problems(err)); n != 8 || !reflect.DeepEqual(cfg, Config{}) {
+		t.Errorf("Parse: %d problems (want 8), config %+v", n, cfg)
+	}
 }

@@ -2,6 +2,9 @@
 // defaults in one place ([Default]), strict TOML decoding that names file,
 // line and key ([Load], [Parse]), secrets from the environment ([ApplyEnv])
 // and validation that reports every problem with its key ([Config.Validate]).
+// Every problem is reported at once: [ParseAll] checks every key and value
+// against the struct first, drops the wrong ones (they keep their default)
+// and decodes the rest, so that validation still runs ([ParseAndValidate]).
 //
 // The repository's config.toml is the documentation: every key present,
 // commented and set to its default; a test decodes it and compares it with

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -21,6 +23,10 @@ const (
 	EnvARIPassword = "EIVR_ARI_PASSWORD"
 	EnvAdminToken  = "EIVR_ADMIN_TOKEN"
 )
+
+// SecretEnv lists the environment variables that hold the gateway's own
+// secrets: they never reach a program, whatever inherit_env and env say.
+var SecretEnv = []string{EnvARIPassword, EnvAdminToken}
 
 // Error is one problem in the configuration, located as precisely as known:
 // File and Line are empty/0 when the value did not come from a file (a
@@ -81,10 +87,54 @@ func Problems(err error) []*Error {
 	return out
 }
 
-// Load reads and decodes the TOML file at path over [Default]. It does not
-// apply the environment nor validate; see [ApplyEnv] and [Config.Validate].
+// MaxFileSize caps the size of a configuration file: a real one is a few
+// KiB; a file beyond 1 MiB is refused unread rather than read until memory
+// runs out (/dev/zero).
+const MaxFileSize = 1 << 20
+
+// ErrNotRegular is returned by [ReadFile] for a path that is not a regular
+// file (a FIFO, a device, a directory...).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is returned by [ReadFile] for a file over [MaxFileSize].
+var ErrTooLarge = fmt.Errorf("larger than %d bytes (%d KiB)", MaxFileSize, MaxFileSize>>10)
+
+// ReadFile reads a configuration file: only a regular file (a symlink to
+// one is fine) of at most [MaxFileSize] bytes. The file is opened
+// non-blocking, so a FIFO never blocks the caller (a FIFO without writer
+// would block open(2) forever, deaf to signals).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes: %w", path, fi.Size(), ErrTooLarge)
+	}
+	// The file may grow while it is read: read one byte past the cap.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// Load reads ([ReadFile]) and decodes the TOML file at path over [Default].
+// It does not apply the environment nor validate; see [ApplyEnv] and
+// [Config.Validate].
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
@@ -92,50 +142,95 @@ func Load(path string) (Config, error) {
 }
 
 // Parse decodes data (named name in errors) over [Default]. Unknown keys and
-// values of the wrong type are errors naming file, line and key; all
-// unknown keys are reported, not just the first.
+// values of the wrong type are errors naming file, line and key; all of
+// them are reported, not just the first. On error the Config is zero; see
+// [ParseAll] to validate the rest anyway.
 func Parse(name string, data []byte) (Config, error) {
-	cfg := Default()
-	pos := positions(data)
-	if err := durationTypes(name, pos); err != nil {
-		return Config{}, err
-	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&cfg)
+	cfg, _, err := ParseAll(name, data)
 	if err != nil {
-		strict := errors.As(err, new(*toml.StrictMissingError))
-		err = decodeError(name, pos, err)
-		// The decoder stops at the first value of the wrong type, before
-		// it reports unknown keys: report those too.
-		if !strict {
-			if unknown := unknownKeys(name, pos); unknown != nil {
-				for _, p := range Problems(err) {
-					unknown = append(unknown, p)
-				}
-				err = errors.Join(unknown...)
-			}
-		}
 		return Config{}, err
-	}
-	if err := appDefaults(&cfg, data); err != nil {
-		return Config{}, &Error{File: name, Msg: err.Error()}
 	}
 	return cfg, nil
 }
 
-// ParseAndValidate is [Parse] followed by [Config.Validate] whose errors
-// carry the file's line numbers.
+// ParseAll is [Parse] that, when the problems are with keys and values
+// (not the TOML syntax), also returns the configuration decoded without
+// them (those keys keep their defaults) and usable = true, so that
+// [Config.Validate] can report the other problems in the same pass.
+func ParseAll(name string, data []byte) (cfg Config, usable bool, err error) {
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return Config{}, false, decodeError(name, positions(data), err)
+	}
+	tc := typeChecker{name: name, ix: positions(data)}
+	tc.table(raw, reflect.TypeOf(Config{}), "")
+	if len(tc.errs) > 0 {
+		// Decode what is left: the document without the bad keys.
+		if data, err = toml.Marshal(raw); err != nil {
+			return Config{}, false, errors.Join(append(sortErrors(tc.errs), &Error{File: name, Msg: err.Error()})...)
+		}
+	}
+	cfg = Default()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		// Something the type check missed: report it too, by key only
+		// when data is the rewritten document.
+		var probs []error
+		for _, p := range Problems(decodeError(name, tc.ix, err)) {
+			if len(tc.errs) > 0 {
+				q := *p
+				q.Line, q.Col, q.File = 0, 0, ""
+				tc.ix.locate(name, &q)
+				p = &q
+			}
+			probs = append(probs, p)
+		}
+		return Config{}, false, errors.Join(append(sortErrors(tc.errs), probs...)...)
+	}
+	if err := appDefaults(&cfg, data); err != nil {
+		return Config{}, false, errors.Join(append(sortErrors(tc.errs), &Error{File: name, Msg: err.Error()})...)
+	}
+	return cfg, true, errors.Join(sortErrors(tc.errs)...)
+}
+
+// sortErrors orders *Error values by position (unlocated ones last, in
+// their order).
+func sortErrors(errs []error) []error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].(*Error), errs[j].(*Error)
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return errs
+}
+
+// ParseAndValidate is [ParseAll] followed by [Config.Validate] whose errors
+// carry the file's line numbers: every problem at once.
 func ParseAndValidate(name string, data []byte, env func(string) string) (Config, error) {
-	cfg, err := Parse(name, data)
-	if err != nil {
-		return cfg, err
+	cfg, usable, perr := ParseAll(name, data)
+	if !usable {
+		return cfg, perr
 	}
 	ApplyEnv(&cfg, env)
 	if err := cfg.Validate(); err != nil {
-		return cfg, Locate(err, name, data)
+		return cfg, errors.Join(append(asErrors(perr), asErrors(Locate(err, name, data))...)...)
 	}
-	return cfg, nil
+	return cfg, perr
+}
+
+// asErrors lists the *Error values of err as errors.
+func asErrors(err error) []error {
+	var out []error
+	for _, p := range Problems(err) {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Locate adds file name and line numbers from data to the *Error values of a
@@ -240,90 +335,13 @@ func appDefaults(cfg *Config, data []byte) error {
 	return nil
 }
 
-// keyIndex maps a key path ("ari.urls", "app[1].grace") to where it is
-// written and the kind of its value.
+// keyIndex maps a key path ("ari.urls", "app[1].grace") to where it and
+// its value are written.
 type keyIndex map[string]keyPos
 
 type keyPos struct {
-	line, col int
-	kind      unstable.Kind // of the value; Table for [table] headers
-	vline     int           // position of the value
-	vcol      int
-}
-
-// durationTypes rejects a duration written as anything but a string: the
-// decoder would hand a bare integer (grace = 2) to UnmarshalText without a
-// position.
-func durationTypes(name string, ix keyIndex) error {
-	durations := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
-			switch {
-			case f.Type == reflect.TypeOf(Duration{}):
-				durations[k] = true
-			case f.Type.Kind() == reflect.Struct:
-				walk(f.Type, k+".")
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				walk(f.Type.Elem(), k+".")
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	var errs []error
-	for k, p := range ix {
-		if durations[stripIndexes(k)] && p.kind != unstable.String {
-			errs = append(errs, &Error{File: name, Line: p.vline, Col: p.vcol, Key: stripIndexes(k),
-				Msg: fmt.Sprintf("wrong type: got a TOML %s, want a string such as \"2s\"", strings.ToLower(p.kind.String()))})
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
-	return errors.Join(errs...)
-}
-
-// unknownKeys reports the keys of ix that Config does not have, in line order.
-func unknownKeys(name string, ix keyIndex) []error {
-	known := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			k := prefix + strings.Split(f.Tag.Get("toml"), ",")[0]
-			known[k] = true
-			switch {
-			case f.Type == reflect.TypeOf(Duration{}):
-			case f.Type.Kind() == reflect.Struct:
-				walk(f.Type, k+".")
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				walk(f.Type.Elem(), k+".")
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	var errs []error
-	for k, p := range ix {
-		if !known[stripIndexes(k)] {
-			errs = append(errs, &Error{File: name, Line: p.line, Col: p.col, Key: stripIndexes(k), Msg: "unknown key"})
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
-	// A dotted or nested unknown key is reported once, at its first part.
-	var out []error
-	for _, e := range errs {
-		k := e.(*Error).Key
-		dup := false
-		for _, o := range out {
-			if strings.HasPrefix(k, o.(*Error).Key+".") {
-				dup = true
-			}
-		}
-		if !dup {
-			out = append(out, e)
-		}
-	}
-	return out
+	line, col   int // of the key
+	vline, vcol int // of the value (the key's for tables and arrays)
 }
 
 // stripIndexes turns "app[1].grace" into "app.grace".
@@ -386,13 +404,10 @@ func positions(data []byte) keyIndex {
 			return
 		}
 		s := p.Shape(r)
-		kp := keyPos{line: s.Start.Line, col: s.Start.Column, kind: unstable.Table, vline: s.Start.Line, vcol: s.Start.Column}
-		if v != nil {
-			kp.kind = v.Kind
-			if v.Raw.Length > 0 {
-				vs := p.Shape(v.Raw)
-				kp.vline, kp.vcol = vs.Start.Line, vs.Start.Column
-			}
+		kp := keyPos{line: s.Start.Line, col: s.Start.Column, vline: s.Start.Line, vcol: s.Start.Column}
+		if v != nil && v.Raw.Length > 0 {
+			vs := p.Shape(v.Raw)
+			kp.vline, kp.vcol = vs.Start.Line, vs.Start.Column
 		}
 		ix[k] = kp
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,18 +26,26 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i, s := range c.ARI.URLs {
 		key := fmt.Sprintf("ari.urls[%d]", i)
+		shown := RedactURL(s) // never echo a password the URL carries
 		u, err := url.Parse(s)
 		switch {
 		case err != nil:
-			bad(key, "not a URL: %v", err)
+			bad(key, "%q: not a URL: %v", shown, urlParseCause(err))
 		case u.Scheme != "http" && u.Scheme != "https":
-			bad(key, "%q: scheme must be http or https (the events socket follows: ws or wss)", s)
-		case u.Host == "":
-			bad(key, "%q: no host", s)
+			bad(key, "%q: scheme must be http or https (the events socket follows: ws or wss)", shown)
+		case u.Host == "" || u.Hostname() == "":
+			bad(key, "%q: no host", shown)
 		case u.User != nil:
-			bad(key, "%q: put credentials in ari.username / EIVR_ARI_PASSWORD, not in the URL", s)
+			bad(key, "%q: put credentials in ari.username / EIVR_ARI_PASSWORD, not in the URL", shown)
+		case u.Query().Has("api_key"):
+			bad(key, "%q: put credentials in ari.username / EIVR_ARI_PASSWORD, not in the URL", shown)
 		case seen[s]:
-			bad(key, "%q is listed twice", s)
+			bad(key, "%q is listed twice", shown)
+		}
+		if err == nil && u.Port() != "" {
+			if n, perr := strconv.ParseUint(u.Port(), 10, 16); perr != nil || n == 0 {
+				bad(key, "%q: port %s: want 1-65535", shown, u.Port())
+			}
 		}
 		seen[s] = true
 	}
@@ -82,8 +91,14 @@ func (c *Config) Validate() error {
 			bad(key+".sounds_dir", "%q is not an absolute path", a.SoundsDir)
 		}
 		for j, e := range a.Env {
-			if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsRune(e, 0) {
+			k, v, ok := strings.Cut(e, "=")
+			switch {
+			case !ok || k == "" || strings.ContainsRune(e, 0):
 				bad(fmt.Sprintf("%s.env[%d]", key, j), "%q: want NAME=value", e)
+			case slices.Contains(SecretEnv, k):
+				bad(fmt.Sprintf("%s.env[%d]", key, j), "%s is the gateway's own secret: programs never get it", k)
+			case v != "" && (v == c.ARI.Password || v == c.Admin.Token):
+				bad(fmt.Sprintf("%s.env[%d]", key, j), "%s: the value is the gateway's ARI password or admin token: programs never get the gateway's secrets", k)
 			}
 		}
 		if a.WriteBuffer < 1024 {

@@ -228,3 +228,54 @@ func FuzzMigrate(f *testing.F) {
 		}
 	})
 }
+
+// --write on a symlinked include (and a symlinked main file) rewrites the
+// link's target and keeps the link; it used to replace the link with a
+// regular file (issue 13 item 15).
+func TestApplyThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	etc := filepath.Join(dir, "etc")
+	for _, d := range []string{shared, etc} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	menus := "[menus]\nexten => 1,1,ExternalIVR(/bin/ivr(x),n)\n"
+	main := "[a]\nexten => 2,1,ExternalIVR(/bin/ivr(y))\n#include \"menus.conf\"\n"
+	for name, content := range map[string]string{"menus.conf": menus, "main.conf": main} {
+		if err := os.WriteFile(filepath.Join(shared, name), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "shared", name), filepath.Join(etc, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := filepath.Join(etc, "main.conf")
+	res, err := Scan(conf, "gw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := res.Apply()
+	if err != nil || len(written) != 2 {
+		t.Fatalf("Apply = %q, %v; want both files written", written, err)
+	}
+	for name, want := range map[string]string{
+		"menus.conf": "[menus]\nexten => 1,1,Stasis(gw,/bin/ivr(x),n)\n",
+		"main.conf":  "[a]\nexten => 2,1,Stasis(gw,/bin/ivr(y))\n#include \"menus.conf\"\n",
+	} {
+		link := filepath.Join(etc, name)
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a symlink (%v, %v)", link, fi.Mode(), err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(shared, name)); string(got) != want {
+			t.Errorf("target of %s:\n%q\nwant\n%q", name, got, want)
+		}
+		if fi, _ := os.Stat(filepath.Join(shared, name)); fi.Mode().Perm() != 0o640 {
+			t.Errorf("target of %s: mode %v, want 0640", name, fi.Mode())
+		}
+		if _, err := os.Stat(link + ".bak"); err != nil {
+			t.Errorf("no backup beside the link: %v", err)
+		}
+	}
+}

@@ -148,7 +148,9 @@ func (r *Result) StatusChecks() string {
 var ErrBackupExists = errors.New("backup file already exists")
 
 // Apply writes every changed file, first copying the original to
-// <file>.bak. It refuses to overwrite an existing backup.
+// <file>.bak. It refuses to overwrite an existing backup. A file reached
+// through a symlink is written through to the link's target (the backup is
+// still <link>.bak): the link is kept.
 func (r *Result) Apply() ([]string, error) {
 	var written []string
 	for _, f := range r.Files {
@@ -170,7 +172,13 @@ func (r *Result) Apply() ([]string, error) {
 		if err := os.WriteFile(f.Path+".bak", []byte(strings.Join(f.Lines, "")), fi.Mode().Perm()); err != nil {
 			return written, fmt.Errorf("backup: %w", err)
 		}
-		if err := writeAtomic(f.Path, []byte(strings.Join(f.NewLines, "")), fi.Mode().Perm()); err != nil {
+		// A symlinked file (an include shared between configurations) is
+		// rewritten where it lives: the link stays a link.
+		target, err := filepath.EvalSymlinks(f.Path)
+		if err != nil {
+			return written, fmt.Errorf("resolve %s: %w", f.Path, err)
+		}
+		if err := writeAtomic(target, []byte(strings.Join(f.NewLines, "")), fi.Mode().Perm()); err != nil {
 			return written, err
 		}
 		written = append(written, f.Path)
