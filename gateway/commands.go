@@ -124,6 +124,7 @@ func (s *session) cmdAnswer() {
 			s.up = true // the state event may come later (ari-12)
 			s.pl.start()
 			s.kick()
+			s.releaseEarly() // digits held before the answer (early.go)
 		},
 	})
 }

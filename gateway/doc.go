@@ -82,6 +82,16 @@
 // files directly in sounds/ (a false Z); it lists sounds/<dir>/<name> as
 // <name> in "language" <dir>, which the check maps back (ari-23).
 //
+// # DTMF before the answer (early.go)
+//
+// ARI reports caller digits on a channel in Stasis that is not Up (early
+// media, option n). Native reads frames only while Up, so the digits wait
+// in the channel's read queue and reach the script, in order, right after
+// T answers. The session holds them (at most MaxEarlyDTMF; more are
+// dropped with a warning and counted in Gateway.EarlyDTMFDropped) and
+// sends them when the channel becomes Up (T, or a ChannelStateChange to
+// Up), autoclear applied to each; a hang-up discards them.
+//
 // # Outcomes and EIVRGW_STATUS
 //
 // E and X continue at the next priority, H and a client that exits hang up,

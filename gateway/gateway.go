@@ -56,7 +56,9 @@ type Gateway struct {
 	prefix string // playback id prefix, random per gateway
 	pbSeq  atomic.Uint64
 	sSeq   atomic.Uint64
-	sounds soundChecker // GET /sounds cache shared by apps without sounds_dir
+	// earlyDropped counts DTMF digits dropped beyond MaxEarlyDTMF.
+	earlyDropped atomic.Uint64
+	sounds       soundChecker // GET /sounds cache shared by apps without sounds_dir
 
 	mu       sync.Mutex
 	apps     map[string]*appState
@@ -133,8 +135,13 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
+		earlyDropped: &g.earlyDropped,
 	}
 }
+
+// EarlyDTMFDropped returns how many caller digits received before the
+// answer were dropped because a session already held MaxEarlyDTMF.
+func (g *Gateway) EarlyDTMFDropped() uint64 { return g.earlyDropped.Load() }
 
 func (g *Gateway) newPlaybackID() string {
 	return "eivr-" + g.prefix + "-" + strconv.FormatUint(g.pbSeq.Add(1), 10)

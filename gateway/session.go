@@ -54,13 +54,15 @@ type sessionEnv struct {
 	now     func() time.Time
 	newID   func() string // playback ids (unique per gateway)
 
-	idleSilence  bool          // POST /silence whenever the playlist is empty (§3.5)
-	stopTimeout  time.Duration // wait for PlaybackFinished after a stop
-	flushTimeout time.Duration // wait for pending variable sets before leaving
-	callTimeout  time.Duration // each REST call of the end sequence
-	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
-	closeTimeout time.Duration // client Close
-	trace        bool          // log every command, event line and ARI event at Debug
+	idleSilence  bool           // POST /silence whenever the playlist is empty (§3.5)
+	stopTimeout  time.Duration  // wait for PlaybackFinished after a stop
+	flushTimeout time.Duration  // wait for pending variable sets before leaving
+	callTimeout  time.Duration  // each REST call of the end sequence
+	goneGrace    time.Duration  // after the client is gone, wait this long for its last commands
+	closeTimeout time.Duration  // client Close
+	trace        bool           // log every command, event line and ARI event at Debug
+	earlyDropped *atomic.Uint64 // digits dropped beyond MaxEarlyDTMF (early.go); may be nil
+	earlyLimit   int            // digits held before the answer; 0 = MaxEarlyDTMF
 }
 
 // endAction is what happens to the channel when a session ends.
@@ -129,6 +131,7 @@ type session struct {
 	ackOwed    bool
 	out        *outcome
 	buf        []byte
+	early      []byte // DTMF received before the answer (early.go)
 }
 
 type overlayValue struct {
@@ -441,16 +444,17 @@ func (s *session) onEvent(ev *ari.Event) {
 		s.up = ev.Channel.State == "Up"
 		if s.up && !wasUp {
 			s.kick()
+			s.releaseEarly()
 		}
 	case ari.KindChannelDtmfReceived:
-		if !s.up || s.hungUp || len(ev.Digit) != 1 {
+		if s.hungUp || len(ev.Digit) != 1 {
 			return
 		}
-		s.send(ev.Digit[0], "")
-		if s.autoclear {
-			s.interrupt() // §7.3: after the digit
-			s.kick()
+		if !s.up {
+			s.holdDigit(ev.Digit[0]) // delivered after the answer, as native
+			return
 		}
+		s.deliverDigit(ev.Digit[0])
 	case ari.KindChannelHangupRequest:
 		s.onHangup()
 	case ari.KindStasisEnd:
@@ -473,6 +477,7 @@ func (s *session) onHangup() {
 		return
 	}
 	s.hungUp = true
+	s.discardEarly()
 	s.pl.halt() // no T/D/F for the playlist; Asterisk fails the playback itself
 	s.silenceOn = false
 	switch {

@@ -301,3 +301,24 @@ func TestWaitEndAfterClose(t *testing.T) {
 		t.Fatalf("live call after Close: %v", err)
 	}
 }
+
+// Real ARI sends ChannelDtmfReceived for a channel in Stasis that is not
+// Up (early media; issue 12, measured on Asterisk 22.10.1), with the state
+// of the channel unchanged.
+func TestDTMFOnUnansweredChannel(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{})
+	if st := gw.expect("StasisStart")[0].str("channel", "state"); st == "Up" {
+		t.Fatalf("channel state %q, want not Up", st)
+	}
+	if err := s.PressDTMFs(context.Background(), id, "12", 100*time.Millisecond, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"1", "2"} {
+		e := gw.expect("ChannelDtmfReceived")[0]
+		if e.str("digit") != d || e.str("channel", "state") == "Up" {
+			t.Fatalf("dtmf %v", e)
+		}
+	}
+}
