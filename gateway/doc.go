@@ -114,8 +114,11 @@
 //
 // The first ChannelHangupRequest or StasisEnd (also an AMI Redirect, Q29)
 // sends H and ends the session; with option i it sends I,HANGUP once and the
-// client keeps the session (S/A/I/O get Z, G works while the channel
-// exists, V fails: the channel left Stasis); with option d nothing is sent.
+// client keeps the session (S/A/I/O get Z, V fails: the channel left
+// Stasis); with option d nothing is sent. G asks Asterisk while the channel
+// exists; when Asterisk cannot answer (the channel is gone, or a value is
+// not UTF-8) it answers from what the session knows (known.go): its own V
+// values, values G read, and the channelvars of its channel's snapshots.
 // Stasis() on a hung-up channel (h extension) gets StasisStart and StasisEnd
 // at once and every POST then fails (ari-26): option d there gives P, G, Z
 // for S/A and E/H as native, but V cannot write and the dialplan does not

@@ -131,7 +131,8 @@ type session struct {
 	ackOwed    bool
 	out        *outcome
 	buf        []byte
-	early      []byte // DTMF received before the answer (early.go)
+	early      []byte                // DTMF received before the answer (early.go)
+	known      map[string]knownValue // values G falls back on (known.go)
 }
 
 type overlayValue struct {
@@ -187,6 +188,7 @@ func (s *session) run(ctx, base context.Context) outcome {
 	if s.refusal != nil {
 		s.out = s.refusal
 	} else {
+		s.noteSnapshot(&s.first)
 		s.start(ctx)
 	}
 	for s.out == nil {
@@ -438,6 +440,7 @@ func (s *session) onEvent(ev *ari.Event) {
 	if ev.Channel.ID == s.ch && ev.Channel.Language != "" {
 		s.lang = ev.Channel.Language
 	}
+	s.noteSnapshot(&ev.Channel)
 	switch ev.Kind {
 	case ari.KindChannelStateChange:
 		wasUp := s.up
