@@ -56,6 +56,8 @@ func TestRESTCalls(t *testing.T) {
 			func() (any, error) { return c.GetPlayback(ctx, "pb1") }, wantPlayback},
 		{"stop playback", "DELETE", "/playbacks/pb1", url.Values{}, "", 204, "",
 			func() (any, error) { return nil, c.StopPlayback(ctx, "pb1") }, nil},
+		{"get global variable", "GET", "/asterisk/variable", url.Values{"variable": {"ASTDATADIR"}}, "", 200, `{"value":"/var/lib/asterisk"}`,
+			func() (any, error) { return c.GetGlobalVariable(ctx, "ASTDATADIR") }, "/var/lib/asterisk"},
 		{"get variable", "GET", "/channels/c1/variable", url.Values{"variable": {"CALLERID(num)"}}, "", 200, `{"value":"5551234"}`,
 			func() (any, error) { return c.GetVariable(ctx, "c1", "CALLERID(num)") }, "5551234"},
 		{"set variable", "POST", "/channels/c1/variable", url.Values{"variable": {"A"}, "value": {"x=y&z"}}, "", 204, "",

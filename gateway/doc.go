@@ -77,10 +77,16 @@
 // channel's language fallbacks (exact parity); else against GET /sounds,
 // fetched once per SoundsTTL for the whole gateway and never on another
 // call's session loop, with EIVR's language order applied to the formats'
-// languages. GET /sounds cannot see absolute paths and URLs (accepted
-// unchecked: a missing one is then skipped silently instead of a Z) nor
-// files directly in sounds/ (a false Z); it lists sounds/<dir>/<name> as
-// <name> in "language" <dir>, which the check maps back (ari-23).
+// languages. Names are resolved as ast_fileexists resolves them
+// (soundTree.exists: <lang>/<name>, or <dir>/<lang>/<file> for an absolute
+// path, ".." resolved, no extension appended in the index); absolute paths
+// are checked when they lie in <ASTDATADIR>/sounds (the data directory
+// from GET /asterisk/variable). GET /sounds cannot see URLs, absolute paths
+// elsewhere and names that climb out of the tree (accepted unchecked: a
+// missing one is then skipped silently instead of a Z; STAT() is a
+// dangerous function ARI refuses) nor files directly in sounds/ (a false
+// Z); it lists sounds/<dir>/<name> as <name> in "language" <dir>, which the
+// check maps back (ari-23).
 //
 // # DTMF before the answer (early.go)
 //

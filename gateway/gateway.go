@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,13 +185,21 @@ func (r readerSource) next() (command, error) {
 	}
 }
 
-// soundsAdapter turns GET /sounds into an index id -> languages.
+// soundsAdapter turns GET /sounds into an index id -> languages, and asks
+// Asterisk for its data directory (GET /asterisk/variable ASTDATADIR, when
+// the client can) so that absolute paths into the sounds directory can be
+// checked too.
 type soundsAdapter struct{ c ARI }
 
-func (a soundsAdapter) soundIndex(ctx context.Context) (map[string][]string, error) {
+// globalVars is GET /asterisk/variable (satisfied by *ari.Client).
+type globalVars interface {
+	GetGlobalVariable(ctx context.Context, name string) (string, error)
+}
+
+func (a soundsAdapter) soundIndex(ctx context.Context) (soundTree, error) {
 	list, err := a.c.Sounds(ctx, "")
 	if err != nil {
-		return nil, err
+		return soundTree{}, err
 	}
 	idx := make(map[string][]string, len(list))
 	for _, s := range list {
@@ -200,7 +209,14 @@ func (a soundsAdapter) soundIndex(ctx context.Context) (map[string][]string, err
 			}
 		}
 	}
-	return idx, nil
+	tree := soundTree{ids: idx}
+	if g, ok := a.c.(globalVars); ok {
+		// A failure only leaves absolute paths unchecked.
+		if dir, err := g.GetGlobalVariable(ctx, "ASTDATADIR"); err == nil && strings.HasPrefix(dir, "/") {
+			tree.root = path.Join(dir, "sounds")
+		}
+	}
+	return tree, nil
 }
 
 func contains(list []string, s string) bool {
