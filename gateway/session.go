@@ -54,14 +54,16 @@ type sessionEnv struct {
 	now     func() time.Time
 	newID   func() string // playback ids (unique per gateway)
 
-	idleSilence  bool           // POST /silence whenever the playlist is empty (§3.5)
-	stopTimeout  time.Duration  // wait for PlaybackFinished after a stop
-	flushTimeout time.Duration  // wait for pending variable sets before leaving
-	callTimeout  time.Duration  // each REST call of the end sequence
-	goneGrace    time.Duration  // after the client is gone, wait this long for its last commands
-	closeTimeout time.Duration  // client Close
-	trace        bool           // log every command, event line and ARI event at Debug
-	earlyDropped *atomic.Uint64 // digits dropped beyond MaxEarlyDTMF (early.go); may be nil
+	idleSilence  bool          // POST /silence whenever the playlist is empty (§3.5)
+	stopTimeout  time.Duration // wait for PlaybackFinished after a stop
+	flushTimeout time.Duration // wait for pending variable sets before leaving
+	callTimeout  time.Duration // each REST call of the end sequence
+	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
+	closeTimeout time.Duration // client Close
+	trace        bool          // log every command, event line and ARI event at Debug
+
+	// DTMF before the answer (early.go)
+	earlyDropped *atomic.Uint64 // digits dropped beyond MaxEarlyDTMF; may be nil
 	earlyLimit   int            // digits held before the answer; 0 = MaxEarlyDTMF
 }
 
