@@ -633,6 +633,27 @@ func (s *scanner) stringsField(dst *[]string, field string) error {
 	return err
 }
 
+// strMap reads an object of strings (null values read as ""); null
+// leaves dst unchanged.
+func (s *scanner) strMap(dst *map[string]string, field string) error {
+	if ok, err := s.object(field); !ok || err != nil {
+		return err
+	}
+	m := make(map[string]string)
+	*dst = m
+	for first := true; ; first = false {
+		key, ok, err := s.nextKey(first)
+		if err != nil || !ok {
+			return err
+		}
+		var v string
+		if err := s.strField(&v, field); err != nil {
+			return err
+		}
+		m[key] = v
+	}
+}
+
 // object is the prologue of every nested object reader: it handles null and
 // wrong types and reports whether an object follows.
 func (s *scanner) object(field string) (bool, error) {
@@ -746,6 +767,8 @@ func (s *scanner) channel(ch *Channel, field string) error {
 			err = s.dialplan(&ch.Dialplan, key)
 		case "creationtime":
 			err = s.timeField(&ch.CreationTime, key)
+		case "channelvars":
+			err = s.strMap(&ch.ChannelVars, key)
 		default:
 			err = s.skip()
 		}

@@ -33,16 +33,17 @@ type refDialplan struct {
 }
 
 type refChannel struct {
-	ID           string      `json:"id"`
-	Name         string      `json:"name"`
-	State        string      `json:"state"`
-	ProtocolID   string      `json:"protocol_id"`
-	AccountCode  string      `json:"accountcode"`
-	Language     string      `json:"language"`
-	Caller       refCallerID `json:"caller"`
-	Connected    refCallerID `json:"connected"`
-	Dialplan     refDialplan `json:"dialplan"`
-	CreationTime string      `json:"creationtime"`
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	State        string            `json:"state"`
+	ProtocolID   string            `json:"protocol_id"`
+	AccountCode  string            `json:"accountcode"`
+	Language     string            `json:"language"`
+	Caller       refCallerID       `json:"caller"`
+	Connected    refCallerID       `json:"connected"`
+	Dialplan     refDialplan       `json:"dialplan"`
+	CreationTime string            `json:"creationtime"`
+	ChannelVars  map[string]string `json:"channelvars"`
 }
 
 type refPlayback struct {
@@ -101,6 +102,7 @@ func (c refChannel) event() Channel {
 		Connected:    CallerID(c.Connected),
 		Dialplan:     DialplanCEP(c.Dialplan),
 		CreationTime: refTime(c.CreationTime),
+		ChannelVars:  c.ChannelVars,
 	}
 }
 
@@ -265,6 +267,14 @@ func TestDecodeTable(t *testing.T) {
 					t.Errorf("got %+v", ev)
 				}
 			}},
+		{name: "channelvars", frame: `{"type":"ChannelHangupRequest","channel":{"id":"c","channelvars":{"PRESET":"preset-value","EMPTY":"","N":null}}}`,
+			check: func(t *testing.T, ev *Event) {
+				want := map[string]string{"PRESET": "preset-value", "EMPTY": "", "N": ""}
+				if !reflect.DeepEqual(ev.Channel.ChannelVars, want) {
+					t.Errorf("got %#v", ev.Channel.ChannelVars)
+				}
+			}},
+		{name: "channelvars wrong type", frame: `{"type":"StasisStart","channel":{"channelvars":{"A":1}}}`, err: "channelvars"},
 		{name: "escapes", frame: `{"type":"ChannelVarset","variable":"a\"b\\c\/d","value":"\b\f\n\r\t\u0041\u00e9\u20ac\ud83d\ude00"}`,
 			check: func(t *testing.T, ev *Event) {
 				if ev.Variable != `a"b\c/d` || ev.Value != "\b\f\n\r\tAé€😀" {

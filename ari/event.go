@@ -145,6 +145,10 @@ type Channel struct {
 	Caller, Connected                                  CallerID
 	Dialplan                                           DialplanCEP
 	CreationTime                                       time.Time
+	// ChannelVars are the variables ari.conf's channelvars names, as of
+	// this snapshot (nil when none are configured). Asterisk leaves out a
+	// variable whose value is not valid UTF-8.
+	ChannelVars map[string]string
 }
 
 // CallerID is ARI's CallerID object.

@@ -302,6 +302,23 @@ func (c *Client) StopPlayback(ctx context.Context, playbackID string) error {
 	return err
 }
 
+// GetGlobalVariable reads a global variable (GET /asterisk/variable);
+// Asterisk also answers its built-in directories there (ASTDATADIR...).
+func (c *Client) GetGlobalVariable(ctx context.Context, name string) (string, error) {
+	path := "/asterisk/variable"
+	b, err := c.do(ctx, request{method: "GET", path: path, query: url.Values{"variable": {name}}})
+	if err != nil {
+		return "", err
+	}
+	var v struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "", &Error{Method: "GET", Path: path, Status: 200, Message: "reply does not decode: " + err.Error()}
+	}
+	return v.Value, nil
+}
+
 // GetVariable reads a channel variable or function (GET
 // /channels/{id}/variable). An unset variable is ErrVariableNotSet; an
 // unknown channel is ErrNotFound.

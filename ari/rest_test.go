@@ -17,7 +17,8 @@ const channelJSON = `{"id":"c 1","name":"Local/s@in-00000001;2","state":"Ring","
 var wantChannel = Channel{ID: "c 1", Name: "Local/s@in-00000001;2", State: "Ring", Language: "en",
 	Caller:       CallerID{Name: "Test Caller", Number: "5551234"},
 	Dialplan:     DialplanCEP{Context: "in", Exten: "s", Priority: 2, AppName: "Stasis", AppData: "gw,a"},
-	CreationTime: time.Date(2026, 11, 23, 18, 2, 57, 439e6, time.UTC)}
+	CreationTime: time.Date(2026, 11, 23, 18, 2, 57, 439e6, time.UTC),
+	ChannelVars:  map[string]string{"X": "1"}}
 
 const playbackJSON = `{"id":"pb1","media_uri":"sound:hello-world","target_uri":"channel:c 1","language":"en","state":"queued"}`
 
@@ -55,6 +56,8 @@ func TestRESTCalls(t *testing.T) {
 			func() (any, error) { return c.GetPlayback(ctx, "pb1") }, wantPlayback},
 		{"stop playback", "DELETE", "/playbacks/pb1", url.Values{}, "", 204, "",
 			func() (any, error) { return nil, c.StopPlayback(ctx, "pb1") }, nil},
+		{"get global variable", "GET", "/asterisk/variable", url.Values{"variable": {"ASTDATADIR"}}, "", 200, `{"value":"/var/lib/asterisk"}`,
+			func() (any, error) { return c.GetGlobalVariable(ctx, "ASTDATADIR") }, "/var/lib/asterisk"},
 		{"get variable", "GET", "/channels/c1/variable", url.Values{"variable": {"CALLERID(num)"}}, "", 200, `{"value":"5551234"}`,
 			func() (any, error) { return c.GetVariable(ctx, "c1", "CALLERID(num)") }, "5551234"},
 		{"set variable", "POST", "/channels/c1/variable", url.Values{"variable": {"A"}, "value": {"x=y&z"}}, "", 204, "",

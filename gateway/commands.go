@@ -127,6 +127,7 @@ func (s *session) cmdAnswer() {
 			s.up = true // the state event may come later (ari-12)
 			s.pl.start()
 			s.kick()
+			s.releaseEarly() // digits held before the answer (early.go)
 		},
 	})
 }
@@ -147,6 +148,7 @@ func (s *session) cmdSet(param []byte) {
 				s.overlay = make(map[string]overlayValue)
 			}
 			s.overlay[name] = overlayValue{value: value, seq: seq}
+			s.remember(name, value, true) // G after a hang-up, or of bytes Asterisk cannot encode (known.go)
 		}
 		if name == "CHANNEL(language)" {
 			s.lang = value // the existence check follows the new language
@@ -180,6 +182,7 @@ func (s *session) cmdGet(param []byte) {
 	s.pause()
 	ch := s.ch
 	s.wg.Add(1)
+	errs := make([]error, len(names))
 	go func() {
 		defer s.wg.Done()
 		for _, i := range need {
@@ -187,9 +190,17 @@ func (s *session) cmdGet(param []byte) {
 			if err != nil && !isVariableNotSet(err) {
 				s.log.Debug("get variable failed", "variable", names[i], "err", err)
 			}
-			values[i] = v
+			values[i], errs[i] = v, err
 		}
 		s.post(func() {
+			for _, i := range need {
+				if errs[i] == nil {
+					s.remember(names[i], values[i], false)
+				} else if v, ok := s.recall(names[i], errs[i]); ok {
+					s.log.Debug("G answered from the session's memory", "variable", names[i], "err", errs[i])
+					values[i] = v
+				}
+			}
 			s.send('G', joinG(names, values))
 			s.unpause()
 		})

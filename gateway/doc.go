@@ -77,10 +77,26 @@
 // channel's language fallbacks (exact parity); else against GET /sounds,
 // fetched once per SoundsTTL for the whole gateway and never on another
 // call's session loop, with EIVR's language order applied to the formats'
-// languages. GET /sounds cannot see absolute paths and URLs (accepted
-// unchecked: a missing one is then skipped silently instead of a Z) nor
-// files directly in sounds/ (a false Z); it lists sounds/<dir>/<name> as
-// <name> in "language" <dir>, which the check maps back (ari-23).
+// languages. Names are resolved as ast_fileexists resolves them
+// (soundTree.exists: <lang>/<name>, or <dir>/<lang>/<file> for an absolute
+// path, ".." resolved, no extension appended in the index); absolute paths
+// are checked when they lie in <ASTDATADIR>/sounds (the data directory
+// from GET /asterisk/variable). GET /sounds cannot see URLs, absolute paths
+// elsewhere and names that climb out of the tree (accepted unchecked: a
+// missing one is then skipped silently instead of a Z; STAT() is a
+// dangerous function ARI refuses) nor files directly in sounds/ (a false
+// Z); it lists sounds/<dir>/<name> as <name> in "language" <dir>, which the
+// check maps back (ari-23).
+//
+// # DTMF before the answer (early.go)
+//
+// ARI reports caller digits on a channel in Stasis that is not Up (early
+// media, option n). Native reads frames only while Up, so the digits wait
+// in the channel's read queue and reach the script, in order, right after
+// T answers. The session holds them (at most MaxEarlyDTMF; more are
+// dropped with a warning and counted in Gateway.EarlyDTMFDropped) and
+// sends them when the channel becomes Up (T, or a ChannelStateChange to
+// Up), autoclear applied to each; a hang-up discards them.
 //
 // # Outcomes and EIVRGW_STATUS
 //
@@ -106,8 +122,11 @@
 //
 // The first ChannelHangupRequest or StasisEnd (also an AMI Redirect, Q29)
 // sends H and ends the session; with option i it sends I,HANGUP once and the
-// client keeps the session (S/A/I/O get Z, G works while the channel
-// exists, V fails: the channel left Stasis); with option d nothing is sent.
+// client keeps the session (S/A/I/O get Z, V fails: the channel left
+// Stasis); with option d nothing is sent. G asks Asterisk while the channel
+// exists; when Asterisk cannot answer (the channel is gone, or a value is
+// not UTF-8) it answers from what the session knows (known.go): its own V
+// values, values G read, and the channelvars of its channel's snapshots.
 // Stasis() on a hung-up channel (h extension) gets StasisStart and StasisEnd
 // at once and every POST then fails (ari-26): option d there gives P, G, Z
 // for S/A and E/H as native, but V cannot write and the dialplan does not

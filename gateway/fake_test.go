@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 )
@@ -33,6 +34,7 @@ type fakeOps struct {
 	failAns  bool
 	stopErr  error
 	stopErrs []error // consumed one per StopPlayback before stopErr
+	gone     bool    // the channel is destroyed: variable calls get 404
 }
 
 func newFakeOps() *fakeOps {
@@ -103,9 +105,15 @@ func (f *fakeOps) GetVariable(ctx context.Context, ch, name string) (string, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gone {
+		return "", ari.ErrNotFound
+	}
 	v, ok := f.vars[name]
 	if !ok {
 		return "", ari.ErrVariableNotSet
+	}
+	if !utf8.ValidString(v) { // as Asterisk 22.10.1: its JSON cannot hold it
+		return "", &ari.Error{Method: "GET", Path: "/variable", Status: 500, Message: "Allocation failed"}
 	}
 	return v, nil
 }
@@ -115,8 +123,11 @@ func (f *fakeOps) SetVariable(ctx context.Context, ch, name, value string) error
 		return err
 	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone {
+		return ari.ErrNotFound
+	}
 	f.vars[name] = value
-	f.mu.Unlock()
 	return nil
 }
 func (f *fakeOps) Continue(ctx context.Context, ch, c, e string, p int, l string) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,7 +58,9 @@ type Gateway struct {
 	prefix string // playback id prefix, random per gateway
 	pbSeq  atomic.Uint64
 	sSeq   atomic.Uint64
-	sounds soundChecker // GET /sounds cache shared by apps without sounds_dir
+	// earlyDropped counts DTMF digits dropped beyond MaxEarlyDTMF.
+	earlyDropped atomic.Uint64
+	sounds       soundChecker // GET /sounds cache shared by apps without sounds_dir
 
 	mu       sync.Mutex
 	apps     map[string]*appState
@@ -148,8 +151,13 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		maxPending:   g.cfg.MaxPendingOps,
 		stats:        &g.stats,
 		wire:         g.cfg.Wire,
+		earlyDropped: &g.earlyDropped,
 	}
 }
+
+// EarlyDTMFDropped returns how many caller digits received before the
+// answer were dropped because a session already held MaxEarlyDTMF.
+func (g *Gateway) EarlyDTMFDropped() uint64 { return g.earlyDropped.Load() }
 
 func (g *Gateway) newPlaybackID() string {
 	return "eivr-" + g.prefix + "-" + strconv.FormatUint(g.pbSeq.Add(1), 10)
@@ -192,13 +200,21 @@ func (r readerSource) next() (command, error) {
 	}
 }
 
-// soundsAdapter turns GET /sounds into an index id -> languages.
+// soundsAdapter turns GET /sounds into an index id -> languages, and asks
+// Asterisk for its data directory (GET /asterisk/variable ASTDATADIR, when
+// the client can) so that absolute paths into the sounds directory can be
+// checked too.
 type soundsAdapter struct{ c ARI }
 
-func (a soundsAdapter) soundIndex(ctx context.Context) (map[string][]string, error) {
+// globalVars is GET /asterisk/variable (satisfied by *ari.Client).
+type globalVars interface {
+	GetGlobalVariable(ctx context.Context, name string) (string, error)
+}
+
+func (a soundsAdapter) soundIndex(ctx context.Context) (soundTree, error) {
 	list, err := a.c.Sounds(ctx, "")
 	if err != nil {
-		return nil, err
+		return soundTree{}, err
 	}
 	idx := make(map[string][]string, len(list))
 	for _, s := range list {
@@ -208,7 +224,14 @@ func (a soundsAdapter) soundIndex(ctx context.Context) (map[string][]string, err
 			}
 		}
 	}
-	return idx, nil
+	tree := soundTree{ids: idx}
+	if g, ok := a.c.(globalVars); ok {
+		// A failure only leaves absolute paths unchecked.
+		if dir, err := g.GetGlobalVariable(ctx, "ASTDATADIR"); err == nil && strings.HasPrefix(dir, "/") {
+			tree.root = path.Join(dir, "sounds")
+		}
+	}
+	return tree, nil
 }
 
 func contains(list []string, s string) bool {

@@ -65,6 +65,10 @@ type sessionEnv struct {
 	flushMax     time.Duration  // hard bound of the wait for pending sets at the end (0 = 10 × flushTimeout)
 	stats        *lifeStats     // the gateway's lifecycle counters (nil in unit tests)
 	wire         func(WireLine) // Config.Wire (nil = none)
+
+	// DTMF before the answer (early.go)
+	earlyDropped *atomic.Uint64 // digits dropped beyond MaxEarlyDTMF; may be nil
+	earlyLimit   int            // digits held before the answer; 0 = MaxEarlyDTMF
 }
 
 // endAction is what happens to the channel when a session ends.
@@ -139,6 +143,8 @@ type session struct {
 	ackOwed    bool
 	out        *outcome
 	buf        []byte
+	early      []byte                // DTMF received before the answer (early.go)
+	known      map[string]knownValue // values G falls back on (known.go)
 }
 
 type overlayValue struct {
@@ -194,6 +200,7 @@ func (s *session) run(ctx, base context.Context) outcome {
 	if s.refusal != nil {
 		s.out = s.refusal
 	} else {
+		s.noteSnapshot(&s.first)
 		s.start(ctx)
 	}
 	for s.out == nil {
@@ -468,22 +475,24 @@ func (s *session) onEvent(ev *ari.Event) {
 	if ev.Channel.ID == s.ch && ev.Channel.Language != "" {
 		s.lang = ev.Channel.Language
 	}
+	s.noteSnapshot(&ev.Channel)
 	switch ev.Kind {
 	case ari.KindChannelStateChange:
 		wasUp := s.up
 		s.up = ev.Channel.State == "Up"
 		if s.up && !wasUp {
 			s.kick()
+			s.releaseEarly()
 		}
 	case ari.KindChannelDtmfReceived:
-		if !s.up || s.hungUp || len(ev.Digit) != 1 {
+		if s.hungUp || len(ev.Digit) != 1 {
 			return
 		}
-		s.send(ev.Digit[0], "")
-		if s.autoclear {
-			s.interrupt() // §7.3: after the digit
-			s.kick()
+		if !s.up {
+			s.holdDigit(ev.Digit[0]) // delivered after the answer, as native
+			return
 		}
+		s.deliverDigit(ev.Digit[0])
 	case ari.KindChannelHangupRequest:
 		s.onHangup()
 	case ari.KindStasisEnd:
@@ -509,6 +518,7 @@ func (s *session) onHangup() {
 		return
 	}
 	s.hungUp = true
+	s.discardEarly()
 	s.pl.halt() // no T/D/F for the playlist; Asterisk fails the playback itself
 	s.silenceOn = false
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -85,16 +86,26 @@ func (d diskSounds) exists(name, lang string) bool {
 	return false
 }
 
-// soundLister is GET /sounds (satisfied by an adapter on *ari.Client):
-// every sound id with the languages it exists in.
+// soundTree is what the ARI-based check knows of Asterisk's sounds
+// directory: GET /sounds (every sound id with the languages it exists in)
+// and, when Asterisk tells it (GET /asterisk/variable ASTDATADIR), the
+// directory's absolute path.
+type soundTree struct {
+	ids  map[string][]string // sound id -> languages
+	root string              // <ASTDATADIR>/sounds; "" = unknown
+}
+
+// soundLister fetches the sound tree (satisfied by an adapter on
+// *ari.Client).
 type soundLister interface {
-	soundIndex(ctx context.Context) (map[string][]string, error)
+	soundIndex(ctx context.Context) (soundTree, error)
 }
 
 // ariSounds checks names against a cached GET /sounds (ari-mapping.md
 // §5.2). The index is fetched once per ttl by one caller at a time; other
 // callers wait for it only in check, never in cached. Names the index
-// cannot represent (absolute paths, URLs) are accepted.
+// cannot represent (URLs, absolute paths outside the sounds directory or
+// with the directory unknown, relative names that leave it) are accepted.
 type ariSounds struct {
 	lister soundLister
 	ttl    time.Duration
@@ -102,21 +113,21 @@ type ariSounds struct {
 	log    *slog.Logger
 
 	mu       sync.Mutex
-	index    map[string][]string
+	tree     *soundTree
 	fetched  time.Time
 	fetching chan struct{} // non-nil while a fetch runs; closed when done
 }
 
 func (a *ariSounds) cached(name, lang string) (bool, bool) {
-	if remote(name) || strings.HasPrefix(name, "/") {
+	if remote(name) {
 		return true, true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.index == nil || a.now().Sub(a.fetched) > a.ttl {
+	if a.tree == nil || a.now().Sub(a.fetched) > a.ttl {
 		return false, false
 	}
-	return lookup(a.index, name, lang), true
+	return a.tree.exists(name, lang), true
 }
 
 func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
@@ -129,12 +140,12 @@ func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
 		wait = make(chan struct{})
 		a.fetching = wait
 		a.mu.Unlock()
-		idx, err := a.lister.soundIndex(ctx)
+		tree, err := a.lister.soundIndex(ctx)
 		a.mu.Lock()
 		if err != nil {
 			a.log.Warn("GET /sounds failed; accepting file names unchecked", "err", err)
 		} else {
-			a.index, a.fetched = idx, a.now()
+			a.tree, a.fetched = &tree, a.now()
 		}
 		a.fetching = nil
 		close(wait)
@@ -148,29 +159,65 @@ func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
 		a.mu.Lock()
 	}
 	defer a.mu.Unlock()
-	if a.index == nil {
+	if a.tree == nil {
 		return true
 	}
-	return lookup(a.index, name, lang)
+	return a.tree.exists(name, lang)
 }
 
-func lookup(index map[string][]string, name, lang string) bool {
-	have := index[name]
-	if len(have) == 0 {
-		// GET /sounds takes every top-level directory for a language:
-		// sounds/custom/foo.gsm is sound "foo" in language "custom"
-		// (ari-23), while EIVR and play find it as "custom/foo".
-		if dir, rest, ok := strings.Cut(name, "/"); ok && contains(index[rest], dir) {
-			return true
-		}
-		return false
-	}
+// virtualRoot stands for <datadir>/sounds when Asterisk's data directory is
+// unknown: relative names are resolved against it as Asterisk resolves
+// them against the real one; a name that climbs above it is outside.
+const virtualRoot = "/\x00datadir/sounds"
+
+// exists mimics ast_fileexists (main/file.c) for name in the channel
+// language lang (eivr-protocol.md §7.6): for each language of the search
+// order, a relative name is <sounds>/<lang>/<name>, an absolute one
+// <dir>/<lang>/<file>; the path is resolved ("../sounds/en/beep" re-enters
+// the tree) and looked up in the index, whose ids never carry the format
+// extension (so "beep.gsm" does not exist, as natively, where the
+// extension is appended to it). Paths the index cannot see are accepted.
+func (t *soundTree) exists(name, lang string) bool {
 	for _, l := range languages(lang) {
-		for _, h := range have {
-			if h == l {
-				return true
-			}
+		rel, inside := t.relPath(name, l)
+		if !inside {
+			return true // not checkable through ARI: accepted unchecked
+		}
+		if t.has(rel) {
+			return true
 		}
 	}
 	return false
+}
+
+// relPath is the path of name in language l relative to the sounds
+// directory, and whether it lies inside it.
+func (t *soundTree) relPath(name, l string) (string, bool) {
+	var full, root string
+	if strings.HasPrefix(name, "/") {
+		if t.root == "" {
+			return "", false
+		}
+		root = t.root
+		dir, file := path.Split(name)
+		full = path.Join(dir, l, file)
+	} else {
+		root = t.root
+		if root == "" {
+			root = virtualRoot
+		}
+		full = path.Join(root, l, name)
+	}
+	rel, ok := strings.CutPrefix(full, strings.TrimSuffix(root, "/")+"/")
+	return rel, ok && rel != ""
+}
+
+// has reports whether the sound at rel (relative to the sounds directory,
+// no extension) is in the index. GET /sounds takes every top-level
+// directory for a language: sounds/custom/foo.gsm is sound "foo" in
+// language "custom" (ari-23), sounds/en/digits/1.gsm is "digits/1" in
+// "en". A file directly in sounds/ is not listed (a false Z, README).
+func (t *soundTree) has(rel string) bool {
+	dir, id, ok := strings.Cut(rel, "/")
+	return ok && contains(t.ids[id], dir)
 }

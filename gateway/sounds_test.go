@@ -68,20 +68,21 @@ func TestDiskSounds(t *testing.T) {
 }
 
 type fakeLister struct {
+	root  string // ASTDATADIR/sounds as Asterisk reported it
 	calls atomic.Int32
 	gate  chan struct{}
 	err   error
 }
 
-func (f *fakeLister) soundIndex(ctx context.Context) (map[string][]string, error) {
+func (f *fakeLister) soundIndex(ctx context.Context) (soundTree, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
 		<-f.gate
 	}
 	if f.err != nil {
-		return nil, f.err
+		return soundTree{}, f.err
 	}
-	return map[string][]string{"beep": {"en"}, "digits/1": {"en"}, "bonjour": {"fr"}, "foo": {"custom"}}, nil
+	return soundTree{root: f.root, ids: map[string][]string{"beep": {"en"}, "digits/1": {"en"}, "bonjour": {"fr"}, "foo": {"custom"}}}, nil
 }
 
 func TestARISoundsCacheShared(t *testing.T) {
@@ -134,5 +135,61 @@ func TestARISoundsFailureAccepts(t *testing.T) {
 	a := &ariSounds{lister: l, ttl: time.Minute, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	if !a.check(context.Background(), "anything", "en") {
 		t.Error("a failed GET /sounds rejected the name")
+	}
+}
+
+// Issue 12 gap 3: without sounds_dir the check resolves names against the
+// sounds tree as ast_fileexists does (measured natively on Asterisk
+// 22.10.1: "../sounds/en/beep" plays, ".../sounds/en/beep.gsm" and
+// "beep.gsm" get Z), and checks absolute paths into the sounds directory
+// once Asterisk has told its data directory.
+func TestSoundTreeLikeFileExists(t *testing.T) {
+	ids := map[string][]string{"beep": {"en"}, "digits/1": {"en"}, "bonjour": {"fr"}, "foo": {"custom"}}
+	const root = "/var/lib/asterisk/sounds"
+	tests := []struct {
+		name, lang string
+		root       string
+		want       bool
+	}{
+		{"beep", "en", root, true},
+		{"beep.gsm", "en", root, false}, // the extension is appended natively: beep.gsm.gsm
+		{"../sounds/en/beep", "en", root, true},
+		{"../sounds/en/beep", "en", "", true}, // data directory unknown: resolved the same way
+		{"en/../beep", "fr", "", true},
+		{"../sounds/en/nope", "en", "", false},
+		{"../../../etc/passwd", "en", "", true}, // leaves the tree: not checkable, accepted
+		{"digits/../digits/1", "en", "", true},
+		{"custom/foo", "en", "", true},
+		{root + "/en/beep", "en", root, true},
+		{root + "/en/beep.gsm", "en", root, false},
+		{root + "/beep", "en", root, true}, // <dir>/<lang>/<file>: .../sounds/en/beep
+		{root + "/beep", "fr", root, true}, // then the en fallback
+		{root + "/fr/beep", "en", root, false},
+		{root + "/../sounds/en/beep", "en", root, true},
+		{root + "/en/beep.gsm", "en", "", true},   // data directory unknown: accepted unchecked
+		{"/elsewhere/beep.gsm", "en", root, true}, // outside the sounds directory: accepted unchecked
+	}
+	for _, tt := range tests {
+		tree := &soundTree{ids: ids, root: tt.root}
+		if got := tree.exists(tt.name, tt.lang); got != tt.want {
+			t.Errorf("exists(%q, %q) with root %q = %v, want %v", tt.name, tt.lang, tt.root, got, tt.want)
+		}
+	}
+}
+
+// An absolute path is answered from the cached index like any name (Z at
+// once, as native), and accepted before Asterisk has told its data
+// directory.
+func TestARISoundsAbsolutePath(t *testing.T) {
+	const root = "/var/lib/asterisk/sounds"
+	a := &ariSounds{lister: &fakeLister{root: root}, ttl: time.Minute, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	if _, known := a.cached(root+"/en/beep.gsm", "en"); known {
+		t.Fatal("an absolute path was answered before the index was fetched")
+	}
+	if a.check(context.Background(), root+"/en/beep.gsm", "en") {
+		t.Error("missing absolute path accepted")
+	}
+	if ok, known := a.cached(root+"/en/beep", "en"); !ok || !known {
+		t.Errorf("cached(existing absolute path) = %v, %v", ok, known)
 	}
 }

@@ -32,6 +32,15 @@ type CallOptions struct {
 	// get 409, until FarHangup or DELETE removes the channel.
 	Dead        bool
 	HangupCause int
+	// HExten is how long the dialplan's h extension runs after the call
+	// hangs up in Stasis (far end or DELETE): until it ends the channel
+	// stays readable (GET variable, variables and channel; HANGUPCAUSE
+	// set) while control calls get 409, then it is destroyed. 0: no h
+	// extension, the channel is destroyed right after StasisEnd. Measured
+	// on Asterisk 22.10.1 (issue 12): an h extension that blocks (System)
+	// keeps GET working; one that ends at once (Verbose; Wait() returns at
+	// once on a hung-up channel) leaves no time to read.
+	HExten time.Duration
 }
 
 // StartCall makes an inbound call enter Stasis(app,args...) as the dialplan
@@ -84,6 +93,7 @@ func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, 
 	if opt.Language != "" {
 		c.lang = opt.Language
 	}
+	c.hExten = opt.HExten
 	c.caller = callerJSON{Name: opt.Caller.Name, Number: opt.Caller.Number}
 	c.connected = c.caller
 	c.dp = dialplanJSON{Context: opt.Context, Exten: opt.Exten, Priority: opt.Priority}
@@ -126,6 +136,7 @@ func (s *Server) stasisChanLocked(id string) (*channel, error) {
 // ends, which is when the app gets ChannelDtmfReceived{digit, duration_ms}.
 // Digits pressed concurrently on one channel are played one after another.
 // DTMF does not touch the channel's command queue: playbacks go on.
+// A channel not yet Up gets its digits too (early media), as on Asterisk.
 func (s *Server) PressDTMF(channelID string, digit rune, d time.Duration) error {
 	s.mu.Lock()
 	c, err := s.stasisChanLocked(channelID)

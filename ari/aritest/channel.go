@@ -34,6 +34,7 @@ type channel struct {
 	hangup       *hangupReq
 	running      bool          // runChannel started
 	fromDialplan bool          // entered through StartCall (dialplan Stasis())
+	hExten       time.Duration // StartCall's CallOptions.HExten
 	dtmfBusy     chan struct{} // cap 1: serialises caller digits
 }
 
@@ -384,8 +385,36 @@ func (s *Server) flushHangupLocked(c *channel) {
 		// Stasis() returns and the dialplan, finding the channel hung
 		// up, hangs it up for good (seen by subscribed apps only).
 		s.emitLocked(c, "ChannelHangupRequest", []kv{{"cause", c.hangup.cause}, {"soft", true}}, nil)
+		if c.hExten > 0 && !s.closed {
+			s.runHExtenLocked(c)
+			return
+		}
 	}
 	s.destroyLocked(c)
+}
+
+// runHExtenLocked runs the h extension of a hung-up channel that left
+// Stasis: it stays readable for c.hExten, then it is destroyed.
+func (s *Server) runHExtenLocked(c *channel) {
+	c.dp = dialplanJSON{Context: c.dp.Context, Exten: "h", Priority: 1}
+	c.vars["HANGUPCAUSE"] = strconv.Itoa(c.hangup.cause)
+	d := s.speedDur(c.hExten)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.dead:
+			return
+		case <-s.done:
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.destroyLocked(c)
+	}()
 }
 
 // destroyLocked removes c; an app subscribed to it gets ChannelDestroyed.

@@ -115,6 +115,7 @@
 //	// CallOptions: ID, Name, Caller (*CallerID: nil = "Test Caller" <5551234>, &CallerID{} = none),
 //	// Context/Exten/Priority (stasisin/s/2), Language, Answered, Vars, Dead+HangupCause (Stasis() from
 //	// the h extension of a hung-up channel: StasisStart and StasisEnd at once). ErrNoApp if the app has no socket.
+//	srv.StartCall("gw", nil, aritest.CallOptions{HExten: time.Second}) // an h extension: readable (GET) for 1 s after a hang-up
 //	srv.PressDTMF(id, '5', 100*time.Millisecond) // blocks d/Speed; ChannelDtmfReceived{duration_ms:100} at the end
 //	srv.PressDTMFs(ctx, id, "123", 100*time.Millisecond, 100*time.Millisecond)
 //	srv.FarHangup(id, 16)                         // far end hangs up with cause 16

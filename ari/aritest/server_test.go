@@ -301,3 +301,60 @@ func TestWaitEndAfterClose(t *testing.T) {
 		t.Fatalf("live call after Close: %v", err)
 	}
 }
+
+// Real ARI sends ChannelDtmfReceived for a channel in Stasis that is not
+// Up (early media; issue 12, measured on Asterisk 22.10.1), with the state
+// of the channel unchanged.
+func TestDTMFOnUnansweredChannel(t *testing.T) {
+	s := newServer(t, fastOpts())
+	gw := dialTap(t, s, "gw")
+	id, _ := s.StartCall("gw", nil, CallOptions{})
+	if st := gw.expect("StasisStart")[0].str("channel", "state"); st == "Up" {
+		t.Fatalf("channel state %q, want not Up", st)
+	}
+	if err := s.PressDTMFs(context.Background(), id, "12", 100*time.Millisecond, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"1", "2"} {
+		e := gw.expect("ChannelDtmfReceived")[0]
+		if e.str("digit") != d || e.str("channel", "state") == "Up" {
+			t.Fatalf("dtmf %v", e)
+		}
+	}
+}
+
+// An h extension keeps a hung-up channel readable while it runs (measured
+// on Asterisk 22.10.1, issue 12); without one the channel is gone right
+// after StasisEnd.
+func TestHExtenKeepsChannelReadable(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		hExten time.Duration
+		get    int
+	}{
+		{"no h extension", 0, 404},
+		{"h extension running", time.Minute, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, fastOpts())
+			gw := dialTap(t, s, "gw")
+			id, _ := s.StartCall("gw", nil, CallOptions{Answered: true, Vars: map[string]string{"PRESET": "preset-value"}, HExten: tt.hExten})
+			gw.expect("StasisStart")
+			if err := s.FarHangup(id, 16); err != nil {
+				t.Fatal(err)
+			}
+			gw.expect("ChannelHangupRequest", "StasisEnd")
+			b := mustCall(t, s, "GET", "/channels/"+id+"/variable", url.Values{"variable": {"PRESET"}}, tt.get)
+			if tt.get != 200 {
+				return
+			}
+			if !strings.Contains(string(b), "preset-value") {
+				t.Errorf("GET PRESET = %s", b)
+			}
+			if b := mustCall(t, s, "GET", "/channels/"+id+"/variable", url.Values{"variable": {"HANGUPCAUSE"}}, 200); !strings.Contains(string(b), `"16"`) {
+				t.Errorf("GET HANGUPCAUSE = %s", b)
+			}
+			mustCall(t, s, "POST", "/channels/"+id+"/variable", url.Values{"variable": {"AFTER"}, "value": {"1"}}, 409)
+		})
+	}
+}
