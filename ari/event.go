@@ -1,6 +1,9 @@
 package ari
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Kind identifies an event type; KindOther for every type we do not model.
 type Kind uint8
@@ -112,6 +115,14 @@ func kindOf(typ string) Kind {
 // Event is one decoded ARI event. Flat: the fields an event type does not
 // carry are zero. The receiver of an *Event owns it (it may be retained,
 // e.g. by reorder).
+//
+// The channels only some events carry (ReplaceChannel, Peer, Caller) are
+// pointers, nil when absent, so that the common event stays small: an
+// Event read by [Client.Run] is one allocation holding the Event and a copy
+// of its frame, which its strings and Raw reference (see newEvent).
+// Consumers wanting more than the modelled fields (a CTI feed: bridge
+// fields, any event type) parse Raw, the frame exactly as received; only
+// they pay for it.
 type Event struct {
 	Kind           Kind
 	Type           string    // "type" as received (useful for KindOther)
@@ -119,7 +130,7 @@ type Event struct {
 	AsteriskID     string    // "asterisk_id"
 	Timestamp      time.Time // parsed "2026-11-23T18:02:35.545+0000"; zero if absent/unparsable
 	Channel        Channel   // the event's channel; ID=="" when the event names none (Dial: see Peer)
-	ReplaceChannel Channel   // StasisStart replace_channel (ID=="" if absent)
+	ReplaceChannel *Channel  // StasisStart replace_channel (nil if absent)
 	Args           []string  // StasisStart args
 	Playback       Playback  // Playback* events
 	Digit          string    // ChannelDtmfReceived
@@ -130,13 +141,73 @@ type Event struct {
 	CauseTxt       string    // ChannelDestroyed
 	TechCause      int       // ChannelHangupRequest / ChannelDestroyed tech_cause (0 if absent)
 	Soft           bool      // ChannelHangupRequest
-	Peer           Channel   // Dial
-	Caller         Channel   // Dial (ID=="" if absent)
+	Peer           *Channel  // Dial (nil if absent)
+	Caller         *Channel  // Dial (nil if absent)
 	DialStatus     string    // Dial
 	DialString     string    // Dial
 	Forward        string    // Dial
 	MusicClass     string    // ChannelHold
-	Raw            []byte    // the whole frame as received (kept for KindOther and debugging)
+	Raw            []byte    // the whole frame as received (for KindOther, a CTI feed and debugging)
+}
+
+// ChannelID returns c.ID, or "" when c is nil (an optional channel of an
+// Event that is absent).
+func (c *Channel) ChannelID() string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// ChannelState returns c.State, or "" when c is nil.
+func (c *Channel) ChannelState() string {
+	if c == nil {
+		return ""
+	}
+	return c.State
+}
+
+// eventBox is an Event and the copy of its frame in one allocation. Its
+// sizes are chosen so that each fits a size class of the Go allocator
+// exactly (no rounding waste).
+type eventBox[B any] struct {
+	ev  Event
+	buf B // a byte array
+}
+
+const eventSize = unsafe.Sizeof(Event{})
+
+// newEvent returns a zero Event whose Raw is a copy of frame, both in one
+// allocation for frames up to about 7.5 KB (two above). Decoding Raw into
+// it makes the event's strings alias its own copy: it then lives as long
+// as anything references the event or one of its strings, exactly as a
+// separately allocated frame would.
+func newEvent(frame []byte) *Event {
+	switch n := uintptr(len(frame)); {
+	case n <= 1024-eventSize:
+		return boxed[[1024 - eventSize]byte](frame)
+	case n <= 1280-eventSize:
+		return boxed[[1280 - eventSize]byte](frame)
+	case n <= 1536-eventSize:
+		return boxed[[1536 - eventSize]byte](frame)
+	case n <= 2048-eventSize:
+		return boxed[[2048 - eventSize]byte](frame)
+	case n <= 3072-eventSize:
+		return boxed[[3072 - eventSize]byte](frame)
+	case n <= 4096-eventSize:
+		return boxed[[4096 - eventSize]byte](frame)
+	case n <= 8192-eventSize:
+		return boxed[[8192 - eventSize]byte](frame)
+	}
+	return &Event{Raw: append([]byte(nil), frame...)}
+}
+
+func boxed[B any](frame []byte) *Event {
+	b := new(eventBox[B])
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))
+	n := copy(buf, frame)
+	b.ev.Raw = buf[:n:n]
+	return &b.ev
 }
 
 // Channel is ARI's Channel object (channels.json).

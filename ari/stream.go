@@ -333,11 +333,17 @@ func (c *Client) pingLoop(conn *websocket.Conn, done <-chan struct{}) {
 	}
 }
 
+// frameConn is what the read loop needs of a *websocket.Conn.
+type frameConn interface {
+	NextReader() (messageType int, r io.Reader, err error)
+	SetReadDeadline(t time.Time) error
+}
+
 // readLoop reads, decodes and queues frames until the socket fails. It
 // never blocks on the queue: a full queue drops the event (counted, logged
 // at most once a second), since stalling here would make Asterisk drop the
 // socket after 100 ms and lose events for every channel.
-func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Duration) error {
+func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) error {
 	var (
 		buf        []byte
 		frames     uint64
@@ -368,8 +374,10 @@ func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Dura
 		if mt != websocket.TextMessage {
 			continue // Asterisk sends only text; ignore anything else
 		}
-		frame := bytes.Clone(buf) // events alias their frame: one buffer each
-		ev := new(Event)
+		// One allocation: the Event and its own copy of the frame, which
+		// its strings alias (buf is reused for the next frame).
+		ev := newEvent(buf)
+		frame := ev.Raw
 		if err := Decode(frame, ev); err != nil {
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++

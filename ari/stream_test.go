@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 const (
@@ -617,5 +620,110 @@ func TestServerNeverAnswersHandshake(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), "timeout") && !strings.Contains(logs.String(), "deadline") {
 		t.Errorf("log does not say it timed out:\n%s", logs.String())
+	}
+}
+
+// memConn is a frameConn serving frames from memory, one message each,
+// then io.EOF (which ends the read loop). Its readers are reused: it
+// allocates nothing per frame, so what AllocsPerRun counts is the loop's.
+type memConn struct {
+	frames [][]byte
+	i      int
+	r      bytes.Reader
+}
+
+var _ frameConn = (*websocket.Conn)(nil)
+
+func (m *memConn) NextReader() (int, io.Reader, error) {
+	if m.i == len(m.frames) {
+		return 0, nil, io.EOF
+	}
+	m.r.Reset(m.frames[m.i])
+	m.i++
+	return websocket.TextMessage, &m.r, nil
+}
+
+func (m *memConn) SetReadDeadline(time.Time) error { return nil }
+
+// TestReadLoopAllocs: the read loop makes one allocation per event (the
+// Event and its copy of the frame, see newEvent), and the events it queues
+// decode as Decode does on their own. Events with optional channels (Dial's
+// peer and caller, a replace_channel), StasisStart's args or escaped
+// strings make one more per such value; the recorded set as a whole stays
+// within 1.2 per event. (gorilla/websocket's NextReader adds one small
+// allocation per frame of its own, not counted here.)
+func TestReadLoopAllocs(t *testing.T) {
+	plain := [][]byte{
+		[]byte(frameDTMF),
+		[]byte(`{"type":"PlaybackFinished","playback":{"id":"p1","media_uri":"sound:beep","target_uri":"channel:c1","language":"en","state":"done"},"asterisk_id":"02:fc:00:00:00:01","application":"gw","timestamp":"2026-11-23T18:02:35.545+0000"}`),
+		[]byte(`{"type":"ChannelStateChange","timestamp":"2026-11-23T18:02:57.458+0000","channel":{"id":"s01-chan-56977437","name":"Local/s@stasisin-00000001;2","state":"Up","protocol_id":"","caller":{"name":"Test Caller","number":"5551234"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"stasisin","exten":"s","priority":2,"app_name":"Stasis","app_data":"gw,arg1,arg2"},"creationtime":"2026-11-23T18:02:57.439+0000","language":"en"},"asterisk_id":"02:fc:00:00:00:01","application":"gw"}`),
+		[]byte(strings.Repeat(" ", 5000) + frameDTMF), // a large frame: a larger box
+	}
+	recorded := recordedFrames(t)
+	tests := []struct {
+		name   string
+		frames [][]byte
+		rounds int // rounds of frames measured (-short: short)
+		short  int
+		max    float64 // allocations per event
+	}{
+		// 1.01: room for a stray allocation of another goroutine of the
+		// test binary (AllocsPerRun counts the whole process).
+		{"plain events", plain, 1000, 1000, 1.01},
+		{"recorded", recorded, 20, 2, 1.2},
+	}
+	for _, tt := range tests {
+		rounds := tt.rounds
+		if testing.Short() {
+			rounds = tt.short
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, Config{URL: "http://127.0.0.1:1/ari", Apps: []string{"gw"}})
+			// allocs runs the loop over n rounds of the frames.
+			allocs := func(n int) (float64, []*Event) {
+				var frames [][]byte
+				for range n {
+					frames = append(frames, tt.frames...)
+				}
+				q := make(chan item, len(frames)+controlSlots)
+				var loopErr error
+				total := testing.AllocsPerRun(1, func() {
+					for len(q) > 0 {
+						<-q
+					}
+					loopErr = c.readLoop(&memConn{frames: frames}, q, time.Minute)
+				})
+				if !errors.Is(loopErr, io.EOF) {
+					t.Fatalf("readLoop: %v, want io.EOF at the end of the frames", loopErr)
+				}
+				if len(q) != len(frames) {
+					t.Fatalf("%d events queued of %d frames (stats %+v)", len(q), len(frames), c.Stats())
+				}
+				evs := make([]*Event, 0, len(frames))
+				for range frames {
+					evs = append(evs, (<-q).ev)
+				}
+				return total, evs
+			}
+			// The loop's set-up (its read buffer's growth) is what one
+			// round costs beyond its frames: subtract it.
+			one, evs := allocs(1)
+			many, _ := allocs(1 + rounds)
+			for i, got := range evs {
+				var want Event
+				if err := Decode(tt.frames[i], &want); err != nil {
+					t.Fatal(err)
+				}
+				sameEvent(t, "frame "+itoa(i), got, &want)
+				if &got.Raw[0] == &tt.frames[i][0] {
+					t.Fatalf("frame %d: the event aliases the frame it was read from, not its own copy", i)
+				}
+			}
+			per := (many - one) / float64(rounds*len(tt.frames))
+			t.Logf("%.3f allocations per event over %d frames", per, rounds*len(tt.frames))
+			if per > tt.max {
+				t.Errorf("readLoop made %.3f allocations per event, want at most %v", per, tt.max)
+			}
+		})
 	}
 }

@@ -469,7 +469,7 @@ func replayFrames(b *testing.B) [][]byte {
 				prefix = "x"
 			}
 			var chans []string
-			for _, id := range []string{ev.Channel.ID, ev.ReplaceChannel.ID, ev.Peer.ID, ev.Caller.ID, strings.TrimPrefix(ev.Playback.TargetURI, "channel:")} {
+			for _, id := range []string{ev.Channel.ID, ev.ReplaceChannel.ChannelID(), ev.Peer.ChannelID(), ev.Caller.ChannelID(), strings.TrimPrefix(ev.Playback.TargetURI, "channel:")} {
 				if id != "" && id != ev.Playback.TargetURI {
 					chans = append(chans, id)
 				}
