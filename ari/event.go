@@ -167,9 +167,9 @@ func (c *Channel) ChannelState() string {
 	return c.State
 }
 
-// eventBox is an Event and the copy of its frame in one allocation. Its
-// sizes are chosen so that each fits a size class of the Go allocator
-// exactly (no rounding waste).
+// eventBox is an Event and the bytes its strings reference in one
+// allocation. Its sizes are chosen so that each fits a size class of the Go
+// allocator exactly (no rounding waste).
 type eventBox[B any] struct {
 	ev  Event
 	buf B // a byte array
@@ -177,37 +177,128 @@ type eventBox[B any] struct {
 
 const eventSize = unsafe.Sizeof(Event{})
 
-// newEvent returns a zero Event whose Raw is a copy of frame, both in one
-// allocation for frames up to about 7.5 KB (two above). Decoding Raw into
-// it makes the event's strings alias its own copy: it then lives as long
-// as anything references the event or one of its strings, exactly as a
-// separately allocated frame would.
-func newEvent(frame []byte) *Event {
-	switch n := uintptr(len(frame)); {
-	case n <= 1024-eventSize:
-		return boxed[[1024 - eventSize]byte](frame)
-	case n <= 1280-eventSize:
-		return boxed[[1280 - eventSize]byte](frame)
-	case n <= 1536-eventSize:
-		return boxed[[1536 - eventSize]byte](frame)
-	case n <= 2048-eventSize:
-		return boxed[[2048 - eventSize]byte](frame)
-	case n <= 3072-eventSize:
-		return boxed[[3072 - eventSize]byte](frame)
-	case n <= 4096-eventSize:
-		return boxed[[4096 - eventSize]byte](frame)
-	case n <= 8192-eventSize:
-		return boxed[[8192 - eventSize]byte](frame)
+// newBox returns a zero Event and an empty buffer of capacity at least n,
+// in one allocation when n is below about 7.5 KB (two above).
+func newBox(n int) (*Event, []byte) {
+	switch u := uintptr(n); {
+	case u <= 768-eventSize:
+		return boxed[[768 - eventSize]byte]()
+	case u <= 896-eventSize:
+		return boxed[[896 - eventSize]byte]()
+	case u <= 1024-eventSize:
+		return boxed[[1024 - eventSize]byte]()
+	case u <= 1280-eventSize:
+		return boxed[[1280 - eventSize]byte]()
+	case u <= 1536-eventSize:
+		return boxed[[1536 - eventSize]byte]()
+	case u <= 2048-eventSize:
+		return boxed[[2048 - eventSize]byte]()
+	case u <= 4096-eventSize:
+		return boxed[[4096 - eventSize]byte]()
+	case u <= 8192-eventSize:
+		return boxed[[8192 - eventSize]byte]()
 	}
-	return &Event{Raw: append([]byte(nil), frame...)}
+	return new(Event), make([]byte, 0, n)
 }
 
-func boxed[B any](frame []byte) *Event {
+func boxed[B any]() (*Event, []byte) {
 	b := new(eventBox[B])
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))
-	n := copy(buf, frame)
-	b.ev.Raw = buf[:n:n]
-	return &b.ev
+	return &b.ev, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
+}
+
+// newEvent returns a zero Event whose Raw is a copy of frame, in one
+// allocation (see newBox). Decoding Raw into it makes the event's strings
+// alias its own copy of the frame.
+func newEvent(frame []byte) *Event {
+	ev, buf := newBox(len(frame))
+	buf = append(buf, frame...)
+	ev.Raw = buf[:len(frame):len(frame)]
+	return ev
+}
+
+// compact returns a copy of ev, which was decoded from frame (a buffer the
+// caller reuses), in one allocation with a copy of the strings that alias
+// frame; Raw is dropped. The optional channels and Args, allocated by
+// Decode, are shared with ev and have their strings moved too. Strings not
+// in frame (unescaped ones) are kept as they are.
+func compact(ev *Event, frame []byte) *Event {
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(frame)))
+	hi := lo + uintptr(len(frame))
+	inFrame := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return len(s) > 0 && p >= lo && p < hi
+	}
+	n := 0
+	ev.eachString(func(s *string) {
+		if inFrame(*s) {
+			n += len(*s)
+		}
+	})
+	out, buf := newBox(n)
+	*out = *ev
+	out.Raw = nil
+	out.eachString(func(s *string) {
+		if inFrame(*s) {
+			at := len(buf)
+			buf = append(buf, *s...) // within capacity: n was counted above
+			*s = unsafe.String(&buf[at], len(*s))
+		}
+	})
+	return out
+}
+
+// eachString calls f with every string field of ev, those of its channels
+// and Args included.
+func (ev *Event) eachString(f func(*string)) {
+	f(&ev.Type)
+	f(&ev.Application)
+	f(&ev.AsteriskID)
+	ev.Channel.eachString(f)
+	if ev.ReplaceChannel != nil {
+		ev.ReplaceChannel.eachString(f)
+	}
+	for i := range ev.Args {
+		f(&ev.Args[i])
+	}
+	p := &ev.Playback
+	f(&p.ID)
+	f(&p.MediaURI)
+	f(&p.NextMediaURI)
+	f(&p.TargetURI)
+	f(&p.Language)
+	f(&p.State)
+	f(&ev.Digit)
+	f(&ev.Variable)
+	f(&ev.Value)
+	f(&ev.CauseTxt)
+	if ev.Peer != nil {
+		ev.Peer.eachString(f)
+	}
+	if ev.Caller != nil {
+		ev.Caller.eachString(f)
+	}
+	f(&ev.DialStatus)
+	f(&ev.DialString)
+	f(&ev.Forward)
+	f(&ev.MusicClass)
+}
+
+func (c *Channel) eachString(f func(*string)) {
+	f(&c.ID)
+	f(&c.Name)
+	f(&c.State)
+	f(&c.ProtocolID)
+	f(&c.AccountCode)
+	f(&c.Language)
+	f(&c.Caller.Name)
+	f(&c.Caller.Number)
+	f(&c.Connected.Name)
+	f(&c.Connected.Number)
+	d := &c.Dialplan
+	f(&d.Context)
+	f(&d.Exten)
+	f(&d.AppName)
+	f(&d.AppData)
 }
 
 // Channel is ARI's Channel object (channels.json).

@@ -352,6 +352,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		decodeLog  rateLog
 		dropSince  uint64
 		decodeErrs uint64
+		scratch    Event // decoded from buf, then compacted
 	)
 	for {
 		mt, r, err := conn.NextReader()
@@ -374,11 +375,28 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		if mt != websocket.TextMessage {
 			continue // Asterisk sends only text; ignore anything else
 		}
-		// One allocation: the Event and its own copy of the frame, which
-		// its strings alias (buf is reused for the next frame).
-		ev := newEvent(buf)
-		frame := ev.Raw
-		if err := Decode(frame, ev); err != nil {
+		// One allocation per event. With KeepRaw: the Event and its copy
+		// of the frame in one object, decoded from that copy. Without: the
+		// frame is decoded from buf (reused for the next frame) into
+		// scratch, then moved with just the bytes of its strings into one
+		// object; KindOther, whose fields are not decoded, keeps its frame
+		// (decoded again from the copy: cheap, it has no channel).
+		var ev *Event
+		frame := buf
+		if c.cfg.KeepRaw {
+			ev = newEvent(buf)
+			frame = ev.Raw
+			err = Decode(frame, ev)
+		} else if err = Decode(buf, &scratch); err != nil {
+			ev = &scratch
+		} else if scratch.Kind == KindOther {
+			ev = newEvent(buf)
+			frame = ev.Raw
+			err = Decode(frame, ev)
+		} else {
+			ev = compact(&scratch, buf)
+		}
+		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++
 			if decodeLog.ok() {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -70,8 +71,8 @@ func TestRunDeliversInOrder(t *testing.T) {
 	s.send(t, strings.Repeat(" ", 10)+frameDTMF) // still fine
 	rec.expect(t, "event ChannelDtmfReceived")
 	ev := <-rec.evs
-	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || string(ev.Raw) != frameDTMF {
-		t.Errorf("event = %+v", ev)
+	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || ev.Raw != nil {
+		t.Errorf("event = %+v (Raw is kept only for KindOther without KeepRaw)", ev)
 	}
 	rec.expect(t, "event ChannelUserevent")
 	if ev := <-rec.evs; ev.Kind != KindOther || string(ev.Raw) != frameOther {
@@ -665,12 +666,15 @@ func TestReadLoopAllocs(t *testing.T) {
 		frames [][]byte
 		rounds int // rounds of frames measured (-short: short)
 		short  int
+		keep   bool    // Config.KeepRaw
 		max    float64 // allocations per event
 	}{
 		// 1.01: room for a stray allocation of another goroutine of the
 		// test binary (AllocsPerRun counts the whole process).
-		{"plain events", plain, 1000, 1000, 1.01},
-		{"recorded", recorded, 20, 2, 1.2},
+		{"plain events", plain, 1000, 1000, false, 1.01},
+		{"plain events, KeepRaw", plain, 1000, 1000, true, 1.01},
+		{"recorded", recorded, 20, 2, false, 1.2},
+		{"recorded, KeepRaw", recorded, 20, 2, true, 1.2},
 	}
 	for _, tt := range tests {
 		rounds := tt.rounds
@@ -678,7 +682,7 @@ func TestReadLoopAllocs(t *testing.T) {
 			rounds = tt.short
 		}
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, Config{URL: "http://127.0.0.1:1/ari", Apps: []string{"gw"}})
+			c := newTestClient(t, Config{URL: "http://127.0.0.1:1/ari", Apps: []string{"gw"}, KeepRaw: tt.keep})
 			// allocs runs the loop over n rounds of the frames.
 			allocs := func(n int) (float64, []*Event) {
 				var frames [][]byte
@@ -714,9 +718,14 @@ func TestReadLoopAllocs(t *testing.T) {
 				if err := Decode(tt.frames[i], &want); err != nil {
 					t.Fatal(err)
 				}
+				if got.Kind != KindOther && !tt.keep {
+					want.Raw = nil
+				}
+				// Every event is checked after the loop has read them all:
+				// a string aliasing the loop's reused buffer would show.
 				sameEvent(t, "frame "+itoa(i), got, &want)
-				if &got.Raw[0] == &tt.frames[i][0] {
-					t.Fatalf("frame %d: the event aliases the frame it was read from, not its own copy", i)
+				if len(got.Raw) > 0 && &got.Raw[0] == &tt.frames[i][0] {
+					t.Fatalf("frame %d: Raw aliases the frame it was read from, not a copy", i)
 				}
 			}
 			per := (many - one) / float64(rounds*len(tt.frames))
@@ -725,5 +734,43 @@ func TestReadLoopAllocs(t *testing.T) {
 				t.Errorf("readLoop made %.3f allocations per event, want at most %v", per, tt.max)
 			}
 		})
+	}
+}
+
+// TestEachStringVisitsAll: compact moves the strings eachString visits; a
+// string field it missed would alias the read loop's reused buffer.
+func TestEachStringVisitsAll(t *testing.T) {
+	var ev Event
+	ev.ReplaceChannel, ev.Peer, ev.Caller = new(Channel), new(Channel), new(Channel)
+	ev.Args = make([]string, 2)
+	want := 0
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.String:
+			want++
+			v.SetString("s" + itoa(want))
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(time.Time{}) {
+				return
+			}
+			for i := range v.NumField() {
+				fill(v.Field(i))
+			}
+		case reflect.Pointer:
+			fill(v.Elem())
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.String {
+				for i := range v.Len() {
+					fill(v.Index(i))
+				}
+			}
+		}
+	}
+	fill(reflect.ValueOf(&ev).Elem())
+	seen := map[string]bool{}
+	ev.eachString(func(s *string) { seen[*s] = true })
+	if len(seen) != want {
+		t.Errorf("eachString visits %d distinct string fields, the Event has %d", len(seen), want)
 	}
 }
