@@ -222,83 +222,98 @@ func newEvent(frame []byte) *Event {
 // Decode, are shared with ev and have their strings moved too. Strings not
 // in frame (unescaped ones) are kept as they are.
 func compact(ev *Event, frame []byte) *Event {
-	lo := uintptr(unsafe.Pointer(unsafe.SliceData(frame)))
-	hi := lo + uintptr(len(frame))
-	inFrame := func(s string) bool {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		return len(s) > 0 && p >= lo && p < hi
-	}
-	n := 0
-	ev.eachString(func(s *string) {
-		if inFrame(*s) {
-			n += len(*s)
-		}
-	})
-	out, buf := newBox(n)
+	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
+	m.hi = m.lo + uintptr(len(frame))
+	ev.eachString(&m) // counts
+	out, buf := newBox(m.n)
 	*out = *ev
 	out.Raw = nil
-	out.eachString(func(s *string) {
-		if inFrame(*s) {
-			at := len(buf)
-			buf = append(buf, *s...) // within capacity: n was counted above
-			*s = unsafe.String(&buf[at], len(*s))
-		}
-	})
+	m.buf, m.move = buf, true
+	out.eachString(&m)
 	return out
 }
 
-// eachString calls f with every string field of ev, those of its channels
-// and Args included.
-func (ev *Event) eachString(f func(*string)) {
-	f(&ev.Type)
-	f(&ev.Application)
-	f(&ev.AsteriskID)
-	ev.Channel.eachString(f)
-	if ev.ReplaceChannel != nil {
-		ev.ReplaceChannel.eachString(f)
-	}
-	for i := range ev.Args {
-		f(&ev.Args[i])
-	}
-	p := &ev.Playback
-	f(&p.ID)
-	f(&p.MediaURI)
-	f(&p.NextMediaURI)
-	f(&p.TargetURI)
-	f(&p.Language)
-	f(&p.State)
-	f(&ev.Digit)
-	f(&ev.Variable)
-	f(&ev.Value)
-	f(&ev.CauseTxt)
-	if ev.Peer != nil {
-		ev.Peer.eachString(f)
-	}
-	if ev.Caller != nil {
-		ev.Caller.eachString(f)
-	}
-	f(&ev.DialStatus)
-	f(&ev.DialString)
-	f(&ev.Forward)
-	f(&ev.MusicClass)
+// mover visits the strings of an event: it counts the bytes of those in
+// [lo, hi), or, with move, copies them to buf (whose capacity the count
+// gave) and points them there. visit, when set (tests), replaces both.
+type mover struct {
+	lo, hi uintptr
+	n      int
+	move   bool
+	buf    []byte
+	visit  func(*string)
 }
 
-func (c *Channel) eachString(f func(*string)) {
-	f(&c.ID)
-	f(&c.Name)
-	f(&c.State)
-	f(&c.ProtocolID)
-	f(&c.AccountCode)
-	f(&c.Language)
-	f(&c.Caller.Name)
-	f(&c.Caller.Number)
-	f(&c.Connected.Name)
-	f(&c.Connected.Number)
+func (m *mover) str(s *string) {
+	if m.visit != nil {
+		m.visit(s)
+		return
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(*s)))
+	if len(*s) == 0 || p < m.lo || p >= m.hi {
+		return
+	}
+	if !m.move {
+		m.n += len(*s)
+		return
+	}
+	at := len(m.buf)
+	m.buf = append(m.buf, *s...) // within capacity: counted before
+	*s = unsafe.String(&m.buf[at], len(*s))
+}
+
+// eachString calls m.str with every string field of ev, those of its
+// channels and Args included.
+func (ev *Event) eachString(m *mover) {
+	m.str(&ev.Type)
+	m.str(&ev.Application)
+	m.str(&ev.AsteriskID)
+	ev.Channel.eachString(m)
+	if ev.ReplaceChannel != nil {
+		ev.ReplaceChannel.eachString(m)
+	}
+	for i := range ev.Args {
+		m.str(&ev.Args[i])
+	}
+	p := &ev.Playback
+	m.str(&p.ID)
+	m.str(&p.MediaURI)
+	m.str(&p.NextMediaURI)
+	m.str(&p.TargetURI)
+	m.str(&p.Language)
+	m.str(&p.State)
+	m.str(&ev.Digit)
+	m.str(&ev.Variable)
+	m.str(&ev.Value)
+	m.str(&ev.CauseTxt)
+	if ev.Peer != nil {
+		ev.Peer.eachString(m)
+	}
+	if ev.Caller != nil {
+		ev.Caller.eachString(m)
+	}
+	m.str(&ev.DialStatus)
+	m.str(&ev.DialString)
+	m.str(&ev.Forward)
+	m.str(&ev.MusicClass)
+}
+
+func (c *Channel) eachString(m *mover) {
+	m.str(&c.ID)
+	m.str(&c.Name)
+	m.str(&c.State)
+	m.str(&c.ProtocolID)
+	m.str(&c.AccountCode)
+	m.str(&c.Language)
+	m.str(&c.Caller.Name)
+	m.str(&c.Caller.Number)
+	m.str(&c.Connected.Name)
+	m.str(&c.Connected.Number)
 	d := &c.Dialplan
-	f(&d.Context)
-	f(&d.Exten)
-	f(&d.AppName)
-	f(&d.AppData)
+	m.str(&d.Context)
+	m.str(&d.Exten)
+	m.str(&d.AppName)
+	m.str(&d.AppData)
 }
 
 // Channel is ARI's Channel object (channels.json).

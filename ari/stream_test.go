@@ -769,7 +769,7 @@ func TestEachStringVisitsAll(t *testing.T) {
 	}
 	fill(reflect.ValueOf(&ev).Elem())
 	seen := map[string]bool{}
-	ev.eachString(func(s *string) { seen[*s] = true })
+	ev.eachString(&mover{visit: func(s *string) { seen[*s] = true }})
 	if len(seen) != want {
 		t.Errorf("eachString visits %d distinct string fields, the Event has %d", len(seen), want)
 	}
