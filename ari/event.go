@@ -118,11 +118,11 @@ func kindOf(typ string) Kind {
 //
 // The channels only some events carry (ReplaceChannel, Peer, Caller) are
 // pointers, nil when absent, so that the common event stays small: an
-// Event read by [Client.Run] is one allocation holding the Event and a copy
-// of its frame, which its strings and Raw reference (see newEvent).
-// Consumers wanting more than the modelled fields (a CTI feed: bridge
-// fields, any event type) parse Raw, the frame exactly as received; only
-// they pay for it.
+// Event read by [Client.Run] is one allocation holding the Event and the
+// bytes of its strings (see compact). Consumers wanting more than the
+// modelled fields (a CTI feed: bridge fields, any event type) set
+// Config.KeepRaw and parse Raw, the frame exactly as received; only they
+// pay for it.
 type Event struct {
 	Kind           Kind
 	Type           string    // "type" as received (useful for KindOther)
@@ -147,7 +147,7 @@ type Event struct {
 	DialString     string    // Dial
 	Forward        string    // Dial
 	MusicClass     string    // ChannelHold
-	Raw            []byte    // the whole frame as received (for KindOther, a CTI feed and debugging)
+	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only for KindOther or with Config.KeepRaw)
 }
 
 // ChannelID returns c.ID, or "" when c is nil (an optional channel of an
