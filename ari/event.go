@@ -218,10 +218,13 @@ func newEvent(frame []byte) *Event {
 
 // compact returns a copy of ev, which was decoded from frame (a buffer the
 // caller reuses), in one allocation with a copy of the strings that alias
-// frame; Raw is dropped. The optional channels and Args, allocated by
+// frame (the Type of a modelled kind is its constant name); Raw is dropped. The optional channels and Args, allocated by
 // Decode, are shared with ev and have their strings moved too. Strings not
 // in frame (unescaped ones) are kept as they are.
 func compact(ev *Event, frame []byte) *Event {
+	if ev.Kind != KindOther {
+		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
+	}
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
 	m.hi = m.lo + uintptr(len(frame))
 	ev.eachString(&m) // counts
