@@ -510,6 +510,18 @@ func FuzzDecode(f *testing.F) {
 		if err == nil && stdErr == nil {
 			sameEvent(t, "fuzz", &got, &want)
 		}
+		if err == nil {
+			// What the read loop queues: compact's copy owns its strings
+			// (the frame's buffer is reused for the next frame).
+			var ref, scratch Event
+			_ = Decode(frame, &ref)
+			buf := bytes.Clone(frame)
+			_ = Decode(buf, &scratch)
+			c := compact(&scratch, buf)
+			clear(buf)
+			ref.Raw = nil
+			sameEvent(t, "compact", c, &ref)
+		}
 		if err == nil && stdErr != nil {
 			t.Fatalf("Decode accepted %q, encoding/json: %v", frame, stdErr)
 		}
