@@ -37,6 +37,11 @@ type Config struct {
 	// second): the read loop never waits for a slow Handler, because
 	// Asterisk drops a socket it cannot write to within 100 ms.
 	QueueSize int
+	// KeepRaw keeps every event's frame in Event.Raw (a consumer that
+	// parses more than the modelled fields, e.g. a CTI feed, wants it).
+	// Off, only KindOther events keep it (their fields are not decoded),
+	// and the others hold just their strings: a smaller allocation.
+	KeepRaw bool
 	// ReadLimit is the largest event frame accepted (default 16 MiB). A
 	// larger frame closes the socket with an error (Stats.Oversized); Run
 	// reconnects and the gateway's reconcile releases the channel whose

@@ -695,7 +695,7 @@ func (s *scanner) event(ev *Event) error {
 		case "channel":
 			err = s.channel(&ev.Channel, key)
 		case "replace_channel":
-			err = s.channel(&ev.ReplaceChannel, key)
+			err = s.optChannel(&ev.ReplaceChannel, key)
 		case "args":
 			err = s.stringsField(&ev.Args, key)
 		case "playback":
@@ -717,9 +717,9 @@ func (s *scanner) event(ev *Event) error {
 		case "soft":
 			err = s.boolField(&ev.Soft, key)
 		case "peer":
-			err = s.channel(&ev.Peer, key)
+			err = s.optChannel(&ev.Peer, key)
 		case "caller":
-			err = s.channel(&ev.Caller, key)
+			err = s.optChannel(&ev.Caller, key)
 		case "dialstatus":
 			err = s.strField(&ev.DialStatus, key)
 		case "dialstring":
@@ -735,6 +735,19 @@ func (s *scanner) event(ev *Event) error {
 			return err
 		}
 	}
+}
+
+// optChannel decodes an optional channel, allocated only when the frame
+// has one (null and absent leave it nil; a repeated key reuses it).
+func (s *scanner) optChannel(dst **Channel, field string) error {
+	if s.b[s.i] != '{' {
+		var none Channel
+		return s.channel(&none, field) // null, or a wrong type
+	}
+	if *dst == nil {
+		*dst = new(Channel)
+	}
+	return s.channel(*dst, field)
 }
 
 func (s *scanner) channel(ch *Channel, field string) error {

@@ -1,6 +1,9 @@
 package ari
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Kind identifies an event type; KindOther for every type we do not model.
 type Kind uint8
@@ -112,6 +115,14 @@ func kindOf(typ string) Kind {
 // Event is one decoded ARI event. Flat: the fields an event type does not
 // carry are zero. The receiver of an *Event owns it (it may be retained,
 // e.g. by reorder).
+//
+// The channels only some events carry (ReplaceChannel, Peer, Caller) are
+// pointers, nil when absent, so that the common event stays small: an
+// Event read by [Client.Run] is one allocation holding the Event and the
+// bytes of its strings (see compact). Consumers wanting more than the
+// modelled fields (a CTI feed: bridge fields, any event type) set
+// Config.KeepRaw and parse Raw, the frame exactly as received; only they
+// pay for it.
 type Event struct {
 	Kind           Kind
 	Type           string    // "type" as received (useful for KindOther)
@@ -119,7 +130,7 @@ type Event struct {
 	AsteriskID     string    // "asterisk_id"
 	Timestamp      time.Time // parsed "2026-11-23T18:02:35.545+0000"; zero if absent/unparsable
 	Channel        Channel   // the event's channel; ID=="" when the event names none (Dial: see Peer)
-	ReplaceChannel Channel   // StasisStart replace_channel (ID=="" if absent)
+	ReplaceChannel *Channel  // StasisStart replace_channel (nil if absent)
 	Args           []string  // StasisStart args
 	Playback       Playback  // Playback* events
 	Digit          string    // ChannelDtmfReceived
@@ -130,13 +141,210 @@ type Event struct {
 	CauseTxt       string    // ChannelDestroyed
 	TechCause      int       // ChannelHangupRequest / ChannelDestroyed tech_cause (0 if absent)
 	Soft           bool      // ChannelHangupRequest
-	Peer           Channel   // Dial
-	Caller         Channel   // Dial (ID=="" if absent)
+	Peer           *Channel  // Dial (nil if absent)
+	Caller         *Channel  // Dial (nil if absent)
 	DialStatus     string    // Dial
 	DialString     string    // Dial
 	Forward        string    // Dial
 	MusicClass     string    // ChannelHold
-	Raw            []byte    // the whole frame as received (kept for KindOther and debugging)
+	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only for KindOther or with Config.KeepRaw)
+}
+
+// ChannelID returns c.ID, or "" when c is nil (an optional channel of an
+// Event that is absent).
+func (c *Channel) ChannelID() string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// ChannelState returns c.State, or "" when c is nil.
+func (c *Channel) ChannelState() string {
+	if c == nil {
+		return ""
+	}
+	return c.State
+}
+
+// eventBox is an Event and the bytes its strings reference in one
+// allocation. Its sizes are chosen so that each fits a size class of the Go
+// allocator exactly (no rounding waste).
+type eventBox[B any] struct {
+	ev  Event
+	buf B // a byte array
+}
+
+const eventSize = unsafe.Sizeof(Event{})
+
+// newBox returns a zero Event and an empty buffer of capacity at least n,
+// in one allocation when n is below about 7.5 KB (two above).
+func newBox(n int) (*Event, []byte) {
+	switch u := uintptr(n); {
+	case u <= 768-eventSize:
+		return boxed[[768 - eventSize]byte]()
+	case u <= 896-eventSize:
+		return boxed[[896 - eventSize]byte]()
+	case u <= 1024-eventSize:
+		return boxed[[1024 - eventSize]byte]()
+	case u <= 1280-eventSize:
+		return boxed[[1280 - eventSize]byte]()
+	case u <= 1536-eventSize:
+		return boxed[[1536 - eventSize]byte]()
+	case u <= 2048-eventSize:
+		return boxed[[2048 - eventSize]byte]()
+	case u <= 4096-eventSize:
+		return boxed[[4096 - eventSize]byte]()
+	case u <= 8192-eventSize:
+		return boxed[[8192 - eventSize]byte]()
+	}
+	return new(Event), make([]byte, 0, n)
+}
+
+func boxed[B any]() (*Event, []byte) {
+	b := new(eventBox[B])
+	return &b.ev, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
+}
+
+// newEvent returns a zero Event whose Raw is a copy of frame, in one
+// allocation (see newBox). Decoding Raw into it makes the event's strings
+// alias its own copy of the frame.
+func newEvent(frame []byte) *Event {
+	ev, buf := newBox(len(frame))
+	buf = append(buf, frame...)
+	ev.Raw = buf[:len(frame):len(frame)]
+	return ev
+}
+
+// compact returns a copy of ev, which was decoded from frame (a buffer the
+// caller reuses), in one allocation with a copy of the strings that alias
+// frame (the Type of a modelled kind is its constant name); Raw is dropped. The optional channels and Args, allocated by
+// Decode, are shared with ev and have their strings moved too. Strings not
+// in frame (unescaped ones) are kept as they are.
+func compact(ev *Event, frame []byte) *Event {
+	if ev.Kind != KindOther {
+		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
+	}
+	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
+	m.hi = m.lo + uintptr(len(frame))
+	ev.eachString(&m) // counts
+	out, buf := newBox(m.n)
+	*out = *ev
+	out.Raw = nil
+	m.buf, m.move = buf, true
+	out.eachString(&m)
+	return out
+}
+
+// mover visits the strings of an event: it counts the bytes of those in
+// [lo, hi), or, with move, copies them to buf (whose capacity the count
+// gave) and points them there. visit, when set (tests), replaces both.
+type mover struct {
+	lo, hi uintptr
+	n      int
+	move   bool
+	buf    []byte
+	visit  func(*string)
+}
+
+func (m *mover) str(s *string) {
+	if m.visit != nil {
+		m.visit(s)
+		return
+	}
+	*s = m.val(*s)
+}
+
+// eachString calls m.str with every string field of ev, those of its
+// channels and Args included.
+func (ev *Event) eachString(m *mover) {
+	m.str(&ev.Type)
+	m.str(&ev.Application)
+	m.str(&ev.AsteriskID)
+	ev.Channel.eachString(m)
+	if ev.ReplaceChannel != nil {
+		ev.ReplaceChannel.eachString(m)
+	}
+	for i := range ev.Args {
+		m.str(&ev.Args[i])
+	}
+	p := &ev.Playback
+	m.str(&p.ID)
+	m.str(&p.MediaURI)
+	m.str(&p.NextMediaURI)
+	m.str(&p.TargetURI)
+	m.str(&p.Language)
+	m.str(&p.State)
+	m.str(&ev.Digit)
+	m.str(&ev.Variable)
+	m.str(&ev.Value)
+	m.str(&ev.CauseTxt)
+	if ev.Peer != nil {
+		ev.Peer.eachString(m)
+	}
+	if ev.Caller != nil {
+		ev.Caller.eachString(m)
+	}
+	m.str(&ev.DialStatus)
+	m.str(&ev.DialString)
+	m.str(&ev.Forward)
+	m.str(&ev.MusicClass)
+}
+
+func (c *Channel) eachString(m *mover) {
+	m.str(&c.ID)
+	m.str(&c.Name)
+	m.str(&c.State)
+	m.str(&c.ProtocolID)
+	m.str(&c.AccountCode)
+	m.str(&c.Language)
+	m.str(&c.Caller.Name)
+	m.str(&c.Caller.Number)
+	m.str(&c.Connected.Name)
+	m.str(&c.Connected.Number)
+	d := &c.Dialplan
+	m.str(&d.Context)
+	m.str(&d.Exten)
+	m.str(&d.AppName)
+	m.str(&d.AppData)
+	m.strMap(&c.ChannelVars)
+}
+
+// strMap visits the keys and values of a map of strings; when it moves
+// them it builds a new map (map keys cannot be changed in place), one
+// more allocation only for events that carry ari.conf channelvars.
+func (m *mover) strMap(p *map[string]string) {
+	if len(*p) == 0 || m.visit != nil {
+		return
+	}
+	if !m.move {
+		for k, v := range *p {
+			m.val(k)
+			m.val(v)
+		}
+		return
+	}
+	out := make(map[string]string, len(*p))
+	for k, v := range *p {
+		out[m.val(k)] = m.val(v)
+	}
+	*p = out
+}
+
+// val is str for a value (a map's key or element): it returns the string,
+// moved when it aliases the frame. No pointer, so nothing escapes.
+func (m *mover) val(s string) string {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	if len(s) == 0 || p < m.lo || p >= m.hi {
+		return s
+	}
+	if !m.move {
+		m.n += len(s)
+		return s
+	}
+	at := len(m.buf)
+	m.buf = append(m.buf, s...) // within capacity: counted before
+	return unsafe.String(&m.buf[at], len(s))
 }
 
 // Channel is ARI's Channel object (channels.json).

@@ -333,11 +333,17 @@ func (c *Client) pingLoop(conn *websocket.Conn, done <-chan struct{}) {
 	}
 }
 
+// frameConn is what the read loop needs of a *websocket.Conn.
+type frameConn interface {
+	NextReader() (messageType int, r io.Reader, err error)
+	SetReadDeadline(t time.Time) error
+}
+
 // readLoop reads, decodes and queues frames until the socket fails. It
 // never blocks on the queue: a full queue drops the event (counted, logged
 // at most once a second), since stalling here would make Asterisk drop the
 // socket after 100 ms and lose events for every channel.
-func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Duration) error {
+func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) error {
 	var (
 		buf        []byte
 		frames     uint64
@@ -346,6 +352,7 @@ func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Dura
 		decodeLog  rateLog
 		dropSince  uint64
 		decodeErrs uint64
+		scratch    Event // decoded from buf, then compacted
 	)
 	for {
 		mt, r, err := conn.NextReader()
@@ -368,9 +375,28 @@ func (c *Client) readLoop(conn *websocket.Conn, q chan<- item, timeout time.Dura
 		if mt != websocket.TextMessage {
 			continue // Asterisk sends only text; ignore anything else
 		}
-		frame := bytes.Clone(buf) // events alias their frame: one buffer each
-		ev := new(Event)
-		if err := Decode(frame, ev); err != nil {
+		// One allocation per event. With KeepRaw: the Event and its copy
+		// of the frame in one object, decoded from that copy. Without: the
+		// frame is decoded from buf (reused for the next frame) into
+		// scratch, then moved with just the bytes of its strings into one
+		// object; KindOther, whose fields are not decoded, keeps its frame
+		// (decoded again from the copy: cheap, it has no channel).
+		var ev *Event
+		frame := buf
+		if c.cfg.KeepRaw {
+			ev = newEvent(buf)
+			frame = ev.Raw
+			err = Decode(frame, ev)
+		} else if err = Decode(buf, &scratch); err != nil {
+			ev = &scratch
+		} else if scratch.Kind == KindOther {
+			ev = newEvent(buf)
+			frame = ev.Raw
+			err = Decode(frame, ev)
+		} else {
+			ev = compact(&scratch, buf)
+		}
+		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++
 			if decodeLog.ok() {

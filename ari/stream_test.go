@@ -7,14 +7,18 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 const (
@@ -67,8 +71,8 @@ func TestRunDeliversInOrder(t *testing.T) {
 	s.send(t, strings.Repeat(" ", 10)+frameDTMF) // still fine
 	rec.expect(t, "event ChannelDtmfReceived")
 	ev := <-rec.evs
-	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || string(ev.Raw) != frameDTMF {
-		t.Errorf("event = %+v", ev)
+	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || ev.Raw != nil {
+		t.Errorf("event = %+v (Raw is kept only for KindOther without KeepRaw)", ev)
 	}
 	rec.expect(t, "event ChannelUserevent")
 	if ev := <-rec.evs; ev.Kind != KindOther || string(ev.Raw) != frameOther {
@@ -636,5 +640,163 @@ func TestLargeFrameWithinDefaultLimit(t *testing.T) {
 	rec.expect(t, "event ChannelDtmfReceived")
 	if st := c.Stats(); st.Oversized != 0 || st.Reconnects != 0 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// memConn is a frameConn serving frames from memory, one message each,
+// then io.EOF (which ends the read loop). Its readers are reused: it
+// allocates nothing per frame, so what AllocsPerRun counts is the loop's.
+type memConn struct {
+	frames [][]byte
+	i      int
+	r      bytes.Reader
+}
+
+var _ frameConn = (*websocket.Conn)(nil)
+
+func (m *memConn) NextReader() (int, io.Reader, error) {
+	if m.i == len(m.frames) {
+		return 0, nil, io.EOF
+	}
+	m.r.Reset(m.frames[m.i])
+	m.i++
+	return websocket.TextMessage, &m.r, nil
+}
+
+func (m *memConn) SetReadDeadline(time.Time) error { return nil }
+
+// TestReadLoopAllocs: the read loop makes one allocation per event (the
+// Event and its copy of the frame, see newEvent), and the events it queues
+// decode as Decode does on their own. Events with optional channels (Dial's
+// peer and caller, a replace_channel), StasisStart's args or escaped
+// strings make one more per such value; the recorded set as a whole stays
+// within 1.2 per event. (gorilla/websocket's NextReader adds one small
+// allocation per frame of its own, not counted here.)
+func TestReadLoopAllocs(t *testing.T) {
+	plain := [][]byte{
+		[]byte(frameDTMF),
+		[]byte(`{"type":"PlaybackFinished","playback":{"id":"p1","media_uri":"sound:beep","target_uri":"channel:c1","language":"en","state":"done"},"asterisk_id":"02:fc:00:00:00:01","application":"gw","timestamp":"2026-11-23T18:02:35.545+0000"}`),
+		[]byte(`{"type":"ChannelStateChange","timestamp":"2026-11-23T18:02:57.458+0000","channel":{"id":"s01-chan-56977437","name":"Local/s@stasisin-00000001;2","state":"Up","protocol_id":"","caller":{"name":"Test Caller","number":"5551234"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"stasisin","exten":"s","priority":2,"app_name":"Stasis","app_data":"gw,arg1,arg2"},"creationtime":"2026-11-23T18:02:57.439+0000","language":"en"},"asterisk_id":"02:fc:00:00:00:01","application":"gw"}`),
+		[]byte(strings.Repeat(" ", 5000) + frameDTMF), // a large frame: a larger box
+	}
+	recorded := recordedFrames(t)
+	// Snapshots with ari.conf channelvars: the map's keys and values must
+	// be moved out of the loop's buffer too (each frame overwrites it).
+	vars := [][]byte{
+		[]byte(`{"type":"ChannelVarset","variable":"A","value":"1","channel":{"id":"c1","name":"Local/a;2","state":"Up","channelvars":{"PRESET":"preset-value","CHOICE":"one"}},"application":"gw","timestamp":"2026-11-23T18:02:35.545+0000"}`),
+		[]byte(`{"type":"ChannelVarset","variable":"B","value":"2","channel":{"id":"c2","name":"Local/b;2","state":"Up","channelvars":{"PRESET":"other-value-xx","CHOICE":"two"}},"application":"gw","timestamp":"2026-11-23T18:02:35.546+0000"}`),
+	}
+	tests := []struct {
+		name   string
+		frames [][]byte
+		rounds int // rounds of frames measured (-short: short)
+		short  int
+		keep   bool    // Config.KeepRaw
+		max    float64 // allocations per event
+	}{
+		// 1.01: room for a stray allocation of another goroutine of the
+		// test binary (AllocsPerRun counts the whole process).
+		{"plain events", plain, 1000, 1000, false, 1.01},
+		{"plain events, KeepRaw", plain, 1000, 1000, true, 1.01},
+		{"channelvars", vars, 100, 100, false, 5.01}, // + the maps (Decode's and the moved copy)
+		{"recorded", recorded, 20, 2, false, 1.2},
+		{"recorded, KeepRaw", recorded, 20, 2, true, 1.2},
+	}
+	for _, tt := range tests {
+		rounds := tt.rounds
+		if testing.Short() {
+			rounds = tt.short
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, Config{URL: "http://127.0.0.1:1/ari", Apps: []string{"gw"}, KeepRaw: tt.keep})
+			// allocs runs the loop over n rounds of the frames.
+			allocs := func(n int) (float64, []*Event) {
+				var frames [][]byte
+				for range n {
+					frames = append(frames, tt.frames...)
+				}
+				q := make(chan item, len(frames)+controlSlots)
+				var loopErr error
+				total := testing.AllocsPerRun(1, func() {
+					for len(q) > 0 {
+						<-q
+					}
+					loopErr = c.readLoop(&memConn{frames: frames}, q, time.Minute)
+				})
+				if !errors.Is(loopErr, io.EOF) {
+					t.Fatalf("readLoop: %v, want io.EOF at the end of the frames", loopErr)
+				}
+				if len(q) != len(frames) {
+					t.Fatalf("%d events queued of %d frames (stats %+v)", len(q), len(frames), c.Stats())
+				}
+				evs := make([]*Event, 0, len(frames))
+				for range frames {
+					evs = append(evs, (<-q).ev)
+				}
+				return total, evs
+			}
+			// The loop's set-up (its read buffer's growth) is what one
+			// round costs beyond its frames: subtract it.
+			one, evs := allocs(1)
+			many, _ := allocs(1 + rounds)
+			for i, got := range evs {
+				var want Event
+				if err := Decode(tt.frames[i], &want); err != nil {
+					t.Fatal(err)
+				}
+				if got.Kind != KindOther && !tt.keep {
+					want.Raw = nil
+				}
+				// Every event is checked after the loop has read them all:
+				// a string aliasing the loop's reused buffer would show.
+				sameEvent(t, "frame "+itoa(i), got, &want)
+				if len(got.Raw) > 0 && &got.Raw[0] == &tt.frames[i][0] {
+					t.Fatalf("frame %d: Raw aliases the frame it was read from, not a copy", i)
+				}
+			}
+			per := (many - one) / float64(rounds*len(tt.frames))
+			t.Logf("%.3f allocations per event over %d frames", per, rounds*len(tt.frames))
+			if per > tt.max {
+				t.Errorf("readLoop made %.3f allocations per event, want at most %v", per, tt.max)
+			}
+		})
+	}
+}
+
+// TestEachStringVisitsAll: compact moves the strings eachString visits; a
+// string field it missed would alias the read loop's reused buffer.
+func TestEachStringVisitsAll(t *testing.T) {
+	var ev Event
+	ev.ReplaceChannel, ev.Peer, ev.Caller = new(Channel), new(Channel), new(Channel)
+	ev.Args = make([]string, 2)
+	want := 0
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.String:
+			want++
+			v.SetString("s" + itoa(want))
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(time.Time{}) {
+				return
+			}
+			for i := range v.NumField() {
+				fill(v.Field(i))
+			}
+		case reflect.Pointer:
+			fill(v.Elem())
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.String {
+				for i := range v.Len() {
+					fill(v.Index(i))
+				}
+			}
+		}
+	}
+	fill(reflect.ValueOf(&ev).Elem())
+	seen := map[string]bool{}
+	ev.eachString(&mover{visit: func(s *string) { seen[*s] = true }})
+	if len(seen) != want {
+		t.Errorf("eachString visits %d distinct string fields, the Event has %d", len(seen), want)
 	}
 }

@@ -466,7 +466,9 @@ func (g *Gateway) route(ch string, ev *ari.Event) {
 	s := g.sessions[ch]
 	g.mu.Unlock()
 	if s == nil {
-		g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
+		if g.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
+			g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
+		}
 		return
 	}
 	s.deliver(ev)

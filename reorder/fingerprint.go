@@ -42,7 +42,7 @@ func fingerprint(seed maphash.Seed, ev *ari.Event) uint64 {
 		for _, a := range ev.Args {
 			b = p.str(b, a)
 		}
-		b = p.str(b, ev.ReplaceChannel.ID)
+		b = p.str(b, ev.ReplaceChannel.ChannelID())
 		b = p.str(b, ev.Channel.State)
 	case ari.KindChannelStateChange:
 		b = p.str(b, ev.Channel.State)
@@ -75,8 +75,8 @@ func fingerprint(seed maphash.Seed, ev *ari.Event) uint64 {
 		b = p.str(b, ev.Playback.NextMediaURI)
 		b = p.str(b, ev.Playback.State)
 	case ari.KindDial:
-		b = p.str(b, ev.Peer.State)
-		b = p.str(b, ev.Caller.ID)
+		b = p.str(b, ev.Peer.ChannelState())
+		b = p.str(b, ev.Caller.ChannelID())
 		b = p.str(b, ev.DialStatus)
 		b = p.str(b, ev.DialString)
 		b = p.str(b, ev.Forward)

@@ -37,7 +37,7 @@ func fuzzEvents(data []byte) (evs []*ari.Event, srcs []int, steps []time.Duratio
 			}
 		case ari.KindDial:
 			e = mk(k, "", 0)
-			e.Peer.ID = ch
+			e.Peer = &ari.Channel{ID: ch}
 		default:
 			e = mk(k, ch, 0)
 			if b[1]&0x80 != 0 {

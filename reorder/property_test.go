@@ -44,7 +44,7 @@ func genCall(t *rapid.T, app, ch string, t0 int) []*ari.Event {
 	if rapid.Bool().Draw(t, "originated") {
 		add(varset(ch, 0, "MYVAR"))
 		d := mk(ari.KindDial, "", 0)
-		d.Peer = ari.Channel{ID: ch, State: "Down"}
+		d.Peer = &ari.Channel{ID: ch, State: "Down"}
 		add(d)
 		add(sc(ch, 0, "Ringing"))
 		add(sc(ch, 0, "Up"))

@@ -205,7 +205,7 @@ func route(ev *ari.Event) (Key, bool) {
 		}
 		key.ChannelID = id
 	case ari.KindDial:
-		key.ChannelID = ev.Peer.ID
+		key.ChannelID = ev.Peer.ChannelID()
 	default:
 		key.ChannelID = ev.Channel.ID
 	}
@@ -400,8 +400,10 @@ func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
 				return false
 			}
 			sh.st.holdReleased++
-			r.log.Debug("reorder: predecessor missing, released at the hold limit",
-				"app", c.key.App, "channel", c.key.ChannelID, "event", h.ev.Kind.String())
+			if r.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
+				r.log.Debug("reorder: predecessor missing, released at the hold limit",
+					"app", c.key.App, "channel", c.key.ChannelID, "event", h.ev.Kind.String())
+			}
 		}
 		v = vDeliver
 	}

@@ -37,7 +37,7 @@ func TestPreStasisKindsPassThrough(t *testing.T) {
 	r.Push(0, varset("c1", 0, "MYVAR"))
 	r.Push(0, mk(ari.KindChannelCallerId, "c1", 0))
 	d := mk(ari.KindDial, "", 0)
-	d.Peer = ari.Channel{ID: "c1", State: "Ringing"}
+	d.Peer = &ari.Channel{ID: "c1", State: "Ringing"}
 	d.DialStatus = "RINGING"
 	r.Push(0, d)
 	r.Push(0, sc("c1", 1, "Ringing"))
