@@ -48,6 +48,7 @@ var skipReason string
 type Lane struct {
 	base, user, pass string
 	relay            string // absolute path of this test binary (stdio relay)
+	sounds           string // Asterisk's sounds directory (${ASTDATADIR}/sounds)
 	http             *http.Client
 	ws               *websocket.Conn
 	gw               *exec.Cmd
@@ -61,7 +62,7 @@ type Lane struct {
 }
 
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == relayArg {
+	if len(os.Args) >= 3 && os.Args[1] == relayArg {
 		os.Exit(relay(os.Args[2]))
 	}
 	code := func() int {
@@ -120,6 +121,17 @@ func setUp() (*Lane, error) {
 	if err := l.connect(); err != nil {
 		return nil, err
 	}
+	b, err := l.rest(context.Background(), "GET", "/asterisk/variable", url.Values{"variable": {"ASTDATADIR"}}, nil)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	var v struct{ Value string }
+	if err := json.Unmarshal(b, &v); err != nil || v.Value == "" {
+		l.close()
+		return nil, fmt.Errorf("ASTDATADIR from ARI: %q %v", b, err)
+	}
+	l.sounds = v.Value + "/sounds"
 	if err := l.startGateway(); err != nil {
 		l.close()
 		return nil, err

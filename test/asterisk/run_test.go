@@ -286,6 +286,9 @@ func runSide(t testing.TB, l *Lane, sc *scenario, s side, ln net.Listener) resul
 	}
 	// The end: the script sees EOF (or we close it, as a script that gives
 	// up), and the IVR channel is destroyed.
+	if r.cl != nil && r.res.Abort != "" {
+		r.cl.conn.Close() // a script that gives up: the session ends now
+	}
 	if r.cl != nil {
 		ectx, ecancel := context.WithTimeout(ctx, endTimeout)
 		if _, err := r.cl.waitLine(ectx, 0, 0, nil); err != nil && r.res.Abort == "" {

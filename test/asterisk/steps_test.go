@@ -119,11 +119,15 @@ func (closeStep) String() string                     { return "exit" }
 
 // eventStep waits for an ARI event of the run's channels.
 type eventStep struct {
-	what  string
-	match func(event) bool
+	what        string
+	gatewayOnly bool // an event only the gateway's side produces
+	match       func(event) bool
 }
 
 func (s eventStep) do(ctx context.Context, r *run) error {
+	if s.gatewayOnly && r.side != gateway {
+		return nil
+	}
 	_, err := r.awaitEvent(ctx, s.what, s.match)
 	return err
 }
