@@ -26,8 +26,8 @@ func scenarios(l *Lane) []*scenario {
 		{name: "missing-files-Z", steps: steps("S,no-such-file", waitFor("Z"), "A,no-such-file-2", waitFor("Z"), "S,beep",
 			waitFor("F"), "A,no-such-file-3", waitFor("Z"), "A,hello-world", waitFor("F"), "S,", syncP(), "E,done-02", waitFor("E"))},
 		{name: "autoclear-DTMF-while-playing", steps: steps(playing("S,demo-congrats"), "A,beep", "A,vm-goodbye", "O,autoclear",
-			dtmf("1"), waitFor("TDD"), "O,noautoclear", playing("S,demo-congrats"), "A,beep", dtmf("3"), "I,x", waitFor("TD"),
-			"O,autoclear", dtmf("45"), "O,bogusoption", syncP(), "E,done-03", waitFor("E"))},
+			syncP(), dtmf("1"), waitFor("TDD"), "O,noautoclear", playing("S,demo-congrats"), "A,beep", dtmf("3"), "I,x", waitFor("TD"),
+			"O,autoclear", syncP(), dtmf("45"), "O,bogusoption", syncP(), "E,done-03", waitFor("E"))},
 		{name: "I-while-playing", steps: steps(playing("S,demo-congrats"), "A,beep", "A,vm-goodbye", "I,x", waitFor("TDD"),
 			"I,when-idle", "A,beep", waitFor("F"), "E,done-04", waitFor("E"))},
 		{name: "H-while-playing", steps: steps(playing("S,demo-congrats"), "A,beep", "H,bye-from-script", waitFor("H"), eofStep{})},
@@ -43,12 +43,12 @@ func scenarios(l *Lane) []*scenario {
 		{name: "option-n-then-T", opts: "n", steps: steps("S,beep", waitFor("Z"), "A,beep", waitFor("Z"), "I,x", waitFor("Z"),
 			"O,autoclear", waitFor("Z"), "G,CHANNEL(state),PRESET", waitFor("G"), "P,x", waitFor("P"), "T", "T,answer-now",
 			"G,PRESET", waitFor("G"), "T,again", "S,beep", waitFor("F"), dtmf("7"), "E,done-05", waitFor("E"))},
-		{name: "option-i-far-end-hangup", opts: "i", steps: steps(playing("S,demo-congrats"), "A,beep", hangupStep{},
+		{name: "option-i-far-end-hangup", opts: "i", steps: steps(playing("S,demo-congrats"), "A,beep", syncP(), hangupStep{},
 			waitFor("I"), "S,beep", waitFor("Z"), "P,after", waitFor("P"), "E,done-12", waitFor("E"), eofStep{})},
 		{name: "option-i-G-after-hangup", opts: "i", gap: "12.2", setVars: []string{"AFTER"}, steps: steps(
 			"V,BEFORE=1", syncP(), hangupStep{}, waitFor("I"), "G,PRESET,BEFORE", waitFor("G"), "V,AFTER=1", "G,AFTER", waitFor("G"),
 			"E,done-12", waitFor("E"), eofStep{})},
-		{name: "far-end-hangup-during-playback", steps: steps(playing("S,demo-congrats"), "A,beep", hangupStep{}, waitFor("H"), eofStep{})},
+		{name: "far-end-hangup-during-playback", steps: steps(playing("S,demo-congrats"), "A,beep", syncP(), hangupStep{}, waitFor("H"), eofStep{})},
 		{name: "far-end-hangup-idle", steps: steps(syncP(), hangupStep{}, waitFor("H"), eofStep{})},
 		{name: "script-exits", steps: steps("S,beep", waitFor("F"), closeStep{})},
 		{name: "script-exits-while-playing", steps: steps(playing("S,demo-congrats"), closeStep{})},
@@ -61,10 +61,10 @@ func scenarios(l *Lane) []*scenario {
 				return e.Type == "ChannelDtmfReceived" && e.Digit == "2" && e.Channel.State != "Up"
 			}},
 			"T,x", waitFor("12"), syncP(), "E,done-early", waitFor("E"))},
-		{name: "latin1-V-G", setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
+		{name: "latin1-V-G", gap: "12.4", setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
 
-		{name: "tcp-menu", tcp: true, args: ",arg1,arg2", steps: steps("P,x", waitFor("P"), "S,beep", "A,hello-world", waitFor("F"),
-			dtmf("5"), waitFor("F"), "G,PRESET", waitFor("G"), "O,autoclear", playing("S,demo-congrats"), syncP(), "E,done-18", waitFor("E"))},
+		{name: "tcp-menu", tcp: true, args: ",arg1,arg2", steps: steps("P,x", waitFor("P"), "S,beep", "A,hello-world", waitFor("FF"),
+			dtmf("5"), "G,PRESET", waitFor("G"), "O,autoclear", playing("S,demo-congrats"), syncP(), "E,done-18", waitFor("E"))},
 		{name: "tcp-autoclear-DTMF", tcp: true, steps: steps("O,autoclear", "S,demo-congrats", "A,beep", syncP(), dtmf("6"),
 			waitFor("TD"), "E,x", waitFor("E"))},
 		{name: "tcp-server-closes", tcp: true, steps: steps("S,beep", waitFor("F"), closeStep{})},
@@ -73,7 +73,7 @@ func scenarios(l *Lane) []*scenario {
 		{name: "tcp-option-n", tcp: true, opts: "n", steps: steps("S,beep", waitFor("Z"), "T,x", "S,beep", waitFor("F"), "E,x", waitFor("E"))},
 		{name: "tcp-option-i-far-end-hangup", tcp: true, opts: "i", steps: steps(syncP(), hangupStep{}, waitFor("I"), "P,x",
 			waitFor("P"), "E,x", waitFor("E"), eofStep{})},
-		{name: "tcp-latin1-V-G", tcp: true, setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
+		{name: "tcp-latin1-V-G", tcp: true, gap: "12.4", setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
 	}
 }
 
