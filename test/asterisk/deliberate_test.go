@@ -28,10 +28,11 @@ func bothSides(t *testing.T, sc *scenario) (n, g result) {
 
 // Q1 (asterisk#2148): of lines arriving in one write, native runs the first
 // and holds the rest until the script writes again; the gateway runs all.
-// The digit, sent after the first reply, lands between them natively.
+// The digit, sent after the first reply, lands between them natively. Over
+// ivr:// the burst reaches Asterisk in one segment (no relay in between).
 func TestDeliberateQ1BurstWrites(t *testing.T) {
 	t.Parallel()
-	sc := &scenario{name: "Q1", noNudge: true, steps: steps(rawStep("P,1\nG,PRESET\n"), awaitStep('P'), dtmf("5"),
+	sc := &scenario{name: "Q1", tcp: true, noNudge: true, steps: steps(rawStep("P,1\nG,PRESET\n"), awaitStep('P'), dtmf("5"),
 		nudgeOn{}, syncP(), "E,x", awaitStep('E'))}
 	n, g := bothSides(t, sc)
 	if got := tags(n.Transcript); got != "P5GPE" {
@@ -44,11 +45,11 @@ func TestDeliberateQ1BurstWrites(t *testing.T) {
 
 // D: native blocks its loop while sending DTMF and discards caller digits
 // meanwhile; the gateway reports them. The caller's digit is sent once the
-// far end has received the first digit of the script's D, with about a
-// second of the D still to run.
+// far end has received the first digit of the script's D, with about two
+// seconds of the D still to run.
 func TestDeliberateDDigits(t *testing.T) {
 	t.Parallel()
-	sc := &scenario{name: "D", steps: steps(syncP(), "D,1234,300",
+	sc := &scenario{name: "D", steps: steps(syncP(), "D,1234,500",
 		eventStep{what: "far end receives the script's first D digit", match: func(e event) bool {
 			return e.Type == "ChannelDtmfReceived" && e.Digit == "1" && e.Channel != nil && strings.HasSuffix(e.Channel.Name, ";1")
 		}},
@@ -79,7 +80,9 @@ func TestDeliberateHangupCause(t *testing.T) {
 	if n.Continued || g.Continued || n.Cause != 0 || g.Cause != 16 {
 		t.Errorf("native: continued %v cause %d (want false 0); gateway: continued %v cause %d (want false 16)", n.Continued, n.Cause, g.Continued, g.Cause)
 	}
-	t.Logf("h extension HANGUPCAUSE: native %q, gateway %q", n.HangupH, g.HangupH)
+	if n.HangupH != "0" || g.HangupH != "16" {
+		t.Errorf("h extension HANGUPCAUSE: native %q (want 0), gateway %q (want 16)", n.HangupH, g.HangupH)
+	}
 }
 
 // tags is the first byte of every line of a transcript.

@@ -77,12 +77,15 @@ func genScenario(l *Lane) *rapid.Generator[*scenario] {
 	})
 }
 
-// TestGenerated runs random sequences (EIVR_LANE_CASES, default 6; seeds
-// from EIVR_LANE_SEED, default 1) natively and through the gateway. A
+// TestGenerated runs random sequences (EIVR_LANE_CASES, default 6 under
+// -short and 20 without; seeds from EIVR_LANE_SEED, default 1) natively and through the gateway. A
 // failing case is printed as a replayable script; its seed reruns it.
 func TestGenerated(t *testing.T) {
 	l := need(t)
-	cases, seed := 6, 1
+	cases, seed := 20, 1
+	if testing.Short() {
+		cases = 6
+	}
 	if v, err := strconv.Atoi(os.Getenv(envCases)); err == nil && v > 0 {
 		cases = v
 	}

@@ -30,7 +30,7 @@ const (
 	envUser     = "EIVR_ASTERISK_USER"     // default eivr
 	envPassword = "EIVR_ASTERISK_PASSWORD" // default eivr-secret
 	envRequire  = "EIVR_REQUIRE_ASTERISK"  // 1: a skipped lane test fails
-	envCases    = "EIVR_LANE_CASES"        // generated sequences (default 6)
+	envCases    = "EIVR_LANE_CASES"        // generated sequences (default 6 under -short, 20 without)
 	envSeed     = "EIVR_LANE_SEED"         // first seed of the generated sequences (default 1)
 )
 
