@@ -93,12 +93,10 @@ func TestGenerated(t *testing.T) {
 		seed = v
 	}
 	gen := genScenario(l)
-	for i := range cases {
-		sc := gen.Example(seed + i)
-		sc.name = fmt.Sprintf("seed-%d", seed+i)
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			differential(t, l, sc)
-		})
+	scs := make([]*scenario, cases)
+	for i := range scs {
+		scs[i] = gen.Example(seed + i)
+		scs[i].name = fmt.Sprintf("seed-%d", seed+i)
 	}
+	concurrently(t, scs, func(t *testing.T, sc *scenario) { differential(t, l, sc) })
 }

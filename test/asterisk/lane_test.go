@@ -32,6 +32,7 @@ const (
 	envRequire  = "EIVR_REQUIRE_ASTERISK"  // 1: a skipped lane test fails
 	envCases    = "EIVR_LANE_CASES"        // generated sequences (default 6 under -short, 20 without)
 	envSeed     = "EIVR_LANE_SEED"         // first seed of the generated sequences (default 1)
+	envParallel = "EIVR_LANE_PARALLEL"     // scenarios run at once (default 6)
 )
 
 const (
