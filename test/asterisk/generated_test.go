@@ -97,6 +97,7 @@ func TestGenerated(t *testing.T) {
 	for i := range scs {
 		scs[i] = gen.Example(seed + i)
 		scs[i].name = fmt.Sprintf("seed-%d", seed+i)
+		scs[i].rerun = fmt.Sprintf("%s=%d %s=1 go test -run 'TestGenerated$' ./test/asterisk", envSeed, seed+i, envCases)
 	}
 	concurrently(t, scs, func(t *testing.T, sc *scenario) { differential(t, l, sc) })
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -21,6 +22,7 @@ type scenario struct {
 	setVars []string // variables the script sets with V, compared after the call
 	noNudge bool     // the scenario writes partial lines: no L nudges
 	steps   []step
+	rerun   string // how to run this very case again (generated ones)
 	// gap names the issue-12 gap (12.1 … 12.4, being fixed on branch gaps)
 	// that makes the two sides differ today: the difference is logged,
 	// not failed. The coordinator removes the marker with the fix.
@@ -102,7 +104,9 @@ func (s dtmfStep) do(ctx context.Context, r *run) error {
 	return nil
 }
 
-func (s dtmfStep) String() string { return "dtmf " + s.digits }
+func (s dtmfStep) String() string {
+	return "ari POST /channels/{drv}/dtmf?" + url.Values{"dtmf": {s.digits}}.Encode()
+}
 
 type hangupStep struct{} // the far end hangs up
 
@@ -110,7 +114,7 @@ func (hangupStep) do(ctx context.Context, r *run) error {
 	_, err := r.l.rest(ctx, "DELETE", "/channels/"+r.far, nil, nil)
 	return err
 }
-func (hangupStep) String() string { return "far end hangs up" }
+func (hangupStep) String() string { return "ari DELETE /channels/{drv}" }
 
 type closeStep struct{} // the script exits / the server closes the connection
 
@@ -180,13 +184,36 @@ func steps(parts ...any) []step {
 }
 
 // script prints a scenario as a replayable script in the notation of
-// ../shared/testdata/asterisk/eivr/scen.
+// ../shared/testdata/asterisk/eivr/scen ({drv} is the far end, the ;1 half
+// of the originated Local channel), plus "waitfor EOF" and "wait for ARI"
+// lines for the waits that notation does not have.
 func (sc *scenario) script() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s (tcp=%v opts=%q args=%q early=%q)\n", sc.name, sc.tcp, sc.opts, sc.args, sc.early)
+	if sc.rerun != "" {
+		fmt.Fprintf(&b, "# rerun: %s\n", sc.rerun)
+	}
 	for _, st := range sc.steps {
 		b.WriteString(st.String())
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+func TestScenarioScript(t *testing.T) {
+	sc := &scenario{name: "seed-7", rerun: "EIVR_LANE_SEED=7 EIVR_LANE_CASES=1 go test -run 'TestGenerated$' ./test/asterisk",
+		opts: "i", steps: steps("S,beep", awaitStep('F'), rawStep("A,be"), dtmf("1#"), hangupStep{}, closeStep{}, eofStep{})}
+	want := `# seed-7 (tcp=false opts="i" args="" early="")
+# rerun: EIVR_LANE_SEED=7 EIVR_LANE_CASES=1 go test -run 'TestGenerated$' ./test/asterisk
+send "S,beep"
+waitfor F
+sendraw "A,be"
+ari POST /channels/{drv}/dtmf?dtmf=1%23
+ari DELETE /channels/{drv}
+exit
+waitfor EOF
+`
+	if got := sc.script(); got != want {
+		t.Errorf("script:\n%s\nwant:\n%s", got, want)
+	}
 }
