@@ -248,6 +248,10 @@ func runSide(t testing.TB, l *Lane, sc *scenario, s side, ln net.Listener) resul
 	if err := r.originate(ctx, ln.Addr().String()); err != nil {
 		t.Fatalf("%s: originate: %v", s, err)
 	}
+	if sc.noClient {
+		r.end(ctx)
+		return r.res
+	}
 	conns := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -298,15 +302,20 @@ func runSide(t testing.TB, l *Lane, sc *scenario, s side, ln net.Listener) resul
 		r.cl.close()
 		r.res.Transcript = MaskTimestamps(r.cl.transcript())
 	}
+	r.end(ctx)
+	return r.res
+}
+
+// end waits for the IVR channel's end and reads the outcome.
+func (r *run) end(ctx context.Context) {
 	dctx, dcancel := context.WithTimeout(ctx, endTimeout)
 	defer dcancel()
 	if _, _, err := r.ev.wait(dctx, 0, func(e event) bool { return e.Type == "ChannelDestroyed" && r.ivr(e) }); err != nil {
 		// Never leave a call behind.
 		r.l.rest(context.Background(), "DELETE", "/channels/"+r.far, nil, nil)
-		t.Errorf("%s: the IVR channel of exten %s was not destroyed within %v", s, r.exten, endTimeout)
+		r.t.Errorf("%s: the IVR channel of exten %s was not destroyed within %v", r.side, r.exten, endTimeout)
 	}
 	r.outcome()
-	return r.res
 }
 
 func (r *run) originate(ctx context.Context, addr string) error {

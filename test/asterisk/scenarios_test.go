@@ -64,6 +64,9 @@ func scenarios(l *Lane) []*scenario {
 				return e.Type == "ChannelDtmfReceived" && e.Digit == "2" && e.Channel.State != "Up"
 			}},
 			"T,x", waitFor("12"), syncP(), "E,done-early", waitFor("E"))},
+		// Q31: option d on a live channel is refused natively (ERROR "not
+		// supported", hang-up) and by the gateway (EIVRGW_STATUS=BADOPTION).
+		{name: "option-d-live-channel", opts: "d", noClient: true},
 		{name: "latin1-V-G", gap: "12.4", setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
 
 		{name: "tcp-menu", tcp: true, args: ",arg1,arg2", steps: steps("P,x", waitFor("P"), "S,beep", "A,hello-world", waitFor("FF"),

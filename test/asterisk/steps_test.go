@@ -13,16 +13,17 @@ import (
 // scenario is one row of the differential table: a legacy client's script
 // run the same way natively and through the gateway.
 type scenario struct {
-	name    string
-	tcp     bool   // ivr://127.0.0.1:PORT(args) instead of a stdio program
-	args    string // extra program arguments, ",a,b" (TCP: the URL's arguments)
-	opts    string // ExternalIVR options
-	early   string // DTMF the caller sends on early media ([caller-test], GW_PROGRESS)
-	vars    map[string]string
-	setVars []string // variables the script sets with V, compared after the call
-	noNudge bool     // the scenario writes partial lines: no L nudges
-	steps   []step
-	rerun   string // how to run this very case again (generated ones)
+	name     string
+	tcp      bool   // ivr://127.0.0.1:PORT(args) instead of a stdio program
+	args     string // extra program arguments, ",a,b" (TCP: the URL's arguments)
+	opts     string // ExternalIVR options
+	early    string // DTMF the caller sends on early media ([caller-test], GW_PROGRESS)
+	vars     map[string]string
+	setVars  []string // variables the script sets with V, compared after the call
+	noNudge  bool     // the scenario writes partial lines: no L nudges
+	noClient bool     // the application refuses the call: no client is started, no steps run
+	steps    []step
+	rerun    string // how to run this very case again (generated ones)
 	// gap names the issue-12 gap (12.1 … 12.4, being fixed on branch gaps)
 	// that makes the two sides differ today: the difference is logged,
 	// not failed. The coordinator removes the marker with the fix.
