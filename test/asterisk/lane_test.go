@@ -1,0 +1,379 @@
+package asterisk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+// Environment of the lane (README, "The real-Asterisk lane").
+const (
+	envURL      = "EIVR_ASTERISK_URL"      // ARI base URL, e.g. http://127.0.0.1:8088/ari
+	envUser     = "EIVR_ASTERISK_USER"     // default eivr
+	envPassword = "EIVR_ASTERISK_PASSWORD" // default eivr-secret
+	envRequire  = "EIVR_REQUIRE_ASTERISK"  // 1: a skipped lane test fails
+	envCases    = "EIVR_LANE_CASES"        // generated sequences (default 6 under -short, 20 without)
+	envSeed     = "EIVR_LANE_SEED"         // first seed of the generated sequences (default 1)
+	envParallel = "EIVR_LANE_PARALLEL"     // scenarios run at once (default 6)
+)
+
+const (
+	helperApp = "lanehelper" // our own app: the ;1 halves and subscribeAll
+	gwApp     = "lanegw"     // the gateway's app
+)
+
+// lane is the shared set-up: one Asterisk, one gateway process, one helper
+// ARI connection. nil (with skipReason) when no Asterisk is configured.
+var lane *Lane
+
+var skipReason string
+
+// Lane holds what every scenario run shares.
+type Lane struct {
+	base, user, pass string
+	relay            string // absolute path of this test binary (stdio relay)
+	sounds           string // Asterisk's sounds directory (${ASTDATADIR}/sounds)
+	http             *http.Client
+	ws               *websocket.Conn
+	gw               *exec.Cmd
+	gwLog            string
+	gwDone           chan struct{}
+	exten            atomic.Int64
+
+	mu   sync.Mutex
+	runs map[string]*callEvents // by extension
+	done chan struct{}
+}
+
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == relayArg {
+		os.Exit(relay(os.Args[2]))
+	}
+	code := func() int {
+		l, err := setUp()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "test/asterisk:", err)
+			return 1
+		}
+		lane = l
+		if l != nil {
+			defer l.close()
+		}
+		return m.Run()
+	}()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// need returns the lane or skips t (fails it under EIVR_REQUIRE_ASTERISK=1).
+func need(t *testing.T) *Lane {
+	t.Helper()
+	if lane == nil {
+		if os.Getenv(envRequire) == "1" {
+			t.Fatalf("%s=1 but no Asterisk: %s", envRequire, skipReason)
+		}
+		t.Skip(skipReason)
+	}
+	return lane
+}
+
+func setUp() (*Lane, error) {
+	base := os.Getenv(envURL)
+	if base == "" {
+		skipReason = "no real Asterisk: set " + envURL + "=http://HOST:PORT/ari (README: The real-Asterisk lane)"
+		return nil, nil
+	}
+	l := &Lane{
+		base: strings.TrimRight(base, "/"),
+		user: envOr(envUser, "eivr"), pass: envOr(envPassword, "eivr-secret"),
+		http: &http.Client{Timeout: 10 * time.Second},
+		runs: map[string]*callEvents{}, done: make(chan struct{}),
+	}
+	l.exten.Store(int64(time.Now().UnixNano()/1e6%1e6) * 1000)
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("relay path: %w", err)
+	}
+	if l.relay, err = filepath.EvalSymlinks(exe); err != nil {
+		return nil, fmt.Errorf("relay path: %w", err)
+	}
+	if err := l.connect(); err != nil {
+		return nil, err
+	}
+	b, err := l.rest(context.Background(), "GET", "/asterisk/variable", url.Values{"variable": {"ASTDATADIR"}}, nil)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	var v struct{ Value string }
+	if err := json.Unmarshal(b, &v); err != nil || v.Value == "" {
+		l.close()
+		return nil, fmt.Errorf("ASTDATADIR from ARI: %q %v", b, err)
+	}
+	l.sounds = v.Value + "/sounds"
+	if err := l.startGateway(); err != nil {
+		l.close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// connect opens the helper's events socket with subscribeAll, so that the
+// dialplan (ChannelDialplan), variables (ChannelVarset), DTMF and ends of
+// every channel of every run reach us, native and gateway alike.
+func (l *Lane) connect() error {
+	u, err := url.Parse(l.base + "/events")
+	if err != nil {
+		return fmt.Errorf("%s: %w", envURL, err)
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.RawQuery = url.Values{"api_key": {l.user + ":" + l.pass}, "app": {helperApp}, "subscribeAll": {"true"}}.Encode()
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	ws, resp, err := d.Dial(u.String(), nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("ARI events %s: %w", l.base, err)
+	}
+	l.ws = ws
+	go l.readEvents()
+	return nil
+}
+
+// event is the part of an ARI event the lane looks at.
+type event struct {
+	Type       string   `json:"type"`
+	Channel    *channel `json:"channel"`
+	Peer       *channel `json:"peer"`
+	Variable   string   `json:"variable"`
+	Value      string   `json:"value"`
+	Cause      int      `json:"cause"`
+	Digit      string   `json:"digit"`
+	App        string   `json:"dialplan_app"`
+	AppData    string   `json:"dialplan_app_data"`
+	DialStatus string   `json:"dialstatus"`
+	Args       []string `json:"args"`
+	Recv       time.Time
+}
+
+type channel struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+var extenOf = regexp.MustCompile(`^Local/(\d+)@([a-z-]+)-[0-9a-f]+;([12])$`)
+
+func (l *Lane) readEvents() {
+	defer close(l.done)
+	for {
+		_, data, err := l.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var e event
+		if json.Unmarshal(data, &e) != nil {
+			continue
+		}
+		e.Recv = now
+		for _, c := range []*channel{e.Channel, e.Peer} {
+			if c == nil {
+				continue
+			}
+			m := extenOf.FindStringSubmatch(c.Name)
+			if m == nil {
+				continue
+			}
+			l.mu.Lock()
+			r := l.runs[m[1]]
+			l.mu.Unlock()
+			if r != nil {
+				r.add(e)
+			}
+			break
+		}
+	}
+}
+
+func (l *Lane) close() {
+	if l.gw != nil {
+		l.gw.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-l.gwDone:
+		case <-time.After(40 * time.Second):
+			l.gw.Process.Kill()
+			<-l.gwDone
+		}
+	}
+	if l.ws != nil {
+		l.ws.Close()
+		<-l.done
+	}
+	l.http.CloseIdleConnections()
+}
+
+// rest calls ARI and returns the body; a status >= 300 is an error.
+func (l *Lane) rest(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := l.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(l.user, l.pass)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ARI %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return b, fmt.Errorf("ARI %s %s: %w: %d %s", method, path, errStatus, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+var errStatus = errors.New("HTTP status")
+
+// startGateway builds cmd/eivr-gateway and runs it as a user would:
+// `eivr-gateway run --config <generated toml>` against the same ARI, its
+// app allowing this test binary (the stdio relay) and ivr://127.0.0.1:*.
+func (l *Lane) startGateway() error {
+	dir, err := os.MkdirTemp("", "eivr-lane-gw-")
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(dir, "eivr-gateway")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building eivr-gateway: %w\n%s", err, out)
+	}
+	conf := fmt.Sprintf(`[ari]
+urls = [%q]
+username = %q
+
+[[app]]
+name = %q
+programs = [%q]
+tcp_hosts = ["127.0.0.1:*"]
+grace = "5s"
+
+[admin]
+listen = ""
+
+[log]
+level = "debug"
+format = "json"
+`, l.base, l.user, gwApp, l.relay)
+	cf := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	l.gwLog = filepath.Join(dir, "gateway.log")
+	logf, err := os.Create(l.gwLog)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "run", "--config", cf)
+	cmd.Env = append(os.Environ(), "EIVR_ARI_PASSWORD="+l.pass)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting eivr-gateway: %w", err)
+	}
+	l.gw, l.gwDone = cmd, make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(l.gwDone)
+	}()
+	// Ready when Asterisk knows the app (the gateway subscribed to it).
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := l.rest(ctx, "GET", "/applications/"+gwApp, nil, nil); err == nil {
+			return nil
+		}
+		select {
+		case <-l.gwDone:
+			return fmt.Errorf("eivr-gateway exited at start-up; log %s:\n%s", l.gwLog, tail(l.gwLog, 20))
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("eivr-gateway did not subscribe %s within 30 s; log:\n%s", gwApp, tail(l.gwLog, 20))
+		}
+	}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// gwLogFor returns the gateway's log lines naming a channel id.
+func (l *Lane) gwLogFor(id string) string {
+	if id == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(l.gwLog)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, id) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
