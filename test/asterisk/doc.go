@@ -28,8 +28,9 @@
 // command sequences with rapid (EIVR_LANE_CASES, EIVR_LANE_SEED) and prints
 // a failing one as a replayable script; TestDeliberate* pin the README's
 // deliberate differences on both sides; TestDTMFLatency logs DTMF→script
-// latency native vs gateway. A scenario with a gap marker (issue 12, gaps
-// 12.1–12.3 being fixed elsewhere) logs its difference instead of failing.
+// latency native vs gateway. A scenario with a gap marker (a difference
+// Asterisk leaves no way to close, in the README) logs its difference, and
+// fails if the two sides agree.
 //
 // Configuration: EIVR_ASTERISK_URL (ARI base URL; unset: every test skips
 // with one line), EIVR_ASTERISK_USER / EIVR_ASTERISK_PASSWORD (default

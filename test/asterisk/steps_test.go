@@ -24,9 +24,9 @@ type scenario struct {
 	noClient bool     // the application refuses the call: no client is started, no steps run
 	steps    []step
 	rerun    string // how to run this very case again (generated ones)
-	// gap names the issue-12 gap (12.1 … 12.4, being fixed on branch gaps)
-	// that makes the two sides differ today: the difference is logged,
-	// not failed. The coordinator removes the marker with the fix.
+	// gap names a difference that Asterisk leaves no way to close, listed
+	// in the README's Differences: the difference is logged, and the
+	// scenario fails if the two sides agree (the marker must then go).
 	gap string
 }
 
