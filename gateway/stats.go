@@ -22,6 +22,9 @@ type LifecycleStats struct {
 	// Adopted: channels whose StasisStart was missed during an ARI outage
 	// and whose session was started late from dialplan.app_data.
 	Adopted uint64
+	// EarlyDTMFDropped: caller digits received before the answer and
+	// dropped because the session already held MaxEarlyDTMF.
+	EarlyDTMFDropped uint64
 }
 
 // lifeStats is the atomic backing of LifecycleStats, shared by sessions.
@@ -35,6 +38,7 @@ func (g *Gateway) LifecycleStats() LifecycleStats {
 	return LifecycleStats{
 		VarsLost: s.varsLost.Load(), Unreleased: s.unreleased.Load(),
 		Orphans: s.orphans.Load(), Adopted: s.adopted.Load(),
+		EarlyDTMFDropped: g.earlyDropped.Load(),
 	}
 }
 

@@ -17,12 +17,13 @@ func TestRegisterLifecycle(t *testing.T) {
 	if err := registerLifecycle(reg, "http://a/ari", f); err != nil {
 		t.Fatal(err)
 	}
-	f.st = gateway.LifecycleStats{Unreleased: 1, Orphans: 2, Adopted: 3, VarsLost: 4}
+	f.st = gateway.LifecycleStats{Unreleased: 1, Orphans: 2, Adopted: 3, VarsLost: 4, EarlyDTMFDropped: 5}
 	for name, want := range map[string]string{
 		"eivr_channels_unreleased_total": "ari=http://a/ari 1",
 		"eivr_channels_orphaned_total":   "ari=http://a/ari 2",
 		"eivr_channels_adopted_total":    "ari=http://a/ari 3",
 		"eivr_vars_lost_total":           "ari=http://a/ari 4",
+		"eivr_early_dtmf_dropped_total":  "ari=http://a/ari 5",
 	} {
 		if got := samples(t, reg, name); len(got) != 1 || got[0] != want {
 			t.Errorf("%s: %q, want %q", name, got, want)

@@ -153,6 +153,7 @@ func registerLifecycle(reg prometheus.Registerer, url string, ls lifecycleStatse
 		counter("eivr_channels_unreleased_total", "Channels the gateway could neither continue nor hang up after its retries.", func(s gateway.LifecycleStats) uint64 { return s.Unreleased }),
 		counter("eivr_channels_orphaned_total", "Channels found in an app with no session after a (re)connect and released.", func(s gateway.LifecycleStats) uint64 { return s.Orphans }),
 		counter("eivr_channels_adopted_total", "Calls whose StasisStart was lost with the events socket, started late from dialplan.app_data.", func(s gateway.LifecycleStats) uint64 { return s.Adopted }),
+		counter("eivr_early_dtmf_dropped_total", "Caller digits received before the answer (option n) and dropped beyond the per-call bound of 64.", func(s gateway.LifecycleStats) uint64 { return s.EarlyDTMFDropped }),
 		counter("eivr_vars_lost_total", "V sets the dialplan did not see (refused, or still pending when the session's end gave up).", func(s gateway.LifecycleStats) uint64 { return s.VarsLost }),
 	} {
 		errs = append(errs, reg.Register(c))

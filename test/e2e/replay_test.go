@@ -89,8 +89,9 @@ var replays = []replay{
 		why: "the split line A,hello + -world does not block the channel here (Q2 fixed); same bytes"},
 	{log: "eivr-12-opt-i-hangup.log", scen: "12.txt", gap: -1, opts: "i", vars: preset, verdict: "differs",
 		want: "I,ts,HANGUP\nG,ts,PRESET=\nZ,ts\nP,ts,<argv>\nE,ts\n",
-		why: "G after the hangup reads the channel only while it exists: native's h extension kept it alive (ari-25, same on real ARI); " +
-			"the fake Asterisk destroys a hung-up channel at once, so PRESET reads empty"},
+		why: "G after the hangup reads the channel only while it exists; a hung-up channel with no h extension holding it is destroyed at once, " +
+			"on the real Asterisk as on the fake, so PRESET reads empty unless ari.conf channelvars names it (then the gateway answers as native: " +
+			"test/asterisk option-i-G-after-hangup)"},
 	{log: "eivr-13-hangup-during-playback.log", scen: "13.txt", gap: -1, vars: preset, verdict: "exact", calls: []string{answer,
 		play("hello-world")}}, // the far end hung up: nothing to stop, continue or delete
 	{log: "eivr-14-opt-d-in-h-exten.log", scen: "14.txt", gap: -1, vars: preset, verdict: "exact",
