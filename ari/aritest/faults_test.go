@@ -12,22 +12,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-)
 
-// eventually polls cond until it holds or d passes (state that no event
-// announces, e.g. the server noticing a socket is gone).
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		<-tick.C
-	}
-}
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+)
 
 func TestApplicationReplaced(t *testing.T) {
 	s := newServer(t, fastOpts())
@@ -93,7 +80,7 @@ func TestSlowClientDropped(t *testing.T) {
 	for i := 0; i < 400 && s.Clients() > 0; i++ { // never read: buffers fill up
 		s.SendRaw(big)
 	}
-	eventually(t, 5*time.Second, "slow client dropped", func() bool { return s.Clients() == 0 })
+	testwait.Until(t, 5*time.Second, "slow client dropped", func() bool { return s.Clients() == 0 })
 	if s.AppConnected("gw") {
 		t.Fatal("app still connected")
 	}

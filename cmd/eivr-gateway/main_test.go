@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"go.uber.org/goleak"
 )
 
@@ -491,15 +492,11 @@ func TestRunSignals(t *testing.T) {
 	// The session answers its channel (just after "session started"):
 	// REST latency by route, ids replaced.
 	answered := `eivr_ari_rest_duration_seconds_count{ari="` + sim.URL() + `",method="POST",route="/channels/{id}/answer",status="204"} 1`
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, metrics := get(t, admin, "/metrics"); strings.Contains(metrics, answered) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("/metrics lacks %q", answered)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.For(testwait.Long, func() bool {
+		_, metrics := get(t, admin, "/metrics")
+		return strings.Contains(metrics, answered)
+	}) {
+		t.Errorf("/metrics lacks %q", answered)
 	}
 	_, metrics := get(t, admin, "/metrics")
 	for _, want := range []string{
@@ -631,10 +628,7 @@ func TestOriginate(t *testing.T) {
 	go func() {
 		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "20s")
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ringing(sim, "PJSIP/away") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling the simulator's request log
-	}
+	testwait.Until(t, testwait.Long, "PJSIP/away rings", func() bool { return ringing(sim, "PJSIP/away") })
 	r = originate(token, "--endpoint", "PJSIP/away", "--run", menu)
 	if r.code == 0 || !strings.Contains(r.stderr, "a call to this destination is already in progress") {
 		t.Errorf("second call to a ringing destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -15,6 +15,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -144,18 +145,15 @@ func mask(lines string) string { return gwharness.Mask(lines) }
 // returns it masked.
 func readLog(t testing.TB, path string, done func(string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var s string
+	if !testwait.For(testwait.Long, func() bool {
 		b, _ := os.ReadFile(path)
-		s := mask(string(b))
-		if done(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transcript %s incomplete:\n%s", path, s)
-		}
-		time.Sleep(10 * time.Millisecond)
+		s = mask(string(b))
+		return done(s)
+	}) {
+		t.Fatalf("transcript %s incomplete:\n%s", path, s)
 	}
+	return s
 }
 
 func hasLine(prefix string) func(string) bool {

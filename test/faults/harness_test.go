@@ -18,6 +18,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -52,18 +53,14 @@ func noLeaks(t *testing.T) {
 		if err := goleak.Find(ignore); err != nil {
 			t.Errorf("goroutine leak: %v", err)
 		}
-		deadline := time.Now().Add(3 * time.Second)
-		for gwharness.CountFDs() > fds || len(children()) > 0 {
-			if time.Now().After(deadline) {
-				if n := gwharness.CountFDs(); n > fds {
-					t.Errorf("descriptors: %d before, %d after: %s", fds, n, listFDs())
-				}
-				if c := children(); len(c) > 0 {
-					t.Errorf("child processes left: %v", c)
-				}
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if testwait.For(testwait.Long, func() bool { return gwharness.CountFDs() <= fds && len(children()) == 0 }) {
+			return
+		}
+		if n := gwharness.CountFDs(); n > fds {
+			t.Errorf("descriptors: %d before, %d after: %s", fds, n, listFDs())
+		}
+		if c := children(); len(c) > 0 {
+			t.Errorf("child processes left: %v", c)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // Options says how to start a World.
@@ -103,7 +104,7 @@ func (w *World) close() {
 // Until polls cond until it holds; the test fails if it does not within d.
 func (w *World) Until(what string, d time.Duration, cond func() bool) {
 	w.T.Helper()
-	Until(w.T, what, d, cond)
+	testwait.Until(w.T, d, what, cond)
 }
 
 // WaitEnd waits up to d for call id to leave the app.
@@ -116,18 +117,6 @@ func (w *World) WaitEnd(id string, d time.Duration) aritest.End {
 		w.T.Fatalf("call %s did not end: %v", id, err)
 	}
 	return end
-}
-
-// Until polls cond every 5 ms until it holds; t fails if it does not within d.
-func Until(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // SyncBuffer is a bytes.Buffer that goroutines may write concurrently.
