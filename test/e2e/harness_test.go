@@ -76,7 +76,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		Server:  aritest.Options{Speed: o.speed, Sounds: o.sounds},
 		ARI:     ari.Config{BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 		Gateway: cfg,
-		Connect: 5 * time.Second,
+		Connect: testwait.Long,
 	})
 	return &world{World: w, t: t}
 }
@@ -99,7 +99,7 @@ func (w *world) waitEnd(id string) aritest.End {
 // waitSessions waits until the gateway has n live sessions.
 func (w *world) waitSessions(n int) {
 	w.t.Helper()
-	w.Until(fmt.Sprintf("%d sessions are live", n), 10*time.Second, func() bool { return w.GW.Sessions() == n })
+	w.Until(fmt.Sprintf("%d sessions are live", n), testwait.Long, func() bool { return w.GW.Sessions() == n })
 }
 
 // calls returns the REST requests made for channel id, as "METHOD /path?k=v"

@@ -107,6 +107,7 @@ type world struct {
 type opts struct {
 	apps  []gateway.AppConfig
 	ariCf func(*ari.Config)
+	speed float64 // aritest's media speed; 0: 20
 }
 
 func defaultApp() gateway.AppConfig {
@@ -126,7 +127,9 @@ func newWorld(t *testing.T, o opts) *world {
 	noLeaks(t)
 	acfg := ari.Config{
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		RESTTimeout: 300 * time.Millisecond, RESTLongTimeout: 2 * time.Second,
+		// Margins for a busy 2-core machine under -race: a test of the
+		// timeouts themselves sets its own (TestRESTTimeouts).
+		RESTTimeout: 2 * time.Second, RESTLongTimeout: 5 * time.Second,
 	}
 	if o.ariCf != nil {
 		o.ariCf(&acfg)
@@ -134,16 +137,19 @@ func newWorld(t *testing.T, o opts) *world {
 	if o.apps == nil {
 		o.apps = []gateway.AppConfig{defaultApp()}
 	}
+	if o.speed == 0 {
+		o.speed = 20
+	}
 	w := gwharness.Start(t, gwharness.Options{
 		App:    app,
-		Server: aritest.Options{Speed: 20},
+		Server: aritest.Options{Speed: o.speed},
 		ARI:    acfg,
 		Gateway: gateway.Config{
 			Apps: o.apps, NoIdleSilence: true,
 			CallTimeout: time.Second, DrainTimeout: 2 * time.Second,
 			StopTimeout: 200 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
 		},
-		Connect: 10 * time.Second,
+		Connect: testwait.Long,
 		Ready:   true,
 	})
 	return &world{World: w, t: t}
@@ -154,10 +160,23 @@ func (w *world) waitConnected() {
 	w.until("the gateway connects to the fake Asterisk", func() bool { return w.Srv.AppConnected(app) && w.GW.Ready() })
 }
 
-// until polls cond for up to 10 s.
+// until polls cond for up to testwait.Long.
 func (w *world) until(what string, cond func() bool) {
 	w.t.Helper()
-	w.Until(what, 10*time.Second, cond)
+	w.Until(what, testwait.Long, cond)
+}
+
+// requested reports whether the fake Asterisk got a method request on a
+// path with prefix.
+func (w *world) requested(method, prefix string) func() bool {
+	return func() bool {
+		for _, r := range w.Srv.Requests() {
+			if r.Method == method && strings.HasPrefix(r.Path, prefix) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func (w *world) call(args ...string) string {
@@ -171,7 +190,7 @@ func (w *world) call(args ...string) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	return w.WaitEnd(id, 10*time.Second)
+	return w.WaitEnd(id, testwait.Long)
 }
 
 func (w *world) press(id string, digit rune) {
@@ -256,7 +275,7 @@ func (c *client) send(lines ...string) {
 
 // next reads one line, timestamp masked ("F,ts,beep").
 func (c *client) next() (string, error) {
-	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.c.SetReadDeadline(time.Now().Add(testwait.Long))
 	l, err := c.br.ReadString('\n')
 	return gwharness.Mask(strings.TrimSuffix(l, "\n")), err
 }

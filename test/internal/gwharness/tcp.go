@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // TCPServer is a scripted ivr:// server: each connection the gateway makes
@@ -58,7 +60,7 @@ func (s *TCPServer) Accept(t testing.TB) net.Conn {
 	case c := <-s.conns:
 		t.Cleanup(func() { c.Close() })
 		return c
-	case <-time.After(10 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("the gateway did not connect")
 		return nil
 	}
