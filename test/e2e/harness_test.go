@@ -93,7 +93,7 @@ func (w *world) call(args []string, opt aritest.CallOptions) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	return w.WaitEnd(id, 20*time.Second)
+	return w.WaitEnd(id, testwait.Long)
 }
 
 // waitSessions waits until the gateway has n live sessions.

@@ -116,6 +116,28 @@ func (w *World) WaitEnd(id string, d time.Duration) aritest.End {
 	if err != nil {
 		w.T.Fatalf("call %s did not end: %v", id, err)
 	}
+	// aritest logs a request when its handler returns, so the request
+	// that ended the call may show in Requests just after the end: wait
+	// for it, so that a test reading the log right after sees it.
+	var method, path string
+	switch {
+	case end.Continued:
+		method, path = "POST", "/channels/"+id+"/continue"
+	case end.Moved:
+		method, path = "POST", "/channels/"+id+"/move"
+	case end.Soft:
+		method, path = "DELETE", "/channels/"+id
+	}
+	if method != "" {
+		testwait.Until(w.T, d, "the request that ended "+id+" is logged", func() bool {
+			for _, r := range w.Srv.Requests() {
+				if r.Method == method && r.Path == path {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	return end
 }
 
