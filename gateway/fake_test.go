@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 const testTS = 1795457185
@@ -252,7 +253,7 @@ func startHarness(t *testing.T, app appSpec, state string, tweak func(*sessionEn
 		conn.cmdW.Close()
 		select {
 		case <-h.out:
-		case <-time.After(5 * time.Second):
+		case <-time.After(testwait.Long):
 			t.Error("session did not end")
 		}
 	})
@@ -274,7 +275,7 @@ func (h *harness) line() string {
 	select {
 	case l := <-h.conn.lines:
 		return maskTS(l)
-	case <-time.After(3 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("no event line within 3s")
 		return ""
 	}
@@ -311,7 +312,7 @@ func (h *harness) call() string {
 	select {
 	case c := <-h.ops.calls:
 		return c
-	case <-time.After(3 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("no REST call within 3s")
 		return ""
 	}
@@ -358,7 +359,7 @@ func (h *harness) outcome() outcome {
 	case o := <-h.out:
 		h.out <- o
 		return o
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("session did not end")
 		return outcome{}
 	}

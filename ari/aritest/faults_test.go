@@ -46,7 +46,7 @@ func TestDropLosesEvents(t *testing.T) {
 	s.DropWebSockets()
 	select {
 	case <-gw.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("socket not closed")
 	}
 	if err := s.PressDTMF(id, '7', 100*time.Millisecond); err != nil { // lost
@@ -121,7 +121,7 @@ func TestFaultReorderDuplicateDelay(t *testing.T) {
 	s.Delay(0)
 
 	s.SendMalformed()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(testwait.Long)
 	for {
 		select {
 		case raw := <-gw.raw:
@@ -169,7 +169,7 @@ func TestRestart(t *testing.T) {
 	}
 	select {
 	case <-gw.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("socket survived the restart")
 	}
 	mustCall(t, s, "GET", "/channels/"+id, nil, 404)
@@ -210,12 +210,12 @@ func TestCloseUnblocksEverything(t *testing.T) {
 	s.Close()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("WaitEnd still blocked after Close")
 	}
 	select {
 	case <-res:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("answer still blocked after Close")
 	}
 }

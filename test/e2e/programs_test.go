@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/ivr/tcpivr"
 )
 
@@ -138,7 +139,7 @@ func TestTCPMenu(t *testing.T) {
 			if mask(l) != want+"\n" {
 				t.Fatalf("server received %q, want %q", mask(l), want+"\n")
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testwait.Long):
 			t.Fatalf("server received nothing, want %q", want)
 		}
 	}
