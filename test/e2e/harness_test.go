@@ -14,6 +14,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
@@ -169,18 +170,24 @@ func hasLine(prefix string) func(string) bool {
 
 // tcpServer is a scripted ivr:// server: each accepted connection is handed
 // to the test.
-type tcpServer struct{ *gwharness.TCPServer }
+type tcpServer struct{ *eivrtest.Server }
 
 func newTCPServer(t testing.TB) *tcpServer {
 	t.Helper()
-	return &tcpServer{gwharness.NewTCPServer(t)}
+	return &tcpServer{eivrtest.NewServer(t)}
 }
 
 func (s *tcpServer) url() string { return s.URL() }
 
 func (s *tcpServer) accept(t testing.TB) net.Conn {
 	t.Helper()
-	return s.Accept(t)
+	return gwharness.Accept(t, s.Server).Conn()
+}
+
+// noConnection checks that the gateway made no connection not accepted.
+func (s *tcpServer) noConnection(t testing.TB) {
+	t.Helper()
+	gwharness.NoConnection(t, s.Server)
 }
 
 func fatalf(t testing.TB, format string, a ...any) {

@@ -158,7 +158,7 @@ func TestOptDLiveChannel(t *testing.T) {
 	if !end.HungUp || end.Vars["EIVRGW_STATUS"] != "BADOPTION" {
 		t.Errorf("end %+v", end)
 	}
-	ts.NoConnection(t, 0)
+	ts.noConnection(t)
 }
 
 func runReplay(t *testing.T, dir string, r replay, speed float64) {

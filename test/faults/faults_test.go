@@ -94,7 +94,7 @@ func TestApplicationReplaced(t *testing.T) {
 	// aritest picks the receiver of an event when it emits it: the new
 	// owner got StasisStart, so the gateway's socket never will, and it
 	// cannot have connected for this call (nor will it).
-	ts.noConnection(t, 0)
+	ts.noConnection(t)
 
 	w.Close()
 	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
@@ -230,11 +231,11 @@ func wantContinued(t *testing.T, end aritest.End, status string) {
 
 // ---- ivr:// servers ----
 
-type tcpServer struct{ *gwharness.TCPServer }
+type tcpServer struct{ *eivrtest.Server }
 
 func newTCPServer(t *testing.T) *tcpServer {
 	t.Helper()
-	return &tcpServer{gwharness.NewTCPServer(t)}
+	return &tcpServer{eivrtest.NewServer(t)}
 }
 
 func (s *tcpServer) url() string { return s.URL() }
@@ -248,14 +249,14 @@ type client struct {
 
 func (s *tcpServer) accept(t *testing.T) *client {
 	t.Helper()
-	c := s.Accept(t)
+	c := gwharness.Accept(t, s.Server).Conn()
 	return &client{t: t, c: c, br: bufio.NewReader(c)}
 }
 
-// noConnection checks that the gateway makes no connection within d.
-func (s *tcpServer) noConnection(t *testing.T, d time.Duration) {
+// noConnection checks that the gateway made no connection not accepted.
+func (s *tcpServer) noConnection(t *testing.T) {
 	t.Helper()
-	s.NoConnection(t, d)
+	gwharness.NoConnection(t, s.Server)
 }
 
 func (w *world) tcpCall(s *tcpServer, opts string) (string, *client) {
