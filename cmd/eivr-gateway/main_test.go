@@ -623,10 +623,11 @@ func TestOriginate(t *testing.T) {
 	}
 
 	// No answer, and the duplicate-destination guard while it rings
-	// (20 s of simulated ringing: 1 s at speed 20).
+	// (100 s of simulated ringing: 5 s at speed 20, the margin for the
+	// second originate process to start on a busy machine).
 	first := make(chan result, 1)
 	go func() {
-		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "20s")
+		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "100s")
 	}()
 	testwait.Until(t, testwait.Long, "PJSIP/away rings", func() bool { return ringing(sim, "PJSIP/away") })
 	r = originate(token, "--endpoint", "PJSIP/away", "--run", menu)
