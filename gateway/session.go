@@ -444,6 +444,7 @@ func (s *session) onEvent(ev *ari.Event) {
 		}
 	case ari.KindChannelDtmfReceived:
 		if !s.up || s.hungUp || len(ev.Digit) != 1 {
+			s.log.Debug("digit not sent", "digit", ev.Digit, "up", s.up, "hung_up", s.hungUp)
 			return
 		}
 		s.send(ev.Digit[0], "")
