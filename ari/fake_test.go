@@ -17,11 +17,13 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const waitFor = 5 * time.Second
+const waitFor = testwait.Long
 
 // fakeARI is just enough of Asterisk for the client's tests: it accepts
 // event sockets (handing them to the test) and answers REST calls with
@@ -291,11 +293,7 @@ func (l *logBuf) logger() *slog.Logger {
 // waitLog waits until the log contains s.
 func (l *logBuf) wait(t testing.TB, s string) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !strings.Contains(l.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never contained %q; log:\n%s", s, l.String())
-		}
-		time.Sleep(5 * time.Millisecond) // polling a log, not synchronising goroutines
+	if !testwait.For(waitFor, func() bool { return strings.Contains(l.String(), s) }) {
+		t.Fatalf("log never contained %q; log:\n%s", s, l.String())
 	}
 }

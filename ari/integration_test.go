@@ -9,6 +9,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 const deadline = 10 * time.Second
@@ -206,12 +207,7 @@ func TestAgainstAritest(t *testing.T) {
 	startClient(t, srv.URL(), h2)
 	h2.connected(t, 1)
 	h.wait(t, ari.KindApplicationReplaced, nil)
-	for deadline := time.Now().Add(deadline); c.Ready(); {
-		if time.Now().After(deadline) {
-			t.Fatal("still Ready after ApplicationReplaced")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, deadline, "not Ready after ApplicationReplaced", func() bool { return !c.Ready() })
 	id2, err := srv.StartCall("gw", nil, aritest.CallOptions{})
 	if err != nil {
 		t.Fatal(err)

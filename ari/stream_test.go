@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/gorilla/websocket"
 )
 
@@ -272,13 +273,10 @@ func TestSlowHandlerNeverStallsTheReadLoop(t *testing.T) {
 		}
 	}
 	// Wait until the read loop has handled every frame.
-	deadline := time.Now().Add(waitFor)
-	for st := c.Stats(); st.Events+st.Dropped < n; st = c.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats = %+v", st)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, waitFor, "the read loop handled every frame", func() bool {
+		st := c.Stats()
+		return st.Events+st.Dropped >= n
+	})
 	close(rec.block)
 	st := c.Stats()
 	if st.Dropped == 0 || st.Events > uint64(cfg.QueueSize)+1 || st.Events < uint64(cfg.QueueSize) {
@@ -315,10 +313,7 @@ func TestCredentialsNeverInLogsOrErrors(t *testing.T) {
 		if cfg.URL == f.url() && !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("GetChannel: %v, want ErrUnauthorized", err)
 		}
-		deadline := time.Now().Add(waitFor)
-		for c.Stats().DialErrors < 3 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		testwait.For(waitFor, func() bool { return c.Stats().DialErrors >= 3 })
 		stop()
 		out := logs.String() + err.Error()
 		if !strings.Contains(out, "connect") {
@@ -609,12 +604,7 @@ func TestServerNeverAnswersHandshake(t *testing.T) {
 		RESTTimeout: 100 * time.Millisecond})
 	stop := run(t, c, newRecorder())
 	logs.wait(t, "event stream connect failed")
-	for deadline := time.Now().Add(waitFor); c.Stats().DialErrors < 2; {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", c.Stats())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, waitFor, "two dial errors", func() bool { return c.Stats().DialErrors >= 2 })
 	if _, err := c.GetChannel(t.Context(), "c1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("GetChannel on a silent server: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // cmdLine is a Command with a comparable Param, for tables.
@@ -226,7 +228,7 @@ func TestPartialLine_Q2(t *testing.T) {
 		if res.err != nil || res.c != (cmdLine{'A', "beep"}) {
 			t.Errorf("Next = %v, %v; want A,beep", res.c, res.err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("the completed line was not returned")
 	}
 	close(src.chunks)

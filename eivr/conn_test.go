@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // Tests of the event writer shared by the transports (conn.go), with a
@@ -215,18 +217,14 @@ func TestStream_BurstBuffersReleased(t *testing.T) {
 	s.Send(line) // one more round trip so the burst buffer was handed back
 	w.waitEntered(t)
 	w.release <- struct{}{}
-	deadline := time.Now().Add(testWait)
-	for {
+	var held int
+	if !testwait.For(testWait, func() bool {
 		s.mu.Lock()
-		held, busy := cap(s.queue)+cap(s.spare), s.inflight > 0 || len(s.queue) > 0
-		s.mu.Unlock()
-		if !busy && held <= 2*maxKeptBuffer {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("idle stream holds %d bytes of buffers", held)
-		}
-		time.Sleep(time.Millisecond)
+		defer s.mu.Unlock()
+		held = cap(s.queue) + cap(s.spare)
+		return s.inflight == 0 && len(s.queue) == 0 && held <= 2*maxKeptBuffer
+	}) {
+		t.Fatalf("idle stream holds %d bytes of buffers", held)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // Tests of the local-program transport, eivr-protocol.md §3.1, §4.3, §8.3
@@ -307,12 +309,11 @@ func TestProgram_8_3_ExitAtOnce(t *testing.T) {
 	}
 	// The writer finds out at its next write; poll (a burst of Sends could
 	// fill the queue before the writer thread even runs: ErrSlowClient).
-	deadline := time.Now().Add(testWait)
 	var err error
-	for err == nil && time.Now().Before(deadline) {
+	testwait.For(testWait, func() bool {
 		err = p.Send([]byte("F,1795457122,beep\n"))
-		time.Sleep(time.Millisecond)
-	}
+		return err != nil
+	})
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Errorf("Send to an exited program = %v, want EPIPE", err)
 	}

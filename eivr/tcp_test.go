@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // Tests of the TCP transport, eivr-protocol.md §3.2, §8.3 and §10 Q26/Q27,
@@ -267,11 +269,10 @@ func TestTCP_8_3_ServerClosesMidCall(t *testing.T) {
 	if err := waitDone(t, c); !errors.Is(err, ErrClientEOF) {
 		t.Errorf("Err() = %v, want ErrClientEOF", err)
 	}
-	deadline := time.Now().Add(testWait)
-	for err == nil && time.Now().Before(deadline) {
+	testwait.For(testWait, func() bool {
 		err = c.Send([]byte("F,1795457122,beep\n"))
-		time.Sleep(time.Millisecond)
-	}
+		return err != nil
+	})
 	if !errorsIsAny(err, syscall.EPIPE, syscall.ECONNRESET) {
 		t.Errorf("Send to a closed server = %v, want EPIPE or ECONNRESET", err)
 	}
@@ -335,7 +336,7 @@ func TestTCP_Q27_SlowServer(t *testing.T) {
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close of a broken conn took %v", d)
 	}
 }

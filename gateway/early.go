@@ -26,6 +26,7 @@ func (s *session) holdDigit(d byte) {
 		}
 		s.log.Warn("DTMF before the answer: too many digits held; digit dropped",
 			"digit", string(d), "held", len(s.early), "limit", limit)
+		s.digitNotSent(string(d), "too many held before the answer")
 		return
 	}
 	s.early = append(s.early, d)
@@ -36,8 +37,11 @@ func (s *session) holdDigit(d byte) {
 func (s *session) releaseEarly() {
 	held := s.early
 	s.early = nil
-	for _, d := range held {
+	for i, d := range held {
 		if !s.up || s.hungUp || s.out != nil {
+			for _, d := range held[i:] {
+				s.digitNotSent(string(d), "held before the answer; the session is ending")
+			}
 			return
 		}
 		s.deliverDigit(d)
@@ -46,10 +50,16 @@ func (s *session) releaseEarly() {
 
 // discardEarly forgets the held digits (hang-up: native never reads them).
 func (s *session) discardEarly() {
-	if len(s.early) > 0 {
-		s.log.Debug("hang-up before the answer: held DTMF discarded", "digits", string(s.early))
+	for _, d := range s.early {
+		s.digitNotSent(string(d), "held before the answer; hang-up")
 	}
 	s.early = nil
+}
+
+// digitNotSent logs, at Debug, a caller digit the client never gets (the
+// soak test accounts every digit by these lines).
+func (s *session) digitNotSent(digit, why string) {
+	s.log.Debug("digit not sent", "digit", digit, "why", why, "up", s.up, "hung_up", s.hungUp)
 }
 
 // deliverDigit sends one caller digit to the client (§5) and applies

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 const testTS = 1795457185
@@ -263,7 +264,7 @@ func startHarness(t *testing.T, app appSpec, state string, tweak func(*sessionEn
 		conn.cmdW.Close()
 		select {
 		case <-h.out:
-		case <-time.After(5 * time.Second):
+		case <-time.After(testwait.Long):
 			t.Error("session did not end")
 		}
 	})
@@ -285,7 +286,7 @@ func (h *harness) line() string {
 	select {
 	case l := <-h.conn.lines:
 		return maskTS(l)
-	case <-time.After(3 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("no event line within 3s")
 		return ""
 	}
@@ -322,7 +323,7 @@ func (h *harness) call() string {
 	select {
 	case c := <-h.ops.calls:
 		return c
-	case <-time.After(3 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("no REST call within 3s")
 		return ""
 	}
@@ -369,7 +370,7 @@ func (h *harness) outcome() outcome {
 	case o := <-h.out:
 		h.out <- o
 		return o
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		h.t.Fatal("session did not end")
 		return outcome{}
 	}

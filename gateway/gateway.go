@@ -284,10 +284,18 @@ func (g *Gateway) Ready() bool {
 	return !d && g.client.Ready()
 }
 
-// Drain stops taking calls (a new StasisStart goes straight back to the
-// dialplan with EIVRGW_STATUS=DRAINING) and waits until every live session
-// has ended or ctx ends. Sessions are not cut short: cancel Run's ctx for
-// that.
+// StopTaking makes the gateway stop taking calls: from its return on, Ready
+// is false and a new StasisStart goes straight back to the dialplan with
+// EIVRGW_STATUS=DRAINING. Live sessions are untouched; Drain waits for them.
+func (g *Gateway) StopTaking() {
+	g.mu.Lock()
+	g.draining = true
+	g.mu.Unlock()
+}
+
+// Drain stops taking calls (as StopTaking) and waits until every live
+// session has ended or ctx ends. Sessions are not cut short: cancel Run's
+// ctx for that.
 func (g *Gateway) Drain(ctx context.Context) error {
 	for {
 		g.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // logLines collects JSON log lines; changed is signalled after each write.
@@ -35,7 +36,7 @@ func (l *logLines) Write(p []byte) (int, error) {
 // wait returns the raw lines once one has msg, or fails at the deadline.
 func (l *logLines) wait(t *testing.T, msg string) []string {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(testwait.Long)
 	for {
 		l.mu.Lock()
 		lines := strings.Split(strings.TrimSpace(l.buf.String()), "\n")

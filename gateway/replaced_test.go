@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // replacedARI is benchARI with channels that exist until gone, and a
@@ -61,18 +62,6 @@ func (f *replacedARI) stats() (max, gets int) {
 	return f.max, f.gets
 }
 
-// waitUntil polls cond for up to 5 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // While the app is replaced, the gateway polls its sessions' channels at
 // most replacedChecks at a time, ends the sessions of the gone ones with H
 // and stops polling once the app is subscribed again.
@@ -110,10 +99,10 @@ func TestReplacedAppPolling(t *testing.T) {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		clients[i] = bufio.NewReader(c)
 	}
-	waitUntil(t, "every session is live", func() bool { return g.Sessions() == calls })
+	testwait.Until(t, testwait.Long, "every session is live", func() bool { return g.Sessions() == calls })
 
 	h.Event(&ari.Event{Kind: ari.KindApplicationReplaced, Type: "ApplicationReplaced", Application: "eivr"})
-	waitUntil(t, "the checks fill their bound", func() bool { m, _ := fa.stats(); return m >= replacedChecks })
+	testwait.Until(t, testwait.Long, "the checks fill their bound", func() bool { m, _ := fa.stats(); return m >= replacedChecks })
 	time.Sleep(50 * time.Millisecond) // several poll intervals: the bound must hold
 	if m, _ := fa.stats(); m != replacedChecks {
 		t.Errorf("%d GET /channels/{id} at once, want at most %d", m, replacedChecks)
@@ -132,11 +121,11 @@ func TestReplacedAppPolling(t *testing.T) {
 			t.Fatalf("c%d: script got %q, %v, want H", i, l, err)
 		}
 	}
-	waitUntil(t, "the hung-up sessions end", func() bool { return g.Sessions() == calls/2 })
+	testwait.Until(t, testwait.Long, "the hung-up sessions end", func() bool { return g.Sessions() == calls/2 })
 
 	// The app is subscribed again: the polling stops.
 	h.Connected(ari.ConnInfo{Seq: 2, Apps: []string{"eivr"}})
-	waitUntil(t, "the watch stops", func() bool {
+	testwait.Until(t, testwait.Long, "the watch stops", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		return len(g.watches) == 0

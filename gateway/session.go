@@ -486,6 +486,7 @@ func (s *session) onEvent(ev *ari.Event) {
 		}
 	case ari.KindChannelDtmfReceived:
 		if s.hungUp || len(ev.Digit) != 1 {
+			s.digitNotSent(ev.Digit, "hung up or not one digit")
 			return
 		}
 		if !s.up {

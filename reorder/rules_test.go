@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // One test per rule of doc.go, in its order.
@@ -373,7 +374,7 @@ func TestRunDrivesWindowsAndHolds(t *testing.T) {
 	r.Push(0, dtmf("c2", 1, "1")) // held 50 ms for its StasisStart
 	// Move the clock in 1 ms steps until both have left.
 	var got []delivery
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(testwait.Long)
 	for len(got) < 2 {
 		select {
 		case <-s.got:
@@ -396,7 +397,7 @@ func wait(t *testing.T, c <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-c:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("no delivery")
 	}
 }

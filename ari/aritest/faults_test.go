@@ -12,22 +12,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-)
 
-// eventually polls cond until it holds or d passes (state that no event
-// announces, e.g. the server noticing a socket is gone).
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		<-tick.C
-	}
-}
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+)
 
 func TestApplicationReplaced(t *testing.T) {
 	s := newServer(t, fastOpts())
@@ -59,7 +46,7 @@ func TestDropLosesEvents(t *testing.T) {
 	s.DropWebSockets()
 	select {
 	case <-gw.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("socket not closed")
 	}
 	if err := s.PressDTMF(id, '7', 100*time.Millisecond); err != nil { // lost
@@ -93,7 +80,7 @@ func TestSlowClientDropped(t *testing.T) {
 	for i := 0; i < 400 && s.Clients() > 0; i++ { // never read: buffers fill up
 		s.SendRaw(big)
 	}
-	eventually(t, 5*time.Second, "slow client dropped", func() bool { return s.Clients() == 0 })
+	testwait.Until(t, 5*time.Second, "slow client dropped", func() bool { return s.Clients() == 0 })
 	if s.AppConnected("gw") {
 		t.Fatal("app still connected")
 	}
@@ -134,7 +121,7 @@ func TestFaultReorderDuplicateDelay(t *testing.T) {
 	s.Delay(0)
 
 	s.SendMalformed()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(testwait.Long)
 	for {
 		select {
 		case raw := <-gw.raw:
@@ -182,7 +169,7 @@ func TestRestart(t *testing.T) {
 	}
 	select {
 	case <-gw.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("socket survived the restart")
 	}
 	mustCall(t, s, "GET", "/channels/"+id, nil, 404)
@@ -223,12 +210,12 @@ func TestCloseUnblocksEverything(t *testing.T) {
 	s.Close()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("WaitEnd still blocked after Close")
 	}
 	select {
 	case <-res:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("answer still blocked after Close")
 	}
 }

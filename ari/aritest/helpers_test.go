@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // evt is one received event, decoded with encoding/json.
@@ -169,11 +171,5 @@ func newServer(t testing.TB, o Options) *Server {
 // waitApp waits until the app has a socket (the upgrade races the dial).
 func waitApp(t testing.TB, s *Server, app string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.AppConnected(app) {
-		if time.Now().After(deadline) {
-			t.Fatalf("app %s never connected", app)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, testwait.Long, "app "+app+" connects", func() bool { return s.AppConnected(app) })
 }

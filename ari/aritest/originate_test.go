@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func types(es []evt) string {
@@ -132,7 +134,7 @@ func TestMoveAndContinueElsewhere(t *testing.T) {
 	gw.expect("StasisEnd")
 	mustCall(t, s, "POST", "/channels/"+id+"/continue", url.Values{"context": {"nonexistent"}}, 204)
 	gw2.expect("StasisEnd")
-	eventually(t, 5*time.Second, "channel gone", func() bool { _, err := s.State(id); return err != nil })
+	testwait.Until(t, 5*time.Second, "channel gone", func() bool { _, err := s.State(id); return err != nil })
 }
 
 func TestSoundsAndInfo(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // upCall starts an answered call on a fresh tap and consumes StasisStart.
@@ -176,7 +178,7 @@ func TestVariableBlocksThenFailsOnHangup(t *testing.T) {
 		if st != 400 {
 			t.Fatalf("variable after hangup: %d", st)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("POST variable never returned")
 	}
 }

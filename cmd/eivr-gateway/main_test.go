@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"go.uber.org/goleak"
 )
 
@@ -74,9 +75,10 @@ type result struct {
 // status; it fails the test if it runs longer than timeout.
 func runBin(t *testing.T, dir string, timeout time.Duration, env []string, args ...string) result {
 	t.Helper()
+	bin := binary(t) // the build (slow on a busy machine) is not part of the run's time
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
@@ -547,15 +549,11 @@ func TestRunSignals(t *testing.T) {
 	// The session answers its channel (just after "session started"):
 	// REST latency by route, ids replaced.
 	answered := `eivr_ari_rest_duration_seconds_count{ari="` + sim.URL() + `",method="POST",route="/channels/{id}/answer",status="204"} 1`
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, metrics := get(t, admin, "/metrics"); strings.Contains(metrics, answered) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("/metrics lacks %q", answered)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.For(testwait.Long, func() bool {
+		_, metrics := get(t, admin, "/metrics")
+		return strings.Contains(metrics, answered)
+	}) {
+		t.Errorf("/metrics lacks %q", answered)
 	}
 	_, metrics := get(t, admin, "/metrics")
 	for _, want := range []string{
@@ -682,15 +680,13 @@ func TestOriginate(t *testing.T) {
 	}
 
 	// No answer, and the duplicate-destination guard while it rings
-	// (20 s of simulated ringing: 1 s at speed 20).
+	// (100 s of simulated ringing: 5 s at speed 20, the margin for the
+	// second originate process to start on a busy machine).
 	first := make(chan result, 1)
 	go func() {
-		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "20s")
+		first <- originate(token, "--endpoint", "PJSIP/away", "--run", menu, "--timeout", "100s")
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ringing(sim, "PJSIP/away") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling the simulator's request log
-	}
+	testwait.Until(t, testwait.Long, "PJSIP/away rings", func() bool { return ringing(sim, "PJSIP/away") })
 	r = originate(token, "--endpoint", "PJSIP/away", "--run", menu)
 	if r.code == 0 || !strings.Contains(r.stderr, "a call to this destination is already in progress") {
 		t.Errorf("second call to a ringing destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func callServer(t *testing.T, orig originator) (*callService, *httptest.Server) {
@@ -113,7 +114,7 @@ func TestCallsDuplicateDestination(t *testing.T) {
 	}()
 	select {
 	case <-started:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("first call not placed")
 	}
 	code, res := post(t, ts.URL, "tok", `{"endpoint":"pjsip/1000","run":"/opt/ivr/other"}`)

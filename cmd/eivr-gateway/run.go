@@ -240,6 +240,11 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 // SIGINT/SIGTERM cuts it short), and returns; serve's deferred calls then
 // end what is left.
 func (s *server) drain(signals <-chan os.Signal, timeout time.Duration, why string) error {
+	// Not ready (and no new call) before anyone can read "draining" in the
+	// log or signal again: /readyz answers 503 from here on.
+	for _, g := range s.gateways {
+		g.StopTaking()
+	}
 	s.log.Info("draining: new calls go back to the dialplan; waiting for live sessions", "why", why, "sessions", s.Sessions(), "timeout", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

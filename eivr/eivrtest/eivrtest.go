@@ -89,6 +89,10 @@ func (s *Server) Accept(ctx context.Context) (*Client, error) {
 	}
 }
 
+// Waiting is the number of connections accepted and not yet taken by
+// Accept: with Accept's callers done, the connections nobody expected.
+func (s *Server) Waiting() int { return len(s.conns) }
+
 // Close stops listening, closes every accepted connection and waits for the
 // accept loop. It is idempotent.
 func (s *Server) Close() {
@@ -204,6 +208,10 @@ func (c *Client) CloseWrite() error {
 	}
 	return errors.New("eivrtest: not a TCP connection")
 }
+
+// Conn is the connection itself, for a test that reads and writes it
+// directly (then it does not use ReadEvent, Event or ExpectEOF).
+func (c *Client) Conn() net.Conn { return c.c }
 
 // Close closes the connection (the script exits). It is idempotent.
 func (c *Client) Close() error {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,5 +87,33 @@ func TestTimeouts(t *testing.T) {
 	}
 	if s.URL() != "ivr://127.0.0.1:"+s.Port {
 		t.Errorf("URL() = %q", s.URL())
+	}
+}
+
+// Waiting counts the connections nobody took yet; Conn is the raw socket.
+func TestWaitingAndConn(t *testing.T) {
+	s := NewServer(t)
+	if n := s.Waiting(); n != 0 {
+		t.Fatalf("Waiting = %d before any dial", n)
+	}
+	d, err := net.Dial("tcp", net.JoinHostPort(s.Host, s.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	testwait.Until(t, testwait.Long, "the connection is accepted", func() bool { return s.Waiting() == 1 })
+	c, err := s.Accept(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Waiting(); n != 0 {
+		t.Errorf("Waiting = %d after Accept", n)
+	}
+	if _, err := io.WriteString(c.Conn(), "S,beep\n"); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 7)
+	if _, err := io.ReadFull(d, b); err != nil || string(b) != "S,beep\n" {
+		t.Errorf("read %q, %v through Conn", b, err)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // menuCall runs the Perl menu through: greeting, 1 (V/G, beep), 2 (E), and
@@ -138,6 +140,13 @@ func TestIdleSilenceOn(t *testing.T) {
 	id, c := w.tcpCall(t, ts, "", aritest.CallOptions{Answered: true})
 	c.send("S,beep")
 	c.expect("F,ts,beep")
+	// Idle again: the gateway restarts the silence after the playback's
+	// end, on its own time; E before that would be right too.
+	w.Until("the silence starts again", testwait.Long, func() bool {
+		calls := w.calls(id)
+		i := slices.Index(calls, "POST /channels/{ch}/play/{pb}?media=sound:beep")
+		return i >= 0 && slices.Contains(calls[i:], "POST /channels/{ch}/silence")
+	})
 	c.send("E,x")
 	c.expect("E,ts")
 	w.waitEnd(id)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 )
 
@@ -170,7 +171,7 @@ func TestDrain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("Drain did not return after the last session ended")
 	}
 	w.waitEnd(id1)

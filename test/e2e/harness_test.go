@@ -14,7 +14,9 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -76,7 +78,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		Server:  aritest.Options{Speed: o.speed, Sounds: o.sounds},
 		ARI:     ari.Config{BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 		Gateway: cfg,
-		Connect: 5 * time.Second,
+		Connect: testwait.Long,
 	})
 	return &world{World: w, t: t}
 }
@@ -93,13 +95,13 @@ func (w *world) call(args []string, opt aritest.CallOptions) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	return w.WaitEnd(id, 20*time.Second)
+	return w.WaitEnd(id, testwait.Long)
 }
 
 // waitSessions waits until the gateway has n live sessions.
 func (w *world) waitSessions(n int) {
 	w.t.Helper()
-	w.Until(fmt.Sprintf("%d sessions are live", n), 10*time.Second, func() bool { return w.GW.Sessions() == n })
+	w.Until(fmt.Sprintf("%d sessions are live", n), testwait.Long, func() bool { return w.GW.Sessions() == n })
 }
 
 // calls returns the REST requests made for channel id, as "METHOD /path?k=v"
@@ -145,18 +147,15 @@ func mask(lines string) string { return gwharness.Mask(lines) }
 // returns it masked.
 func readLog(t testing.TB, path string, done func(string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var s string
+	if !testwait.For(testwait.Long, func() bool {
 		b, _ := os.ReadFile(path)
-		s := mask(string(b))
-		if done(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transcript %s incomplete:\n%s", path, s)
-		}
-		time.Sleep(10 * time.Millisecond)
+		s = mask(string(b))
+		return done(s)
+	}) {
+		t.Fatalf("transcript %s incomplete:\n%s", path, s)
 	}
+	return s
 }
 
 func hasLine(prefix string) func(string) bool {
@@ -172,18 +171,24 @@ func hasLine(prefix string) func(string) bool {
 
 // tcpServer is a scripted ivr:// server: each accepted connection is handed
 // to the test.
-type tcpServer struct{ *gwharness.TCPServer }
+type tcpServer struct{ *eivrtest.Server }
 
 func newTCPServer(t testing.TB) *tcpServer {
 	t.Helper()
-	return &tcpServer{gwharness.NewTCPServer(t)}
+	return &tcpServer{eivrtest.NewServer(t)}
 }
 
 func (s *tcpServer) url() string { return s.URL() }
 
 func (s *tcpServer) accept(t testing.TB) net.Conn {
 	t.Helper()
-	return s.Accept(t)
+	return gwharness.Accept(t, s.Server).Conn()
+}
+
+// noConnection checks that the gateway made no connection not accepted.
+func (s *tcpServer) noConnection(t testing.TB) {
+	t.Helper()
+	gwharness.NoConnection(t, s.Server)
 }
 
 func fatalf(t testing.TB, format string, a ...any) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // The Perl menu over stdio: a file plays to its F, a digit, V/G, E.
@@ -138,7 +139,7 @@ func TestTCPMenu(t *testing.T) {
 			if mask(l) != want+"\n" {
 				t.Fatalf("server received %q, want %q", mask(l), want+"\n")
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testwait.Long):
 			t.Fatalf("server received nothing, want %q", want)
 		}
 	}

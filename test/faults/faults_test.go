@@ -9,6 +9,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // The ARI events socket drops mid-call. Natively nothing happens to the
@@ -87,10 +88,13 @@ func TestApplicationReplaced(t *testing.T) {
 		if got != id {
 			t.Errorf("other client got StasisStart for %s, want %s", got, id)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testwait.Long):
 		t.Fatal("the new owner of the app got no StasisStart")
 	}
-	ts.noConnection(t, 200*time.Millisecond)
+	// aritest picks the receiver of an event when it emits it: the new
+	// owner got StasisStart, so the gateway's socket never will, and it
+	// cannot have connected for this call (nor will it).
+	ts.noConnection(t)
 
 	w.Close()
 	wantContinued(t, w.waitEnd(idLive), gateway.StatusShutdown)
@@ -131,7 +135,7 @@ func TestApplicationReplacedCallerHangsUp(t *testing.T) {
 	c.expect("F,ts,beep")
 
 	w.farHangup(id)
-	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.c.SetReadDeadline(time.Now().Add(testwait.Long))
 	l, err := c.br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(l, "H,") {
 		t.Errorf("caller hung up after the takeover: script got %q, %v (want H); %d sessions live", l, err, w.GW.Sessions())
@@ -204,13 +208,13 @@ func TestREST5xx(t *testing.T) {
 // script says. Whether the timed-out play ran is unknown to the gateway, so
 // an F for it is accepted.
 func TestRESTTimeouts(t *testing.T) {
-	w := newWorld(t, opts{})
+	w := newWorld(t, opts{ariCf: func(c *ari.Config) { c.RESTTimeout = 300 * time.Millisecond }})
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
 	c.params(ts.url())
-	w.Srv.RESTLatency(time.Second) // RESTTimeout is 300 ms
+	w.Srv.RESTLatency(5 * time.Second) // RESTTimeout is 300 ms
 	c.send("S,hello-world")
-	time.Sleep(400 * time.Millisecond) // let the play time out
+	w.until("the play times out", func() bool { return strings.Contains(w.Logs.String(), "play failed; skipping the file") })
 	w.Srv.RESTLatency(0)
 	c.send("A,beep")
 	for {
@@ -252,9 +256,11 @@ func TestMalformedUnknownDuplicateEvents(t *testing.T) {
 }
 
 // shuffled runs one scripted call with aritest shuffling the events that
-// arrive within d: the script must see exactly what it sees without.
+// arrive within d: the script must see exactly what it sees without. The
+// media runs at speed 2, so that tt-monkeys (5.2 s) outlasts the rest of
+// the call on a starved machine: its F would come in the middle.
 func shuffled(t *testing.T, d time.Duration) {
-	w := newWorld(t, opts{})
+	w := newWorld(t, opts{speed: 2})
 	ts := newTCPServer(t)
 	w.Srv.ReorderWindow(d)
 	for range 3 {
@@ -315,7 +321,7 @@ func TestScriptFloods(t *testing.T) {
 	ts := newTCPServer(t)
 	ignored := w.call(script("faults/testdata/flood-unknown.pl"))
 	replies := w.call(script("scripts/transport/flood.pl"))
-	time.Sleep(200 * time.Millisecond)
+	w.waitSessions(2) // both floods are going
 	for range 3 {
 		start := time.Now()
 		id, c := w.tcpCall(ts, "")
@@ -385,7 +391,7 @@ func TestTCPServerClosesMidCall(t *testing.T) {
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
 	c.send("S,tt-monkeys")
-	time.Sleep(50 * time.Millisecond)
+	w.until("the play starts", w.requested("POST", "/channels/"+id+"/play"))
 	c.c.Close()
 	wantHungUp(t, w.waitEnd(id), "")
 }

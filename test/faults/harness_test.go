@@ -17,7 +17,9 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -52,18 +54,14 @@ func noLeaks(t *testing.T) {
 		if err := goleak.Find(ignore); err != nil {
 			t.Errorf("goroutine leak: %v", err)
 		}
-		deadline := time.Now().Add(3 * time.Second)
-		for gwharness.CountFDs() > fds || len(children()) > 0 {
-			if time.Now().After(deadline) {
-				if n := gwharness.CountFDs(); n > fds {
-					t.Errorf("descriptors: %d before, %d after: %s", fds, n, listFDs())
-				}
-				if c := children(); len(c) > 0 {
-					t.Errorf("child processes left: %v", c)
-				}
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if testwait.For(testwait.Long, func() bool { return gwharness.CountFDs() <= fds && len(children()) == 0 }) {
+			return
+		}
+		if n := gwharness.CountFDs(); n > fds {
+			t.Errorf("descriptors: %d before, %d after: %s", fds, n, listFDs())
+		}
+		if c := children(); len(c) > 0 {
+			t.Errorf("child processes left: %v", c)
 		}
 	})
 }
@@ -112,6 +110,7 @@ type opts struct {
 	ariCf func(*ari.Config)
 	gwCf  func(*gateway.Config)
 	srv   *aritest.Server // run on this fake Asterisk (default: a new one)
+	speed float64         // aritest's media speed; 0: 20
 }
 
 func defaultApp() gateway.AppConfig {
@@ -131,13 +130,18 @@ func newWorld(t *testing.T, o opts) *world {
 	noLeaks(t)
 	acfg := ari.Config{
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		RESTTimeout: 300 * time.Millisecond, RESTLongTimeout: 2 * time.Second,
+		// Margins for a busy 2-core machine under -race: a test of the
+		// timeouts themselves sets its own (TestRESTTimeouts).
+		RESTTimeout: 2 * time.Second, RESTLongTimeout: 5 * time.Second,
 	}
 	if o.ariCf != nil {
 		o.ariCf(&acfg)
 	}
 	if o.apps == nil {
 		o.apps = []gateway.AppConfig{defaultApp()}
+	}
+	if o.speed == 0 {
+		o.speed = 20
 	}
 	gcfg := gateway.Config{
 		Apps: o.apps, NoIdleSilence: true,
@@ -149,11 +153,11 @@ func newWorld(t *testing.T, o opts) *world {
 	}
 	w := gwharness.Start(t, gwharness.Options{
 		App:     app,
-		Server:  aritest.Options{Speed: 20},
+		Server:  aritest.Options{Speed: o.speed},
 		Srv:     o.srv,
 		ARI:     acfg,
 		Gateway: gcfg,
-		Connect: 10 * time.Second,
+		Connect: testwait.Long,
 		Ready:   true,
 	})
 	return &world{World: w, t: t}
@@ -164,10 +168,23 @@ func (w *world) waitConnected() {
 	w.until("the gateway connects to the fake Asterisk", func() bool { return w.Srv.AppConnected(app) && w.GW.Ready() })
 }
 
-// until polls cond for up to 10 s.
+// until polls cond for up to testwait.Long.
 func (w *world) until(what string, cond func() bool) {
 	w.t.Helper()
-	w.Until(what, 10*time.Second, cond)
+	w.Until(what, testwait.Long, cond)
+}
+
+// requested reports whether the fake Asterisk got a method request on a
+// path with prefix.
+func (w *world) requested(method, prefix string) func() bool {
+	return func() bool {
+		for _, r := range w.Srv.Requests() {
+			if r.Method == method && strings.HasPrefix(r.Path, prefix) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func (w *world) call(args ...string) string {
@@ -181,7 +198,7 @@ func (w *world) call(args ...string) string {
 
 func (w *world) waitEnd(id string) aritest.End {
 	w.t.Helper()
-	return w.WaitEnd(id, 10*time.Second)
+	return w.WaitEnd(id, testwait.Long)
 }
 
 func (w *world) press(id string, digit rune) {
@@ -221,11 +238,11 @@ func wantContinued(t *testing.T, end aritest.End, status string) {
 
 // ---- ivr:// servers ----
 
-type tcpServer struct{ *gwharness.TCPServer }
+type tcpServer struct{ *eivrtest.Server }
 
 func newTCPServer(t *testing.T) *tcpServer {
 	t.Helper()
-	return &tcpServer{gwharness.NewTCPServer(t)}
+	return &tcpServer{eivrtest.NewServer(t)}
 }
 
 func (s *tcpServer) url() string { return s.URL() }
@@ -239,14 +256,14 @@ type client struct {
 
 func (s *tcpServer) accept(t *testing.T) *client {
 	t.Helper()
-	c := s.Accept(t)
+	c := gwharness.Accept(t, s.Server).Conn()
 	return &client{t: t, c: c, br: bufio.NewReader(c)}
 }
 
-// noConnection checks that the gateway makes no connection within d.
-func (s *tcpServer) noConnection(t *testing.T, d time.Duration) {
+// noConnection checks that the gateway made no connection not accepted.
+func (s *tcpServer) noConnection(t *testing.T) {
 	t.Helper()
-	s.NoConnection(t, d)
+	gwharness.NoConnection(t, s.Server)
 }
 
 func (w *world) tcpCall(s *tcpServer, opts string) (string, *client) {
@@ -266,7 +283,7 @@ func (c *client) send(lines ...string) {
 
 // next reads one line, timestamp masked ("F,ts,beep").
 func (c *client) next() (string, error) {
-	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.c.SetReadDeadline(time.Now().Add(testwait.Long))
 	l, err := c.br.ReadString('\n')
 	return gwharness.Mask(strings.TrimSuffix(l, "\n")), err
 }

@@ -5,13 +5,13 @@ import (
 
 	"fmt"
 	"github.com/eivr-gateway/eivr-gateway/ari"
-	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // maxInFlight is the largest number of requests matching keep that the
@@ -155,7 +155,7 @@ func TestStasisStartForMissingChannel(t *testing.T) {
 		return strings.Contains(w.Logs.String(), "channel not found; the client is not started")
 	})
 	w.waitSessions(0)
-	ts.noConnection(t, 0) // its session ended before any connect
+	ts.noConnection(t) // its session ended before any connect
 
 	w.Srv.SendRaw(ghostStart("ghost-up", "Up", ts.url()))
 	c := ts.accept(t)
@@ -230,7 +230,7 @@ func predecessor(t *testing.T, srv *aritest.Server, calls []aritest.CallOptions)
 	rec := &recorder{starts: make(chan string, len(calls))}
 	done := make(chan struct{})
 	go func() { defer close(done); client.Run(ctx, rec) }()
-	gwharness.Until(t, "the predecessor connects", 10*time.Second, func() bool { return srv.AppConnected(app) })
+	testwait.Until(t, testwait.Long, "the predecessor connects", func() bool { return srv.AppConnected(app) })
 	var ids []string
 	for _, o := range calls {
 		id, err := srv.StartCall(app, []string{"/usr/bin/ivr"}, o)
@@ -298,7 +298,7 @@ func TestLostStasisStartTooLate(t *testing.T) {
 	id := w.call(ts.url()+"(x)", "")
 	w.Srv.DropWebSockets()
 	wantContinued(t, w.waitEnd(id), gateway.StatusLate)
-	ts.noConnection(t, 0)
+	ts.noConnection(t)
 }
 
 // An event frame over the read limit (item 9) drops the events socket;

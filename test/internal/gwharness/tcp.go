@@ -1,87 +1,34 @@
 package gwharness
 
 import (
-	"net"
+	"context"
 	"regexp"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
-// TCPServer is a scripted ivr:// server: each connection the gateway makes
-// is handed to the test.
-type TCPServer struct {
-	ln    net.Listener
-	conns chan net.Conn
-	wg    sync.WaitGroup
-}
-
-// NewTCPServer listens on a loopback port until the test ends; then it
-// closes the connections nobody accepted.
-func NewTCPServer(t testing.TB) *TCPServer {
+// Accept returns the next connection the gateway made to s (an ivr://
+// server of eivrtest, which closes it when the test ends); t fails if none
+// comes within testwait.Long.
+func Accept(t testing.TB, s *eivrtest.Server) *eivrtest.Client {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Long)
+	defer cancel()
+	c, err := s.Accept(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the gateway did not connect: %v", err)
 	}
-	s := &TCPServer{ln: ln, conns: make(chan net.Conn, 16)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.conns)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.wg.Wait()
-		for c := range s.conns {
-			c.Close()
-		}
-	})
-	return s
+	return c
 }
 
-// URL is the server's ivr:// address.
-func (s *TCPServer) URL() string { return "ivr://" + s.ln.Addr().String() }
-
-// Accept returns the next connection the gateway made (closed when the test
-// ends); t fails if none comes within 10 s.
-func (s *TCPServer) Accept(t testing.TB) net.Conn {
+// NoConnection checks that the gateway has made no connection to s that
+// the test did not Accept.
+func NoConnection(t testing.TB, s *eivrtest.Server) {
 	t.Helper()
-	select {
-	case c := <-s.conns:
-		t.Cleanup(func() { c.Close() })
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway did not connect")
-		return nil
-	}
-}
-
-// NoConnection checks that the gateway makes no connection within d (d <= 0:
-// that it has made none so far).
-func (s *TCPServer) NoConnection(t testing.TB, d time.Duration) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	var c net.Conn
-	select {
-	case c = <-s.conns:
-	case <-timer.C:
-		select { // one made just now counts too
-		case c = <-s.conns:
-		default:
-		}
-	}
-	if c != nil {
-		c.Close()
-		t.Error("the gateway connected, want no session")
+	if n := s.Waiting(); n > 0 {
+		t.Errorf("the gateway made %d connection(s) nobody expected, want no session", n)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 // Options says how to start a World.
@@ -107,7 +108,7 @@ func (w *World) close() {
 // Until polls cond until it holds; the test fails if it does not within d.
 func (w *World) Until(what string, d time.Duration, cond func() bool) {
 	w.T.Helper()
-	Until(w.T, what, d, cond)
+	testwait.Until(w.T, d, what, cond)
 }
 
 // WaitEnd waits up to d for call id to leave the app.
@@ -119,19 +120,29 @@ func (w *World) WaitEnd(id string, d time.Duration) aritest.End {
 	if err != nil {
 		w.T.Fatalf("call %s did not end: %v", id, err)
 	}
-	return end
-}
-
-// Until polls cond every 5 ms until it holds; t fails if it does not within d.
-func Until(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	// aritest logs a request when its handler returns, so the request
+	// that ended the call may show in Requests just after the end: wait
+	// for it, so that a test reading the log right after sees it.
+	var method, path string
+	switch {
+	case end.Continued:
+		method, path = "POST", "/channels/"+id+"/continue"
+	case end.Moved:
+		method, path = "POST", "/channels/"+id+"/move"
+	case end.Soft:
+		method, path = "DELETE", "/channels/"+id
 	}
+	if method != "" {
+		testwait.Until(w.T, d, "the request that ended "+id+" is logged", func() bool {
+			for _, r := range w.Srv.Requests() {
+				if r.Method == method && r.Path == path {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	return end
 }
 
 // SyncBuffer is a bytes.Buffer that goroutines may write concurrently.
