@@ -305,7 +305,11 @@ func (c *Client) StopPlayback(ctx context.Context, playbackID string) error {
 // GetGlobalVariable reads a global variable (GET /asterisk/variable);
 // Asterisk also answers its built-in directories there (ASTDATADIR...).
 func (c *Client) GetGlobalVariable(ctx context.Context, name string) (string, error) {
-	path := "/asterisk/variable"
+	return c.getValue(ctx, "/asterisk/variable", name)
+}
+
+// getValue GETs path?variable=name and decodes ARI's Variable reply.
+func (c *Client) getValue(ctx context.Context, path, name string) (string, error) {
 	b, err := c.do(ctx, request{method: "GET", path: path, query: url.Values{"variable": {name}}})
 	if err != nil {
 		return "", err
@@ -326,18 +330,7 @@ func (c *Client) GetVariable(ctx context.Context, channelID, name string) (strin
 	if err := checkID("channel", channelID); err != nil {
 		return "", err
 	}
-	path := "/channels/" + seg(channelID) + "/variable"
-	b, err := c.do(ctx, request{method: "GET", path: path, query: url.Values{"variable": {name}}})
-	if err != nil {
-		return "", err
-	}
-	var v struct {
-		Value string `json:"value"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return "", &Error{Method: "GET", Path: path, Status: 200, Message: "reply does not decode: " + err.Error()}
-	}
-	return v.Value, nil
+	return c.getValue(ctx, "/channels/"+seg(channelID)+"/variable", name)
 }
 
 // SetVariable sets a channel variable or function (POST

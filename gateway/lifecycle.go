@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
@@ -203,24 +202,7 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 	if len(work) == 0 {
 		return
 	}
-	sem := make(chan struct{}, replacedChecks)
-	var wg sync.WaitGroup
-	for _, w := range work {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			g.orphan(ctx, app, w, seq, outage)
-		}()
-	}
-	wg.Wait()
+	eachLimited(ctx, replacedChecks, work, func(w orphanWork) { g.orphan(ctx, app, w, seq, outage) })
 }
 
 // orphan releases or adopts one channel with no session.

@@ -101,40 +101,25 @@ func (g *Gateway) watchReplaced(ctx context.Context, app string) {
 		reported = still
 		mu.Unlock()
 
-		sem := make(chan struct{}, replacedChecks)
-		var wg sync.WaitGroup
 		var failed int
 		var lastErr error
-		for _, s := range check {
+		eachLimited(ctx, replacedChecks, check, func(s *session) {
 			mu.Lock()
 			done := reported[s]
 			mu.Unlock()
 			if done {
-				continue
+				return
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			gone, err := g.channelGone(ctx, app, s)
+			mu.Lock()
+			if gone {
+				reported[s] = true
 			}
-			if ctx.Err() != nil {
-				break
+			if err != nil {
+				failed, lastErr = failed+1, err
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				gone, err := g.channelGone(ctx, app, s)
-				mu.Lock()
-				if gone {
-					reported[s] = true
-				}
-				if err != nil {
-					failed, lastErr = failed+1, err
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+			mu.Unlock()
+		})
 		if failed > 0 && ctx.Err() == nil {
 			g.log.Warn("cannot check the channels of a replaced application", "app", app, "failed", failed, "err", lastErr)
 		}
