@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -36,6 +37,8 @@ type fakeOps struct {
 	stopErr  error
 	stopErrs []error // consumed one per StopPlayback before stopErr
 	gone     bool    // the channel is destroyed: variable calls get 404
+
+	parked atomic.Int32 // goroutines waiting at setGate or getGate, their call recorded
 }
 
 func newFakeOps() *fakeOps {
@@ -51,6 +54,8 @@ func (f *fakeOps) gate(ctx context.Context) error {
 	if g == nil {
 		return nil
 	}
+	f.parked.Add(1)
+	defer f.parked.Add(-1)
 	select {
 	case <-g:
 		return nil
@@ -98,6 +103,8 @@ func (f *fakeOps) GetPlayback(ctx context.Context, id string) (ari.Playback, err
 func (f *fakeOps) GetVariable(ctx context.Context, ch, name string) (string, error) {
 	f.rec("get %s", name)
 	if f.getGate != nil {
+		f.parked.Add(1)
+		defer f.parked.Add(-1)
 		select {
 		case <-f.getGate:
 		case <-ctx.Done():
@@ -301,13 +308,75 @@ func (h *harness) expectLines(want ...string) {
 	}
 }
 
+// noLine asserts that the session sent no event line for what the test
+// handed it so far: after the barrier, nothing but its P reply was sent.
 func (h *harness) noLine() {
 	h.t.Helper()
+	h.barrier()
 	select {
 	case l := <-h.conn.lines:
 		h.t.Fatalf("unexpected event line %q", l)
-	case <-time.After(30 * time.Millisecond):
+	default:
 	}
+}
+
+// barrier returns once the session has handled everything the test handed
+// it before: the commands (a P round trip; the next line must be its
+// reply), the events, and the REST calls they started (settle). Once the
+// session loop has ended, the barrier is run's return: it waits for every
+// goroutine the session started.
+func (h *harness) barrier() {
+	h.t.Helper()
+	select {
+	case <-h.s.quit:
+		select {
+		case <-h.s.done:
+		case <-time.After(testwait.Long):
+			h.t.Fatal("session did not end")
+		}
+		return
+	default:
+	}
+	h.cmd("P,barrier")
+	if got, want := h.line(), "P,ts,"+h.s.app.preply+"\n"; got != want {
+		h.t.Fatalf("event line before the barrier's P reply: got %q, want %q", got, want)
+	}
+	h.settle()
+}
+
+// settle waits until the session loop reports settled (settledForTest).
+func (h *harness) settle() {
+	h.t.Helper()
+	testwait.Until(h.t, testwait.Long, "the session settled", func() bool {
+		r := make(chan bool, 1)
+		select {
+		case h.s.results <- func() { r <- h.s.settledForTest(h.ops) }:
+		case <-h.s.quit:
+			return true
+		}
+		select {
+		case ok := <-r:
+			return ok
+		case <-h.s.quit:
+			return true
+		}
+	})
+}
+
+// settledForTest runs on the session loop. It reports whether no event and
+// no result are queued and every goroutine the session runs for a call (one
+// per busy lane, one for a paused command) waits at a gate of ops, its call
+// recorded. (T pauses and uses the control lane: while its answer is gated
+// this never holds, a test that needs it fails at the wait; it cannot pass
+// too early.)
+func (s *session) settledForTest(ops *fakeOps) bool {
+	inFlight := int32(0)
+	for _, busy := range []bool{s.ctl.busy, s.media.busy, s.paused} {
+		if busy {
+			inFlight++
+		}
+	}
+	return len(s.events) == 0 && len(s.results) == 0 && inFlight == ops.parked.Load()
 }
 
 func maskTS(l string) string {
@@ -338,12 +407,16 @@ func (h *harness) expectCalls(want ...string) {
 	}
 }
 
+// noCall asserts that the session made no REST call for what the test
+// handed it so far: after the barrier (which also asserts that no event
+// line came before its P reply), no call was recorded.
 func (h *harness) noCall() {
 	h.t.Helper()
+	h.barrier()
 	select {
 	case c := <-h.ops.calls:
 		h.t.Fatalf("unexpected REST call %q", c)
-	case <-time.After(30 * time.Millisecond):
+	default:
 	}
 }
 

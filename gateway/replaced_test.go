@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,10 +105,9 @@ func TestReplacedAppPolling(t *testing.T) {
 
 	h.Event(&ari.Event{Kind: ari.KindApplicationReplaced, Type: "ApplicationReplaced", Application: "eivr"})
 	testwait.Until(t, testwait.Long, "the checks fill their bound", func() bool { m, _ := fa.stats(); return m >= replacedChecks })
-	time.Sleep(50 * time.Millisecond) // several poll intervals: the bound must hold
-	if m, _ := fa.stats(); m != replacedChecks {
-		t.Errorf("%d GET /channels/{id} at once, want at most %d", m, replacedChecks)
-	}
+	// The bound must hold: fa.max is the peak, checked once every session's
+	// channel was polled (below), so a GET beyond the bound made at any
+	// time before fails the test.
 
 	// Half the callers hang up: their scripts get H, the others nothing.
 	fa.mu.Lock()
@@ -122,6 +123,10 @@ func TestReplacedAppPolling(t *testing.T) {
 		}
 	}
 	testwait.Until(t, testwait.Long, "the hung-up sessions end", func() bool { return g.Sessions() == calls/2 })
+	testwait.Until(t, testwait.Long, "every session's channel was polled", func() bool { _, gets := fa.stats(); return gets >= calls })
+	if m, _ := fa.stats(); m != replacedChecks {
+		t.Errorf("%d GET /channels/{id} at once, want at most %d", m, replacedChecks)
+	}
 
 	// The app is subscribed again: the polling stops.
 	h.Connected(ari.ConnInfo{Seq: 2, Apps: []string{"eivr"}})
@@ -131,8 +136,23 @@ func TestReplacedAppPolling(t *testing.T) {
 		return len(g.watches) == 0
 	})
 	_, before := fa.stats()
-	time.Sleep(50 * time.Millisecond) // several poll intervals
+	// The poller's goroutine ends (it waits for its checks first): after
+	// that nothing can poll, and at most the pass it was in added GETs.
+	testwait.Until(t, testwait.Long, "the poller's goroutine ends", func() bool { return !goroutineIn("gateway.(*Gateway).watchReplaced") })
 	if _, after := fa.stats(); after > before+replacedChecks {
 		t.Errorf("still polling after the app was subscribed again: %d gets, then %d", before, after)
+	}
+}
+
+// goroutineIn reports whether a goroutine's stack holds fn (a function
+// name as runtime stacks print it).
+func goroutineIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return bytes.Contains(buf[:n], []byte(fn+"("))
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }

@@ -225,7 +225,10 @@ func TestSetIsReadBackWhileBlocked(t *testing.T) {
 	h.cmd("E,x")
 	h.expectLines("E,ts")
 	h.expectCalls("stop pb1")
-	h.noCall() // continue waits for the pending sets
+	// The continue waits for the pending sets: with the session ending (no P
+	// to sync on), the next calls recorded after the gate opens must be the
+	// sets, and only then the continue; a continue made before would come
+	// first.
 	close(gate)
 	h.expectCalls("set b=x=y", "set c=", "set CALLERID(num)=777", "continue")
 }

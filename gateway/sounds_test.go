@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func TestLanguages(t *testing.T) {
@@ -67,6 +69,18 @@ func TestDiskSounds(t *testing.T) {
 	}
 }
 
+// doneCounter counts the calls of Done: a check waiting on another's fetch
+// selects on it.
+type doneCounter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *doneCounter) Done() <-chan struct{} {
+	c.n.Add(1)
+	return c.Context.Done()
+}
+
 type fakeLister struct {
 	root  string // ASTDATADIR/sounds as Asterisk reported it
 	calls atomic.Int32
@@ -94,14 +108,19 @@ func TestARISoundsCacheShared(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	res := make([]bool, 10)
+	ctx := &doneCounter{Context: context.Background()}
 	for i := range res {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i] = a.check(context.Background(), "beep", "en")
+			res[i] = a.check(ctx, "beep", "en")
 		}()
 	}
-	time.Sleep(10 * time.Millisecond) // let them all queue on the one fetch
+	// One caller fetches (the lister counts it); every other one queues on
+	// that fetch, which it does by selecting on ctx.Done().
+	testwait.Until(t, testwait.Long, "one fetch runs and 9 callers wait on it", func() bool {
+		return l.calls.Load() == 1 && ctx.n.Load() == int32(len(res)-1)
+	})
 	close(l.gate)
 	wg.Wait()
 	for i, r := range res {
