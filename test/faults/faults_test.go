@@ -176,7 +176,10 @@ func TestApplicationReplacedReclaimed(t *testing.T) {
 	w.takeOver()
 
 	w.Client.Reclaim()
-	w.waitConnected()
+	// Not waitConnected: the app is connected throughout (the other
+	// client holds it until the gateway's new socket takes it back), so
+	// wait for the gateway's own second connection to be reconciled.
+	w.reconciled(2)
 	w.press(id, '5') // DTMF reaches the script again
 	c.expect("5,ts")
 	w.farHangup(id)
