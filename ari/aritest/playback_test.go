@@ -176,10 +176,22 @@ func TestVariableBlocksThenFailsOnHangup(t *testing.T) {
 		st, _ := call(t, s, "POST", "/channels/"+id+"/variable", url.Values{"variable": {"X"}, "value": {"1"}}, "")
 		res <- st
 	}()
+	// The set is queued behind the playback (not run, not answered) before
+	// the hang-up.
+	testwait.Until(t, testwait.Long, "the set is queued behind the playback", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, cmd := range s.chans[id].queue {
+			if cmd.kind == cmdSetVar {
+				return true
+			}
+		}
+		return false
+	})
 	select {
 	case st := <-res:
 		t.Fatalf("POST variable returned %d during the playback", st)
-	case <-time.After(30 * time.Millisecond):
+	default:
 	}
 	if err := s.FarHangup(id, 16); err != nil {
 		t.Fatal(err)
