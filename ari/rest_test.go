@@ -216,8 +216,10 @@ func TestRESTTimeouts(t *testing.T) {
 	c := newTestClient(t, cfg)
 	t.Cleanup(c.Close)
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 2)
 	slow := func(status int, body string) func(http.ResponseWriter, *http.Request) {
 		return func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
 			select { // like Asterisk waiting for a playing file to end
 			case <-release:
 			case <-r.Context().Done():
@@ -244,7 +246,21 @@ func TestRESTTimeouts(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { errs <- c.Answer(t.Context(), "c1") }()
 	go func() { errs <- c.SetVariable(t.Context(), "c1", "A", "1") }()
-	time.Sleep(4 * cfg.RESTTimeout) // let RESTTimeout pass: the point of the test
+	for range 2 {
+		select {
+		case <-arrived:
+		case <-time.After(waitFor):
+			t.Fatal("long call did not reach the server")
+		}
+	}
+	// Let RESTTimeout pass for both, the point of the test: short calls
+	// started after they arrived time out one after another (3 in a row, so
+	// that a long call's own expiry, had it one, has been acted on).
+	for range 3 {
+		if _, err := c.GetChannel(t.Context(), "c1"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("short call beside the long ones: %v, want a timeout", err)
+		}
+	}
 	close(release)
 	for range 2 {
 		select {

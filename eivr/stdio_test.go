@@ -496,9 +496,16 @@ func TestProgram_Q34_FloodBackPressure(t *testing.T) {
 			t.Fatalf("line %d = %q, want %q", i, l, want)
 		}
 	}
-	// We stopped reading. Give a flood that is not held back time to show
-	// (an absence check: no synchronisation depends on this sleep).
-	time.Sleep(300 * time.Millisecond)
+	// We stopped reading: the program must end up blocked in its own write
+	// to the full pipe (a flood that is not held back never blocks).
+	wchan := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", p.pid))
+		return string(b)
+	}
+	// wchan is pipe_write, or anon_pipe_write on newer kernels.
+	if !testwait.For(testwait.Long, func() bool { return strings.HasSuffix(wchan(), "pipe_write") }) {
+		t.Fatalf("the flooder is not blocked writing to its stdout: wchan %q", wchan())
+	}
 	wrote := 0
 	for _, r := range p.logs.Records() {
 		if n, err := strconv.Atoi(strings.TrimPrefix(r.Attrs["line"], "wrote ")); err == nil {
@@ -565,10 +572,34 @@ func TestProgram_WaitHoldsNoThread(t *testing.T) {
 			checkGone(t, c.(*program).pid)
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // absence check: let blocked waits show
+	// Barrier: every program's wait has reached its blocking point. A wait
+	// blocked in a system call holds an OS thread from then on.
+	testwait.Until(t, testwait.Long, fmt.Sprintf("%d waits blocked", n), func() bool { return blockedWaits() >= n })
 	if after := threads(); after-before >= n/2 {
 		t.Errorf("%d threads with %d programs running, %d before", after, n, before)
 	}
+}
+
+// blockedWaits counts the goroutines in (*program).wait that are blocked:
+// parked on the poller ([IO wait]) or in a system call ([syscall]).
+func blockedWaits() int {
+	buf := make([]byte, 1<<16)
+	for {
+		if n := runtime.Stack(buf, true); n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		head, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(g, "eivr.(*program).wait(") &&
+			(strings.Contains(head, "[IO wait") || strings.Contains(head, "[syscall")) {
+			count++
+		}
+	}
+	return count
 }
 
 // A program flooding stderr is logged at a bounded rate (it was every line:

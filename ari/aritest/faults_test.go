@@ -28,7 +28,7 @@ func TestApplicationReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	nw.expect("StasisStart")
-	old.quiet(50 * time.Millisecond)
+	old.quiet(s)
 	if n := s.Clients(); n != 2 {
 		t.Fatalf("the replaced socket must stay open: %d clients", n)
 	}
@@ -60,7 +60,7 @@ func TestDropLosesEvents(t *testing.T) {
 		t.Fatalf("application: %s", b)
 	}
 	gw2 := dialTap(t, s, "gw")
-	gw2.quiet(30 * time.Millisecond) // nothing replayed
+	gw2.quiet(s) // nothing replayed
 	if err := s.FarHangup(id, 16); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestFailRESTAndLatency(t *testing.T) {
 	if st != 503 || !strings.Contains(string(b), "injected") {
 		t.Fatalf("injected: %d %s", st, b)
 	}
-	gw.quiet(20 * time.Millisecond) // no effect
+	gw.quiet(s) // no effect
 	mustCall(t, s, "POST", "/channels/"+id+"/play", url.Values{"media": {"sound:beep"}}, 201)
 	gw.expect("PlaybackStarted", "PlaybackFinished")
 
@@ -206,7 +206,18 @@ func TestCloseUnblocksEverything(t *testing.T) {
 		defer close(done)
 		_, _ = s.WaitEnd(context.Background(), id)
 	}()
-	time.Sleep(20 * time.Millisecond) // let both block (not synchronisation: either order works)
+	// The answer is queued behind the tone before Close (WaitEnd may or may
+	// not block yet: either order must end it).
+	testwait.Until(t, testwait.Long, "the answer is queued behind the tone", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, cmd := range s.chans[id].queue {
+			if cmd.kind == cmdAnswer {
+				return true
+			}
+		}
+		return false
+	})
 	s.Close()
 	select {
 	case <-done:

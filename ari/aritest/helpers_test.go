@@ -2,6 +2,7 @@ package aritest
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -51,7 +52,11 @@ type tap struct {
 	ch   chan evt
 	raw  chan []byte
 	done chan struct{}
+	bars int // barriers sent by quiet
 }
+
+// barrierType is the type of quiet's marker frames; next skips them.
+const barrierType = "AritestBarrier"
 
 func dialTap(t testing.TB, s *Server, apps string) *tap {
 	t.Helper()
@@ -85,15 +90,21 @@ func (tp *tap) close() {
 	<-tp.done
 }
 
-// next returns the next event or fails after d.
+// next returns the next event (barrier frames skipped) or fails after d.
 func (tp *tap) next(d time.Duration) evt {
 	tp.t.Helper()
-	select {
-	case e := <-tp.ch:
-		return e
-	case <-time.After(d):
-		tp.t.Fatalf("no event within %v", d)
-		return nil
+	timeout := time.After(d)
+	for {
+		select {
+		case e := <-tp.ch:
+			if e.typ() == barrierType {
+				continue // another tap's quiet (SendRaw goes to every socket)
+			}
+			return e
+		case <-timeout:
+			tp.t.Fatalf("no event within %v", d)
+			return nil
+		}
 	}
 }
 
@@ -111,13 +122,28 @@ func (tp *tap) expect(types ...string) []evt {
 	return out
 }
 
-// quiet asserts that no event arrives within d.
-func (tp *tap) quiet(d time.Duration) {
+// quiet asserts that no event reaches the tap before a barrier frame that
+// s sends now: the socket's writer is FIFO (without a reorder window), so
+// every event queued before this call arrives before the barrier.
+func (tp *tap) quiet(s *Server) {
 	tp.t.Helper()
-	select {
-	case e := <-tp.ch:
-		tp.t.Fatalf("unexpected event %s %v", e.typ(), e)
-	case <-time.After(d):
+	tp.bars++
+	id := fmt.Sprintf("%p-%d", tp, tp.bars)
+	s.SendRaw([]byte(`{"type":"` + barrierType + `","id":"` + id + `"}`))
+	timeout := time.After(testwait.Long)
+	for {
+		select {
+		case e := <-tp.ch:
+			switch {
+			case e.typ() == barrierType && e.str("id") == id:
+				return
+			case e.typ() == barrierType: // another tap's
+			default:
+				tp.t.Fatalf("unexpected event %s %v before the barrier", e.typ(), e)
+			}
+		case <-timeout:
+			tp.t.Fatalf("barrier %s not received within %v", id, testwait.Long)
+		}
 	}
 }
 

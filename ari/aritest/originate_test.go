@@ -82,7 +82,7 @@ func TestOriginateBusyAndNoAnswer(t *testing.T) {
 	if err != nil || !end.HungUp || end.Cause != 19 {
 		t.Fatalf("end %+v %v", end, err)
 	}
-	gw.quiet(30 * time.Millisecond)
+	gw.quiet(s)
 }
 
 func TestCreateDial(t *testing.T) {

@@ -62,7 +62,7 @@ func TestPlaybackOutcomes(t *testing.T) {
 			if el := time.Since(start); tc.name == "french" && el < 180*time.Millisecond {
 				t.Errorf("French hello-world took %v", el)
 			}
-			gw.quiet(30 * time.Millisecond)
+			gw.quiet(s)
 		})
 	}
 }
@@ -97,7 +97,7 @@ func TestStopPlayback(t *testing.T) {
 		e[0].str("playback", "next_media_uri") != "sound:beep" || e[1].str("playback", "id") != "p2" {
 		t.Fatalf("events %v", e)
 	}
-	gw.quiet(30 * time.Millisecond)
+	gw.quiet(s)
 	mustCall(t, s, "GET", "/playbacks/p2", nil, 404)
 }
 
@@ -112,7 +112,18 @@ func TestPauseUnpause(t *testing.T) {
 	if pb["state"] != "paused" {
 		t.Fatalf("paused: %s", b)
 	}
-	gw.quiet(60 * time.Millisecond) // paused: no Finished although 25 ms passed
+	// Paused: no Finished for p although its 25 ms pass. The barrier is a
+	// longer playback (hello-world, 100 ms at speed 20) started after the
+	// pause on a second channel: p, if it kept playing, would finish first.
+	other, err := s.StartCall("gw", nil, CallOptions{Answered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.expect("StasisStart")
+	play(t, s, other, "long", "sound:hello-world")
+	if e := gw.expect("PlaybackStarted", "PlaybackFinished"); e[1].str("playback", "id") != "long" {
+		t.Fatalf("paused playback went on: %v", e[1])
+	}
 	st, body := call(t, s, "POST", "/playbacks/p/control", url.Values{"operation": {"bogus"}}, "")
 	if st != 400 || string(body) != `{"message":"Invalid operation bogus"}` {
 		t.Fatalf("bogus op: %d %s", st, body)
@@ -165,10 +176,22 @@ func TestVariableBlocksThenFailsOnHangup(t *testing.T) {
 		st, _ := call(t, s, "POST", "/channels/"+id+"/variable", url.Values{"variable": {"X"}, "value": {"1"}}, "")
 		res <- st
 	}()
+	// The set is queued behind the playback (not run, not answered) before
+	// the hang-up.
+	testwait.Until(t, testwait.Long, "the set is queued behind the playback", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, cmd := range s.chans[id].queue {
+			if cmd.kind == cmdSetVar {
+				return true
+			}
+		}
+		return false
+	})
 	select {
 	case st := <-res:
 		t.Fatalf("POST variable returned %d during the playback", st)
-	case <-time.After(30 * time.Millisecond):
+	default:
 	}
 	if err := s.FarHangup(id, 16); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -68,12 +70,12 @@ func TestBasicCall(t *testing.T) {
 	if es[0].str("cause") != "32" || es[0].str("soft") != "true" {
 		t.Fatalf("hangup request %v", es[0])
 	}
-	gw.quiet(50 * time.Millisecond)
 	end, err := s.WaitEnd(context.Background(), id)
 	if err != nil || !end.HungUp || end.Cause != 17 || !end.Soft {
 		t.Fatalf("end %+v %v", end, err)
 	}
 	mustCall(t, s, "GET", "/channels/c1", nil, 404)
+	gw.quiet(s) // nothing after StasisEnd, up to the channel's end
 }
 
 func TestEventKeyOrder(t *testing.T) {
@@ -144,7 +146,7 @@ func TestFarHangupFlushesQueue(t *testing.T) {
 			t.Fatalf("event %d %v", i, es[i])
 		}
 	}
-	gw.quiet(50 * time.Millisecond)
+	gw.quiet(s)
 }
 
 func TestBlockingBehindPlayback(t *testing.T) {
@@ -223,7 +225,7 @@ func TestVariables(t *testing.T) {
 	if vars["J"] != "v" {
 		t.Fatalf("vars %v", vars)
 	}
-	gw.quiet(30 * time.Millisecond)
+	gw.quiet(s)
 }
 
 func TestContinue(t *testing.T) {
@@ -243,8 +245,8 @@ func TestContinue(t *testing.T) {
 	if err := s.FarHangup(id, 16); err != nil {
 		t.Fatal(err)
 	}
-	gw.quiet(30 * time.Millisecond)
 	mustCall(t, s, "GET", "/channels/"+id, nil, 404)
+	gw.quiet(s) // the channel left Stasis: its hangup reaches no app
 }
 
 func TestDTMF(t *testing.T) {
@@ -262,10 +264,12 @@ func TestDTMF(t *testing.T) {
 		}
 	}
 	mustCall(t, s, "POST", "/channels/"+id+"/dtmf", url.Values{"dtmf": {"9"}}, 204)
-	gw.quiet(50 * time.Millisecond)
-	if got := s.SentDTMF(id); got != "9" {
+	var got string // sent on the channel's Stasis thread, after the 204
+	testwait.Until(t, testwait.Long, "the DTMF is sent", func() bool { got = s.SentDTMF(id); return got != "" })
+	if got != "9" {
 		t.Fatalf("sent %q", got)
 	}
+	gw.quiet(s) // sent DTMF is not received back
 	if err := s.PressDTMF("nope", '1', time.Millisecond); !errors.Is(err, ErrNoChannel) {
 		t.Fatalf("err %v", err)
 	}

@@ -301,10 +301,17 @@ func TestScriptCrashes(t *testing.T) {
 // then (ignore-term) SIGKILL, and is reaped.
 func TestScriptHangs(t *testing.T) {
 	w := newWorld(t, opts{})
-	for _, args := range []string{"", "(ignore-term)"} {
+	ts := newTCPServer(t)
+	for i, args := range []string{"", "(ignore-term)"} {
 		id := w.call(script("scripts/transport/hang.pl") + args)
 		w.waitSessions(1)
-		time.Sleep(300 * time.Millisecond)
+		// Barriers: the program has set its handlers and sleeps (its
+		// "ready" on stderr is logged), then a whole other call on the same
+		// gateway starts, runs and ends; the hanging call is still there.
+		w.until("the program is ready", func() bool { return strings.Count(w.Logs.String(), "line=ready") > i })
+		other, c := w.tcpCall(ts, "")
+		w.round(other, c, ts.url())
+		w.waitSessions(1)
 		if _, ended := w.Srv.Ended(id); ended || w.GW.Sessions() != 1 {
 			t.Fatalf("%s: call not kept", args)
 		}
