@@ -53,6 +53,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -690,7 +691,7 @@ func runCalibration(t *testing.T, traceNo int, file string, concurrent bool, spe
 						lastRx = max(lastRx, e.rx)
 					}
 				}
-				ok := col.waitFor(5*time.Second, lane, need)
+				ok := col.waitFor(testwait.Long, lane, need)
 				if !ok {
 					fail("lane %q: step at %.3f (%v %s): only some of the %d events the rig had seen by then arrived", lane, st.t, st.kind, st.path, need)
 					return
@@ -720,7 +721,7 @@ func runCalibration(t *testing.T, traceNo int, file string, concurrent bool, spe
 			nExp++
 		}
 	}
-	col.waitFor(5*time.Second, "", nExp)
+	col.waitFor(testwait.Long, "", nExp)
 	srv.sleep(50 * time.Millisecond) // anything extra would show up now
 	got := col.snapshot()
 	if failed {
