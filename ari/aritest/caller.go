@@ -358,20 +358,7 @@ func (s *Server) dialLocked(c *channel, timeout time.Duration, originate bool, e
 		wait = timeout
 	}
 	answered := ep.Outcome == Answer && (timeout <= 0 || ep.Ring <= timeout)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTimer(s.speedDur(wait))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-c.dead:
-			return
-		case <-s.done:
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
+	s.afterLocked(c, s.speedDur(wait), func() {
 		if c.destroyed || c.hangup != nil {
 			return
 		}
@@ -391,7 +378,7 @@ func (s *Server) dialLocked(c *channel, timeout time.Duration, originate bool, e
 		if enter != nil {
 			enter()
 		}
-	}()
+	})
 }
 
 func (s *Server) emitDialLocked(c *channel, status, dialstring string) {

@@ -398,7 +398,13 @@ func (s *Server) flushHangupLocked(c *channel) {
 func (s *Server) runHExtenLocked(c *channel) {
 	c.dp = dialplanJSON{Context: c.dp.Context, Exten: "h", Priority: 1}
 	c.vars["HANGUPCAUSE"] = strconv.Itoa(c.hangup.cause)
-	d := s.speedDur(c.hExten)
+	s.afterLocked(c, s.speedDur(c.hExten), func() { s.destroyLocked(c) })
+}
+
+// afterLocked runs f with s.mu held once d has passed, unless c dies or
+// the server closes first. It is called with s.mu held; the timer runs on
+// a goroutine of its own, counted in s.wg.
+func (s *Server) afterLocked(c *channel, d time.Duration, f func()) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -413,7 +419,7 @@ func (s *Server) runHExtenLocked(c *channel) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.destroyLocked(c)
+		f()
 	}()
 }
 
