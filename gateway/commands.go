@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
@@ -15,7 +16,7 @@ func (s *session) onCommand(c command) {
 		s.log.Debug("command", "cmd", string(c.letter), "param", string(c.param))
 	}
 	if s.env.wire != nil {
-		s.env.wire(WireLine{Channel: s.ch, Line: string(c.letter) + "," + string(c.param)})
+		s.env.wire(WireLine{Channel: s.ch, Session: s.id, Line: string(c.letter) + "," + string(c.param), At: time.Now()})
 	}
 	switch c.letter {
 	case 'S', 'A', 'I', 'O':

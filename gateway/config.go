@@ -77,14 +77,6 @@ type Config struct {
 	Now func() time.Time
 }
 
-// WireLine is one line between a session and its client, without its
-// '\n'.
-type WireLine struct {
-	Channel string
-	Sent    bool // an event line sent to the client; false: a command read from it
-	Line    string
-}
-
 // AppConfig is one Stasis application served by the gateway.
 type AppConfig struct {
 	// Name is the Stasis application name.

@@ -398,7 +398,7 @@ func (s *session) send(tag byte, data string) {
 		return
 	}
 	if s.env.wire != nil {
-		s.env.wire(WireLine{Channel: s.ch, Sent: true, Line: string(s.buf[:len(s.buf)-1])})
+		s.env.wire(WireLine{Channel: s.ch, Session: s.id, Sent: true, Line: string(s.buf[:len(s.buf)-1]), At: time.Now()})
 	}
 }
 
