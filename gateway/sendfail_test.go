@@ -42,23 +42,33 @@ func TestSlowClientOrGone(t *testing.T) {
 		{"exits: gone", "exec 0<&-; echo P.x; echo P.x; echo P.x; echo P.x", "", ErrClientGone},
 		{"never reads: slow", "while :; do echo P.x; done", StatusSlowClient, ErrSlowClient},
 	}
-	obs := endObserver{ended: make(chan Report, len(tests))}
-	fa := newBenchARI()
-	g, err := New(Config{
-		Apps:          []AppConfig{{Name: "eivr", Programs: []string{sh}, WriteBuffer: 256, Grace: 100 * time.Millisecond}},
-		NoIdleSilence: true,
-		Observer:      obs,
-	}, fa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	h := <-fa.handler
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A gone client is told apart from a slow one by the write
+			// that fails, so only the slow case gets a small queue: with
+			// 256 bytes a starved writer goroutine would let the
+			// replies of a client that closed its stdin fill the queue
+			// before its first write is tried (TestSendFailure covers
+			// the classification itself).
+			wb := 0
+			if tt.cause == ErrSlowClient {
+				wb = 256
+			}
+			obs := endObserver{ended: make(chan Report, 1)}
+			fa := newBenchARI()
+			g, err := New(Config{
+				Apps:          []AppConfig{{Name: "eivr", Programs: []string{sh}, WriteBuffer: wb, Grace: 100 * time.Millisecond}},
+				NoIdleSilence: true,
+				Observer:      obs,
+			}, fa)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { g.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			h := <-fa.handler
 			ev := new(ari.Event)
 			if err := ari.Decode(frame("StasisStart", "c"+strconv.Itoa(i), i, `"args":[`+strconv.Quote(sh+"(-c,"+tt.script+")")+`],`), ev); err != nil {
 				t.Fatal(err)
