@@ -166,26 +166,12 @@ func (r *Redactor) getReply(names []string, data string) string {
 }
 
 func (r *Redactor) getReplyNamed(names []string, data string) (string, bool) {
-	if len(names) == 0 {
+	values, ok := SplitGetReply(names, data)
+	if !ok {
 		return "", false
 	}
 	var b strings.Builder
-	rest := data
 	for i, n := range names {
-		if !strings.HasPrefix(rest, n+"=") {
-			return "", false
-		}
-		rest = rest[len(n)+1:]
-		var value string
-		if i+1 < len(names) {
-			j := strings.Index(rest, ","+names[i+1]+"=")
-			if j < 0 {
-				return "", false
-			}
-			value, rest = rest[:j], rest[j+1:]
-		} else {
-			value, rest = rest, ""
-		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -194,8 +180,36 @@ func (r *Redactor) getReplyNamed(names []string, data string) (string, bool) {
 		if r.secret(n) {
 			b.WriteString(Redacted)
 		} else {
-			b.WriteString(value)
+			b.WriteString(values[i])
 		}
 	}
 	return b.String(), true
+}
+
+// SplitGetReply splits the data of a G reply, "n1=v1,n2=v2", into the
+// values of names (the names of its G command, in order): the value of n_i
+// runs up to ",n_{i+1}=", so values may contain commas. ok is false when
+// data does not match names (e.g. the reply was cut at 2047 bytes).
+func SplitGetReply(names []string, data string) (values []string, ok bool) {
+	if len(names) == 0 {
+		return nil, false
+	}
+	rest := data
+	for i, n := range names {
+		if !strings.HasPrefix(rest, n+"=") {
+			return nil, false
+		}
+		rest = rest[len(n)+1:]
+		if i+1 < len(names) {
+			j := strings.Index(rest, ","+names[i+1]+"=")
+			if j < 0 {
+				return nil, false
+			}
+			values = append(values, rest[:j])
+			rest = rest[j+1:]
+		} else {
+			values = append(values, rest)
+		}
+	}
+	return values, true
 }
