@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/transcript"
 )
@@ -238,4 +240,58 @@ func TestDiff(t *testing.T) {
 			t.Errorf("Diff(%q, %q) = %q, want %q", tt.a, tt.b, g, tt.want)
 		}
 	}
+}
+
+// The TCP menu (internal/ivr/tcpivr) replayed with --tcp: its greeting
+// comes from the P reply, i.e. the recorded argv.
+func TestReplayTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tcpivr.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	tr := call(t, "",
+		"1 c P,args",
+		"2 e P,1732355012,ivr://ivr.example:2949,demo-congrats",
+		"3 c O,autoclear",
+		"4 c S,demo-congrats",
+		"5 p demo-congrats",
+		"300 d 2,1732355013",
+		"300 e T,1732355013,demo-congrats",
+		"301 c E,menu-exit",
+		"301 e E,1732355013",
+	)
+	tr.Header.Argv = []string{"ivr://ivr.example:2949", "demo-congrats"}
+	res := run(t, tr, Options{TCP: ln.Addr().String(), Speed: 50})
+	if !res.Equal() {
+		t.Errorf("differs:\n%s", diffText(res))
+	}
+	if got := strings.Join(res.Replayed, "|"); got != "P,args|O,autoclear|S,demo-congrats|E,menu-exit|end: E" {
+		t.Errorf("replayed %s", got)
+	}
+}
+
+// FuzzModel: whatever Read accepts, the replay's model of it never
+// panics.
+func FuzzModel(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"header","argv":["/x"],"options":"i"}` + "\n" +
+		`{"us":1,"type":"command","line":"G,a,b"}` + "\n" + `{"us":2,"type":"event","line":"G,1,a=1,b=2"}` + "\n" +
+		`{"us":3,"type":"event","line":"1,1","caller":"dtmf"}` + "\n" + `{"us":4,"type":"played","file":"f"}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := transcript.Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		m, err := newModel(tr)
+		if err != nil {
+			return
+		}
+		if n := len(m.commands); n == 0 || !strings.HasPrefix(m.commands[n-1], "end: ") {
+			t.Errorf("commands %q do not end with the end line", m.commands)
+		}
+	})
 }
