@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ func TestTranscriptRecordAndReplay(t *testing.T) {
 	trDir := filepath.Join(dir, "transcripts")
 	p := writeFile(t, dir, "gw.toml", runConfig(sim, menu, "transcripts = \""+trDir+"\"\nredact_vars = [\"PIN\"]\n"))
 	g := startGateway(t, dir, p)
+	admin := fmt.Sprint(g.waitLog("admin listener", nil)["addr"])
 	g.waitLog("ARI connected", nil)
 
 	scriptLog := filepath.Join(dir, "menu.log")
@@ -68,6 +70,12 @@ func TestTranscriptRecordAndReplay(t *testing.T) {
 	})
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("transcript mode %v (%v), want 0600", fi.Mode(), err)
+	}
+	_, metrics := get(t, admin, "/metrics")
+	for _, want := range []string{"eivr_transcripts_total 1\n", "eivr_transcript_records_dropped_total 0\n", "eivr_transcript_errors_total 0\n"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 
 	// The same script (the recorded argv).

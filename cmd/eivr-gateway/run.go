@@ -140,6 +140,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	}
 	defer stopRec() // after the gateways (deferred later, run first)
 	s.records = rec
+	if err := registerTranscripts(reg, rec); err != nil {
+		return err
+	}
 	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
 	for i, url := range cfg.ARI.URLs {
 		shown[i] = config.RedactURL(url)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/transcript"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // transcriptApps is the transcript configuration of the [[app]]s that have
@@ -53,4 +55,23 @@ func startTranscripts(cfg config.Config, log *slog.Logger) (rec *transcript.Reco
 		}
 	}
 	return rec, stop, nil
+}
+
+// registerTranscripts exports the recorder's counters.
+func registerTranscripts(reg prometheus.Registerer, rec *transcript.Recorder) error {
+	counter := func(name, help string, f func(transcript.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(rec.Stats())) })
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{
+		counter("eivr_transcripts_total", "Call transcripts opened.", func(s transcript.Stats) int64 { return s.Files }),
+		counter("eivr_transcript_records_total", "Records written to call transcripts.", func(s transcript.Stats) int64 { return s.Records }),
+		counter("eivr_transcript_records_dropped_total", "Transcript records dropped (a session's queue full, or a file at its size bound).", func(s transcript.Stats) int64 { return s.Dropped }),
+		counter("eivr_transcript_errors_total", "Transcripts that could not be opened or written.", func(s transcript.Stats) int64 { return s.Errors }),
+		counter("eivr_transcripts_removed_total", "Transcripts removed by rotation (count or age).", func(s transcript.Stats) int64 { return s.Removed }),
+	} {
+		errs = append(errs, reg.Register(c))
+	}
+	return errors.Join(errs...)
 }
