@@ -59,6 +59,15 @@
 //     Then close dead (late results are dropped), cancel in-flight calls and
 //     wait for every goroutine the session started.
 //
+// # Commands (commands.go)
+//
+// The reader hands every command line to the loop, unknown letters
+// included. The loop shows it to the Observer, applies the Up-guard of the
+// letter's eivr row (eivr.Command.UpGuarded: a bare Z when the channel is
+// not Up or hung up), then runs the handler of the gateway's command table,
+// keyed by the eivr letter; a letter without a row goes to noRoute and is
+// ignored without a reply, as native (Q7). The G reply is eivr.GetReply.
+//
 // # Playlist (ari-mapping.md §3)
 //
 // The playlist lives in the session; at most one playback is outstanding in
@@ -117,6 +126,11 @@
 //	LATE          StasisStart lost, outage > AdoptWindow     continue (hang up if that fails)
 //
 // The hang-ups mirror native ExternalIVR returning -1 in the same cases.
+// SLOW_CLIENT is set only for eivr.ErrSlowClient (the bounded event queue
+// is full); an event line that meets a broken stream (the program exited
+// or closed its stdin, the server closed the socket) means the client is
+// gone: the lines already in its pipe are run, then the channel is hung up
+// without a status (ErrClientGone), as native.
 //
 // # Observing sessions (observe.go)
 //

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
@@ -157,7 +157,10 @@ type fakeConn struct {
 	lines chan string
 	done  chan struct{}
 	once  sync.Once
-	slow  bool
+
+	mu      sync.Mutex
+	sendErr error // non-nil: Send fails with it, and the conn is done with it as cause (as eivr's)
+	cause   error
 }
 
 func newFakeConn() *fakeConn {
@@ -167,19 +170,36 @@ func newFakeConn() *fakeConn {
 
 func (c *fakeConn) Commands() io.Reader { return c.cmdR }
 func (c *fakeConn) Send(line []byte) error {
-	if c.slow {
-		return errors.New("queue full")
+	c.mu.Lock()
+	err := c.sendErr
+	c.mu.Unlock()
+	if err != nil {
+		c.end(err)
+		return err
 	}
 	c.lines <- string(line)
 	return nil
 }
 func (c *fakeConn) Done() <-chan struct{} { return c.done }
-func (c *fakeConn) Err() error            { return nil }
-func (c *fakeConn) Close(ctx context.Context) error {
+func (c *fakeConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
+
+// end closes done with cause (the first one wins).
+func (c *fakeConn) end(cause error) {
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.cause = cause
+		c.mu.Unlock()
 		close(c.done)
-		c.cmdR.CloseWithError(errors.New("closed"))
 	})
+}
+
+func (c *fakeConn) Close(ctx context.Context) error {
+	c.end(errors.New("closed"))
+	c.cmdR.CloseWithError(errors.New("closed"))
 	return nil
 }
 
@@ -187,17 +207,15 @@ func (c *fakeConn) Close(ctx context.Context) error {
 // blanks trimmed, lines under 3 bytes and leading blanks ignored.
 type lineSource struct{ br *bufio.Reader }
 
-func (l *lineSource) next() (command, error) {
+func (l *lineSource) Next() (eivr.Command, error) {
 	for {
 		line, err := l.br.ReadBytes('\n')
 		if err != nil && len(line) == 0 {
-			return command{}, err
+			return eivr.Command{}, err
 		}
-		line = bytes.TrimRight(line, " \t\r\n")
-		if len(line) < 3 || line[0] == ' ' || !strings.ContainsRune("SAIHEOVGLPTDX", rune(line[0])) {
-			continue
+		if c, ok := eivr.ParseCommand(line); ok {
+			return c, nil
 		}
-		return command{letter: line[0], param: line[2:]}, nil
 	}
 }
 

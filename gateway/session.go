@@ -33,16 +33,11 @@ type appSpec struct {
 	host, port   string // ivr:// target
 }
 
-// command is one client command: letter and parameter (from offset 2).
-type command struct {
-	letter byte
-	param  []byte
-}
-
-// commandSource yields the client's commands (an eivr.Reader). param may
-// alias the reader's buffer until the next call.
+// commandSource yields the client's commands, unknown letters included
+// (an *eivr.Reader). Param may alias the reader's buffer until the next
+// call.
 type commandSource interface {
-	next() (command, error)
+	Next() (eivr.Command, error)
 }
 
 // sessionEnv is what sessions of one gateway share. Read-only after start.
@@ -104,19 +99,20 @@ type session struct {
 	released   atomic.Bool
 	releasedOK bool // the end sequence's continue or hangup was accepted (lifecycle.go)
 
-	events   chan *ari.Event // from the gateway sink (bounded)
-	overflow chan struct{}   // cap 1: the sink dropped an event
-	cmds     chan command    // from the reader goroutine
-	ack      chan struct{}   // cap 1: reader may read the next command
-	results  chan func()     // completions of async calls, run on the loop
-	quit     chan struct{}   // closed when the loop ends: the reader and timers stop
-	dead     chan struct{}   // closed when the end sequence no longer takes results
-	done     chan struct{}   // closed when run has returned
-	wg       sync.WaitGroup  // reader, lane calls, timers, closer
+	events   chan *ari.Event   // from the gateway sink (bounded)
+	overflow chan struct{}     // cap 1: the sink dropped an event
+	cmds     chan eivr.Command // from the reader goroutine
+	ack      chan struct{}     // cap 1: reader may read the next command
+	results  chan func()       // completions of async calls, run on the loop
+	quit     chan struct{}     // closed when the loop ends: the reader and timers stop
+	dead     chan struct{}     // closed when the end sequence no longer takes results
+	done     chan struct{}     // closed when run has returned
+	wg       sync.WaitGroup    // reader, lane calls, timers, closer
 
 	// --- owned by the session goroutine ---
 	refusal    *outcome // set before start: end at once with it
 	served     bool     // the session got its client (Observer.SessionStarted was called)
+	sendBroken bool     // a Send failed on a broken event stream (logged once)
 	conn       clientConn
 	readerDone chan struct{}
 	readErr    error
@@ -164,7 +160,7 @@ func newSession(env *sessionEnv, log *slog.Logger, id string, ch ari.Channel, ap
 		first:    ch,
 		events:   make(chan *ari.Event, queue),
 		overflow: make(chan struct{}, 1),
-		cmds:     make(chan command),
+		cmds:     make(chan eivr.Command),
 		ack:      make(chan struct{}, 1),
 		results:  make(chan func(), 4),
 		quit:     make(chan struct{}),
@@ -292,7 +288,7 @@ func (s *session) readCommands(src commandSource) {
 	defer s.wg.Done()
 	defer close(s.readerDone)
 	for {
-		c, err := src.next()
+		c, err := src.Next()
 		if err != nil {
 			s.readErr = err
 			return
@@ -312,7 +308,7 @@ func (s *session) readCommands(src commandSource) {
 
 // step waits for one thing to happen and handles it.
 func (s *session) step(ctx context.Context) {
-	var cmds <-chan command
+	var cmds <-chan eivr.Command
 	if !s.paused && !s.ackOwed {
 		cmds = s.cmds
 	}
@@ -397,15 +393,38 @@ func (s *session) send(tag byte, data string) {
 		s.log.Debug("event line", "event", string(s.buf[:len(s.buf)-1]))
 	}
 	if err := s.conn.Send(s.buf); err != nil {
-		if s.out == nil {
-			s.log.Warn("client does not read its events; ending the session", "err", err)
-		}
-		s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
+		s.sendFailed(err)
 		return
 	}
 	if o := s.env.obs; o != nil {
 		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Sent: true, Line: string(s.buf[:len(s.buf)-1]), At: time.Now()})
 	}
+}
+
+// sendFailed handles a failed Send. Only a client that does not read its
+// events (eivr.ErrSlowClient: its bounded queue is full) is a slow client
+// (Q27). Any other failure is a broken event stream: the program exited
+// or closed its stdin, the server closed the socket. The conn's Done is
+// then closed with that cause and the session ends as on a client gone
+// (§8.3), after the lines already in the pipe, as native, which never
+// notices a failed event write and ends on EOF.
+func (s *session) sendFailed(err error) {
+	if !errors.Is(err, eivr.ErrSlowClient) {
+		if s.out == nil && !s.sendBroken {
+			s.sendBroken = true
+			s.log.Info("the client's event stream is broken; it is gone", "err", err)
+		}
+		select {
+		case <-s.conn.Done(): // step's gone case ends the session
+		default: // a conn that failed without saying it is done
+			s.end(outcome{action: endHangup, cause: errors.Join(ErrClientGone, err)})
+		}
+		return
+	}
+	if s.out == nil {
+		s.log.Warn("client does not read its events; ending the session", "err", err)
+	}
+	s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
 }
 
 // post runs f on the session loop; used by the goroutines of async calls.
