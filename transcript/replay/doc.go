@@ -11,11 +11,16 @@
 //
 //   - The caller's actions (DTMF digits and the hang-up, the events marked
 //     "caller" in the recording) happen at their recorded times relative to
-//     the record before them: a digit pressed 1.2 s after a prompt started
-//     is pressed 1.2 s (divided by Options.Speed) after that prompt starts
-//     in the replay. Actions keep their order. When the record an action
-//     waits for never comes (the script went another way), the action
-//     happens once nothing was exchanged with the script for Options.Quiet.
+//     what came before them: the script's last command or the caller's
+//     previous action. A digit pressed 1.2 s after the S command of a
+//     prompt is pressed 1.2 s (divided by Options.Speed) after the script
+//     writes that command in the replay. Only commands and actions anchor:
+//     their order is the script's, while file ends and events interleave
+//     with them differently from run to run (so a digit can never overtake
+//     the command it followed). Actions keep their order. When the command
+//     an action waits for never comes (the script went another way), the
+//     action happens once nothing was exchanged with the script for
+//     Options.Quiet.
 //   - The playlist works as on Asterisk (S, A, I, autoclear, T, D and F
 //     events): each file takes its recorded duration; a file only ever
 //     seen interrupted plays until interrupted (at most the recorded call

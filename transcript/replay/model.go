@@ -27,9 +27,9 @@ const (
 	EndStillAlive = "end: script still running"
 )
 
-// anchor names a point of a session: the n-th (from 1) record of a kind.
-// Kinds: "command", "event" (not the caller's), "play", "played",
-// "caller"; {"start", 0} is the session's start.
+// anchor names a point of a session: the n-th (from 1) record of a kind,
+// "command" or "caller" (a caller's action); {"start", 0} is the
+// session's start.
 type anchor struct {
 	kind string
 	n    int
@@ -82,7 +82,7 @@ func newModel(t *transcript.Transcript) (*model, error) {
 	red := t.Header.Redaction.NewRedactor()
 	counts := map[string]int{}
 	prev := anchor{"start", 0}
-	var prevAt time.Duration
+	var prevAt, lastAt time.Duration
 	started := map[string]time.Duration{}
 	var gPending [][]string
 	end := ""
@@ -162,14 +162,21 @@ func newModel(t *transcript.Transcript) (*model, error) {
 			continue
 		}
 		counts[k]++
-		prev = anchor{k, counts[k]}
-		prevAt = r.At()
+		// Actions are anchored on the script's commands and the caller's
+		// own actions only: their order is the script's, while playback
+		// ends and events interleave with them differently from run to
+		// run.
+		if k == transcript.TypeCommand || k == "caller" {
+			prev = anchor{k, counts[k]}
+			prevAt = r.At()
+		}
+		lastAt = r.At()
 	}
 	if _, ok := t.End(); !ok {
 		m.warnings = append(m.warnings, "the transcript has no end record (cut short)")
 	}
 	if m.callLen <= 0 {
-		m.callLen = prevAt
+		m.callLen = lastAt
 	}
 	for f := range m.missing {
 		delete(m.known, f)
