@@ -336,3 +336,31 @@ func BenchmarkSessionLine(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// A file that cannot be created: an error in the log with the session's
+// fields, counted; the session itself is not affected.
+func TestRecorderOpenFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tr")
+	var logBuf syncBuffer
+	r, err := New(map[string]AppConfig{"eivr": {Dir: dir}}, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The directory is replaced by a file after start-up.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newFakeCall(r, "eivr", "s1")
+	c.cmd(1, "S,x")
+	c.end(2, nil)
+	closeRecorder(t, r)
+	if st := r.Stats(); st.Errors != 1 || st.Files != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if l := logBuf.String(); !strings.Contains(l, "transcript: open failed") || !strings.Contains(l, "channel=ch-s1") || !strings.Contains(l, "session=s1") {
+		t.Errorf("log: %s", l)
+	}
+}
