@@ -47,24 +47,32 @@ const maxDepth = 10000
 // other letter cases; Asterisk never sends them). Timestamps are returned in
 // UTC; an unparsable timestamp leaves the field zero without an error.
 func Decode(frame []byte, ev *Event) error {
+	_, err := decode(frame, ev)
+	return err
+}
+
+// decode is Decode; it also returns the number of bytes of the frame that
+// the event's strings alias (at least: repeated keys count twice), which
+// is what compact moves.
+func decode(frame []byte, ev *Event) (int, error) {
 	*ev = Event{Raw: frame}
 	s := scanner{b: frame}
 	err := s.event(ev)
 	ev.Kind = kindOf(ev.Type)
 	if err != nil {
-		return err
+		return s.aliased, err
 	}
 	s.ws()
 	if s.i < len(s.b) {
-		return s.syntax(s.i, fmt.Sprintf("invalid character %q after the event object", s.b[s.i]))
+		return s.aliased, s.syntax(s.i, fmt.Sprintf("invalid character %q after the event object", s.b[s.i]))
 	}
 	if s.typeErr != nil {
-		return s.typeErr
+		return s.aliased, s.typeErr
 	}
 	if ev.Type == "" && !s.sawType {
-		return ErrNoType
+		return s.aliased, ErrNoType
 	}
-	return nil
+	return s.aliased, nil
 }
 
 type scanner struct {
@@ -73,6 +81,15 @@ type scanner struct {
 	depth   int
 	typeErr *DecodeError // first wrong-type field; decoding goes on
 	sawType bool
+	aliased int // bytes of the string values returned that alias b
+}
+
+// alias counts v's bytes in aliased when v points into the frame (an
+// unescaped string; strSlow's are copies).
+func (s *scanner) alias(v string) {
+	if len(v) > 0 && uintptr(unsafe.Pointer(unsafe.StringData(v)))-uintptr(unsafe.Pointer(unsafe.SliceData(s.b))) < uintptr(len(s.b)) {
+		s.aliased += len(v)
+	}
 }
 
 func (s *scanner) syntax(off int, msg string) *DecodeError {
@@ -512,18 +529,24 @@ func (s *scanner) array(elem func() error) error {
 // skipped); null leaves the destination unchanged.
 
 func (s *scanner) strField(dst *string, field string) error {
+	v, ok, err := s.strValue(field)
+	if ok {
+		s.alias(v)
+		*dst = v
+	}
+	return err
+}
+
+// strValue reads a string value; ok is false for null or a wrong type.
+func (s *scanner) strValue(field string) (v string, ok bool, err error) {
 	if s.b[s.i] != '"' {
 		if null, err := s.isNull(); null || err != nil {
-			return err
+			return "", false, err
 		}
-		return s.wrongType(field, "string")
+		return "", false, s.wrongType(field, "string")
 	}
-	v, err := s.str()
-	if err != nil {
-		return err
-	}
-	*dst = v
-	return nil
+	v, err = s.str()
+	return v, err == nil, err
 }
 
 func (s *scanner) intField(dst *int64, field string) error {
@@ -610,8 +633,8 @@ func (s *scanner) boolField(dst *bool, field string) error {
 }
 
 func (s *scanner) timeField(dst *time.Time, field string) error {
-	var v string
-	if err := s.strField(&v, field); err != nil {
+	v, _, err := s.strValue(field) // parsed, not kept: not counted
+	if err != nil {
 		return err
 	}
 	if v != "" {
@@ -663,6 +686,7 @@ func (s *scanner) strMap(dst *map[string]string, field string) error {
 		if err := s.strField(&v, field); err != nil {
 			return err
 		}
+		s.alias(key)
 		m[key] = v
 	}
 }

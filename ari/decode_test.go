@@ -527,8 +527,8 @@ func FuzzDecode(f *testing.F) {
 			var ref, scratch Event
 			_ = Decode(frame, &ref)
 			buf := bytes.Clone(frame)
-			_ = Decode(buf, &scratch)
-			c := compact(&scratch, buf)
+			n, _ := decode(buf, &scratch)
+			c := compact(&scratch, buf, n)
 			clear(buf)
 			ref.Raw = nil
 			sameEvent(t, "compact", c, &ref)

@@ -218,31 +218,34 @@ func newEvent(frame []byte) *Event {
 
 // compact returns a copy of ev, which was decoded from frame (a buffer the
 // caller reuses), in one allocation with a copy of the strings that alias
-// frame (the Type of a modelled kind is its constant name); Raw is dropped. The optional channels and Args, allocated by
-// Decode, are shared with ev and have their strings moved too. Strings not
-// in frame (unescaped ones) are kept as they are.
-func compact(ev *Event, frame []byte) *Event {
-	if ev.Kind != KindOther {
-		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
-	}
+// frame (the Type of a modelled kind is its constant name); Raw is dropped.
+// n is decode's count of the aliased bytes (the room the copy needs; a
+// short count costs one more allocation, never a wrong string). The
+// optional channels and Args, allocated by Decode, are shared with ev and
+// have their strings moved too. Strings not in frame (unescaped ones) are
+// kept as they are.
+func compact(ev *Event, frame []byte, n int) *Event {
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
 	m.hi = m.lo + uintptr(len(frame))
-	ev.eachString(&m) // counts
-	out, buf := newBox(m.n)
+	if ev.Kind != KindOther {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(ev.Type))); p >= m.lo && p < m.hi {
+			n -= len(ev.Type) // counted by decode, not moved
+		}
+		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
+	}
+	out, buf := newBox(n)
 	*out = *ev
 	out.Raw = nil
-	m.buf, m.move = buf, true
+	m.buf = buf
 	out.eachString(&m)
 	return out
 }
 
-// mover visits the strings of an event: it counts the bytes of those in
-// [lo, hi), or, with move, copies them to buf (whose capacity the count
-// gave) and points them there. visit, when set (tests), replaces both.
+// mover visits the strings of an event: it copies those in [lo, hi) to
+// buf (whose capacity decode's count gave) and points them there. visit,
+// when set (tests), replaces that.
 type mover struct {
 	lo, hi uintptr
-	n      int
-	move   bool
 	buf    []byte
 	visit  func(*string)
 }
@@ -310,18 +313,11 @@ func (c *Channel) eachString(m *mover) {
 	m.strMap(&c.ChannelVars)
 }
 
-// strMap visits the keys and values of a map of strings; when it moves
-// them it builds a new map (map keys cannot be changed in place), one
-// more allocation only for events that carry ari.conf channelvars.
+// strMap moves the keys and values of a map of strings into a new map
+// (map keys cannot be changed in place), one more allocation only for
+// events that carry ari.conf channelvars.
 func (m *mover) strMap(p *map[string]string) {
 	if len(*p) == 0 || m.visit != nil {
-		return
-	}
-	if !m.move {
-		for k, v := range *p {
-			m.val(k)
-			m.val(v)
-		}
 		return
 	}
 	out := make(map[string]string, len(*p))
@@ -336,10 +332,6 @@ func (m *mover) strMap(p *map[string]string) {
 func (m *mover) val(s string) string {
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
 	if len(s) == 0 || p < m.lo || p >= m.hi {
-		return s
-	}
-	if !m.move {
-		m.n += len(s)
 		return s
 	}
 	at := len(m.buf)

@@ -387,14 +387,14 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			ev = newEvent(buf)
 			frame = ev.Raw
 			err = Decode(frame, ev)
-		} else if err = Decode(buf, &scratch); err != nil {
-			ev = &scratch
+		} else if n, derr := decode(buf, &scratch); derr != nil {
+			ev, err = &scratch, derr
 		} else if scratch.Kind == KindOther {
 			ev = newEvent(buf)
 			frame = ev.Raw
 			err = Decode(frame, ev)
 		} else {
-			ev = compact(&scratch, buf)
+			ev = compact(&scratch, buf, n)
 		}
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
