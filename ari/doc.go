@@ -19,17 +19,20 @@
 // encoding/json into the same structs; see BenchmarkDecode). Timestamps are
 // returned in UTC.
 //
-// The read loop of [Client.Run] makes one allocation per event: it decodes
-// each frame from a buffer it reuses, then moves the Event together with
-// the bytes of its strings into one object (about 0.9 KB for a recorded
-// event; 1.10 allocations per event over the recorded set, the extra ones
-// being Dial's channels and StasisStart's args; TestReadLoopAllocs).
+// The read loop of [Client.Run] makes one allocation per event: it reads
+// the server's frames itself (frames.go; gorilla/websocket dials, upgrades
+// and writes pings, pongs and the close) and decodes a message that came
+// in one frame in place, from its read buffer; then it moves the Event
+// together with the bytes of its strings into one object sized by
+// decode's count of them (about 0.9 KB for a recorded event; 1.10
+// allocations per event over the recorded set, the extra ones being Dial's
+// channels and StasisStart's args; TestReadLoopAllocs, BenchmarkStream,
+// and BenchmarkEventsToSessions in gateway for the path into sessions).
 // [Event].Raw, the frame as received, is kept for KindOther (its fields
 // are not decoded) and, with Config.KeepRaw, for every event: a consumer
 // that parses more than the modelled fields (a CTI feed wanting bridge
-// fields) asks for it and pays for it. gorilla/websocket adds one small
-// allocation per frame of its own (BenchmarkStream, and
-// BenchmarkEventsToSessions in gateway for the path into sessions).
+// fields) asks for it and pays for it. An Event handed to the Handler is
+// never reused by the client: the Handler may keep it (read-only).
 //
 // # Event stream
 //
