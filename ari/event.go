@@ -220,10 +220,12 @@ func newEvent(frame []byte) *Event {
 // caller reuses), in one allocation with a copy of the strings that alias
 // frame (the Type of a modelled kind is its constant name); Raw is dropped.
 // n is decode's count of the aliased bytes (the room the copy needs; a
-// short count costs one more allocation, never a wrong string). The
-// optional channels and Args, allocated by Decode, are shared with ev and
-// have their strings moved too. Strings not in frame (unescaped ones) are
-// kept as they are.
+// short count costs one more allocation, never a wrong string). ev's
+// strings are moved in place first, then ev is copied into the new object
+// in one go: with ev on the caller's stack, no write barrier per string.
+// The optional channels and Args, allocated by Decode, are shared with ev
+// and have their strings moved too. Strings not in frame (unescaped ones)
+// are kept as they are.
 func compact(ev *Event, frame []byte, n int) *Event {
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
 	m.hi = m.lo + uintptr(len(frame))
@@ -234,32 +236,24 @@ func compact(ev *Event, frame []byte, n int) *Event {
 		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
 	}
 	out, buf := newBox(n)
-	*out = *ev
-	out.Raw = nil
 	m.buf = buf
-	out.eachString(&m)
+	ev.eachString(&m)
+	ev.Raw = nil
+	*out = *ev
 	return out
 }
 
-// mover visits the strings of an event: it copies those in [lo, hi) to
-// buf (whose capacity decode's count gave) and points them there. visit,
-// when set (tests), replaces that.
+// mover copies the strings in [lo, hi) to buf (whose capacity decode's
+// count gave) and points them there.
 type mover struct {
 	lo, hi uintptr
 	buf    []byte
-	visit  func(*string)
 }
 
-func (m *mover) str(s *string) {
-	if m.visit != nil {
-		m.visit(s)
-		return
-	}
-	*s = m.val(*s)
-}
+func (m *mover) str(s *string) { *s = m.val(*s) }
 
-// eachString calls m.str with every string field of ev, those of its
-// channels and Args included.
+// eachString moves every string field of ev with m, those of its channels
+// and Args included.
 func (ev *Event) eachString(m *mover) {
 	m.str(&ev.Type)
 	m.str(&ev.Application)
@@ -317,7 +311,7 @@ func (c *Channel) eachString(m *mover) {
 // (map keys cannot be changed in place), one more allocation only for
 // events that carry ari.conf channelvars.
 func (m *mover) strMap(p *map[string]string) {
-	if len(*p) == 0 || m.visit != nil {
+	if len(*p) == 0 {
 		return
 	}
 	out := make(map[string]string, len(*p))

@@ -398,7 +398,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			frame = ev.Raw
 			err = Decode(frame, ev)
 		} else if n, derr := decode(buf, &scratch); derr != nil {
-			ev, err = &scratch, derr
+			err = derr // scratch stays the loop's (on its stack: no write barriers while decoding)
 		} else if scratch.Kind == KindOther {
 			ev = newEvent(buf)
 			frame = ev.Raw
@@ -410,8 +410,12 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++
 			if decodeLog.ok() {
+				typ := scratch.Type
+				if ev != nil {
+					typ = ev.Type
+				}
 				c.log.Error("ari: dropping an event frame that does not decode", "err", err,
-					"event", ev.Type, "frame", truncate(frame, 200), "count", decodeErrs)
+					"event", typ, "frame", truncate(frame, 200), "count", decodeErrs)
 				decodeErrs = 0
 			}
 			continue

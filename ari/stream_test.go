@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/gorilla/websocket"
@@ -754,40 +756,74 @@ func TestReadLoopAllocs(t *testing.T) {
 	}
 }
 
-// TestEachStringVisitsAll: compact moves the strings eachString visits; a
-// string field it missed would alias the read loop's reused buffer.
+// TestEachStringVisitsAll: compact moves every string field of an Event
+// (a string it missed would alias the read loop's reused buffer): each
+// field is set to its own string in a frame buffer, which is overwritten
+// after compact; the copy must still hold every value.
 func TestEachStringVisitsAll(t *testing.T) {
 	var ev Event
 	ev.ReplaceChannel, ev.Peer, ev.Caller = new(Channel), new(Channel), new(Channel)
 	ev.Args = make([]string, 2)
-	want := 0
-	var fill func(v reflect.Value)
-	fill = func(v reflect.Value) {
+	for _, c := range []*Channel{&ev.Channel, ev.ReplaceChannel, ev.Peer, ev.Caller} {
+		c.ChannelVars = map[string]string{"": ""} // replaced below: one key, one value
+	}
+	frame := make([]byte, 0, 1<<12)
+	n := 0
+	inFrame := func() string { // the next distinct value, aliasing frame
+		n++
+		v := "s" + itoa(n)
+		at := len(frame)
+		frame = append(frame, v...) // within capacity: never moves
+		return unsafe.String(&frame[at], len(v))
+	}
+	setMaps := true
+	var walk func(v reflect.Value, f func(v reflect.Value))
+	walk = func(v reflect.Value, f func(v reflect.Value)) {
 		switch v.Kind() {
 		case reflect.String:
-			want++
-			v.SetString("s" + itoa(want))
+			f(v)
 		case reflect.Struct:
 			if v.Type() == reflect.TypeOf(time.Time{}) {
 				return
 			}
 			for i := range v.NumField() {
-				fill(v.Field(i))
+				walk(v.Field(i), f)
 			}
 		case reflect.Pointer:
-			fill(v.Elem())
+			walk(v.Elem(), f)
 		case reflect.Slice:
 			if v.Type().Elem().Kind() == reflect.String {
 				for i := range v.Len() {
-					fill(v.Index(i))
+					walk(v.Index(i), f)
 				}
+			}
+		case reflect.Map:
+			if setMaps && v.Len() > 0 {
+				k, e := inFrame(), inFrame()
+				v.Set(reflect.ValueOf(map[string]string{k: e}))
 			}
 		}
 	}
-	fill(reflect.ValueOf(&ev).Elem())
-	seen := map[string]bool{}
-	ev.eachString(&mover{visit: func(s *string) { seen[*s] = true }})
-	if len(seen) != want {
-		t.Errorf("eachString visits %d distinct string fields, the Event has %d", len(seen), want)
+	walk(reflect.ValueOf(&ev).Elem(), func(v reflect.Value) { v.SetString(inFrame()) })
+	setMaps = false
+	var want []string
+	collect := func(ev *Event) []string {
+		var got []string
+		walk(reflect.ValueOf(ev).Elem(), func(v reflect.Value) { got = append(got, strings.Clone(v.String())) })
+		for _, c := range []*Channel{&ev.Channel, ev.ReplaceChannel, ev.Peer, ev.Caller} {
+			for k, v := range c.ChannelVars {
+				got = append(got, strings.Clone(k), strings.Clone(v))
+			}
+		}
+		return got
+	}
+	want = collect(&ev)
+	if len(want) != n {
+		t.Fatalf("set %d strings, collected %d", n, len(want))
+	}
+	out := compact(&ev, frame, len(frame))
+	clear(frame[:cap(frame)])
+	if got := collect(out); !slices.Equal(got, want) {
+		t.Errorf("after compact and overwriting the frame:\n got %q\nwant %q", got, want)
 	}
 }
