@@ -524,14 +524,20 @@ func FuzzDecode(f *testing.F) {
 		if err == nil {
 			// What the read loop queues: compact's copy owns its strings
 			// (the frame's buffer is reused for the next frame).
-			var ref, scratch Event
+			// Twice with the same shared strings: the second shares
+			// what repeats.
+			var ref Event
 			_ = Decode(frame, &ref)
-			buf := bytes.Clone(frame)
-			n, _ := decode(buf, &scratch)
-			c := compact(&scratch, buf, n)
-			clear(buf)
 			ref.Raw = nil
-			sameEvent(t, "compact", c, &ref)
+			var keep shared
+			for _, k := range []*shared{nil, &keep, &keep} {
+				var scratch Event
+				buf := bytes.Clone(frame)
+				n, _ := decode(buf, &scratch)
+				c := compact(&scratch, buf, n, k)
+				clear(buf)
+				sameEvent(t, "compact", c, &ref)
+			}
 		}
 		if err == nil && stdErr != nil {
 			t.Fatalf("Decode accepted %q, encoding/json: %v", frame, stdErr)

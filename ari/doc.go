@@ -32,7 +32,11 @@
 // are not decoded) and, with Config.KeepRaw, for every event: a consumer
 // that parses more than the modelled fields (a CTI feed wanting bridge
 // fields) asks for it and pays for it. An Event handed to the Handler is
-// never reused by the client: the Handler may keep it (read-only).
+// never reused by the client: the Handler may keep it (read-only). Fields
+// that repeat from event to event (AsteriskID, Application, the channel's
+// state, language, dialplan context and application, the playback's state
+// and language) share the previous event's string instead of taking room
+// in the box: strings are immutable, so this is invisible to a consumer.
 //
 // # Event stream
 //

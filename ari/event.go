@@ -225,22 +225,55 @@ func newEvent(frame []byte) *Event {
 // in one go: with ev on the caller's stack, no write barrier per string.
 // The optional channels and Args, allocated by Decode, are shared with ev
 // and have their strings moved too. Strings not in frame (unescaped ones)
-// are kept as they are.
-func compact(ev *Event, frame []byte, n int) *Event {
+// are kept as they are. With keep, the fields that repeat from event to
+// event (see shared) share the previous event's string when equal instead
+// of taking room in the box.
+func compact(ev *Event, frame []byte, n int, keep *shared) *Event {
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
 	m.hi = m.lo + uintptr(len(frame))
 	if ev.Kind != KindOther {
-		if p := uintptr(unsafe.Pointer(unsafe.StringData(ev.Type))); p >= m.lo && p < m.hi {
+		if m.in(ev.Type) {
 			n -= len(ev.Type) // counted by decode, not moved
 		}
 		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
+	}
+	var f [numShared]*string
+	if keep != nil {
+		f = sharedFields(ev)
+		for i, p := range f {
+			if *p != "" && *p == keep[i] && m.in(*p) {
+				n -= len(*p)
+				*p = keep[i]
+			}
+		}
 	}
 	out, buf := newBox(n)
 	m.buf = buf
 	ev.eachString(&m)
 	ev.Raw = nil
 	*out = *ev
+	if keep != nil {
+		for i, p := range f {
+			keep[i] = *p // now in the box (or shared already): immutable
+		}
+	}
 	return out
+}
+
+// shared holds, for the fields of an event that repeat from event to
+// event (sharedFields), the value of the last event compacted: a string in
+// an earlier event's box, which is never written again, so events may
+// share it. It keeps at most numShared earlier boxes alive.
+type shared [numShared]string
+
+const numShared = 8
+
+// sharedFields are the fields compact shares: the same for every event of
+// a connection (AsteriskID, Application) or from a small set of values.
+func sharedFields(ev *Event) [numShared]*string {
+	c := &ev.Channel
+	return [numShared]*string{&ev.AsteriskID, &ev.Application, &c.State, &c.Language,
+		&c.Dialplan.Context, &c.Dialplan.AppName, &ev.Playback.State, &ev.Playback.Language}
 }
 
 // mover copies the strings in [lo, hi) to buf (whose capacity decode's
@@ -251,6 +284,12 @@ type mover struct {
 }
 
 func (m *mover) str(s *string) { *s = m.val(*s) }
+
+// in reports whether s aliases [lo, hi).
+func (m *mover) in(s string) bool {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return len(s) > 0 && p >= m.lo && p < m.hi
+}
 
 // eachString moves every string field of ev with m, those of its channels
 // and Args included.
@@ -324,8 +363,7 @@ func (m *mover) strMap(p *map[string]string) {
 // val is str for a value (a map's key or element): it returns the string,
 // moved when it aliases the frame. No pointer, so nothing escapes.
 func (m *mover) val(s string) string {
-	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	if len(s) == 0 || p < m.lo || p >= m.hi {
+	if !m.in(s) {
 		return s
 	}
 	at := len(m.buf)

@@ -366,7 +366,8 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		decodeLog  rateLog
 		dropSince  uint64
 		decodeErrs uint64
-		scratch    Event // decoded from buf, then compacted
+		scratch    Event  // decoded from buf, then compacted
+		keep       shared // strings the events of this connection share
 	)
 	for {
 		mt, buf, err := conn.next()
@@ -404,7 +405,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			frame = ev.Raw
 			err = Decode(frame, ev)
 		} else {
-			ev = compact(&scratch, buf, n)
+			ev = compact(&scratch, buf, n, &keep)
 		}
 		if err != nil {
 			c.stats.decodeErrors.Add(1)

@@ -821,9 +821,36 @@ func TestEachStringVisitsAll(t *testing.T) {
 	if len(want) != n {
 		t.Fatalf("set %d strings, collected %d", n, len(want))
 	}
-	out := compact(&ev, frame, len(frame))
+	out := compact(&ev, frame, len(frame), nil)
 	clear(frame[:cap(frame)])
 	if got := collect(out); !slices.Equal(got, want) {
 		t.Errorf("after compact and overwriting the frame:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestCompactShares: the fields that repeat from event to event share the
+// previous event's string (no room in the box), the others are copies.
+func TestCompactShares(t *testing.T) {
+	var keep shared
+	var evs []*Event
+	for _, digit := range []string{"1", "2"} {
+		buf := []byte(strings.Replace(frameDTMF, `"digit":"5"`, `"digit":"`+digit+`"`, 1))
+		var scratch Event
+		n, err := decode(buf, &scratch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, compact(&scratch, buf, n, &keep))
+		clear(buf)
+	}
+	a, b := evs[0], evs[1]
+	if a.AsteriskID != "02:fc:00:00:00:01" || b.AsteriskID != a.AsteriskID || b.Digit != "2" || a.Digit != "1" {
+		t.Fatalf("events %+v, %+v", a, b)
+	}
+	if unsafe.StringData(b.AsteriskID) != unsafe.StringData(a.AsteriskID) || unsafe.StringData(b.Application) != unsafe.StringData(a.Application) {
+		t.Error("the second event does not share the first one's AsteriskID and Application")
+	}
+	if unsafe.StringData(b.Channel.ID) == unsafe.StringData(a.Channel.ID) {
+		t.Error("the channel id is shared; only the fields of sharedFields may be")
 	}
 }
