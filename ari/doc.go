@@ -8,7 +8,8 @@
 //
 // [Decode] turns one WebSocket text frame into a flat [Event]. The event
 // types the gateway uses have their own [Kind]; every other type decodes as
-// [KindOther] with Type, Application, AsteriskID, Timestamp and Raw filled in,
+// [KindOther] with Type, Application, AsteriskID, Timestamp and Raw filled in
+// (and the modelled fields it carries),
 // never as an error. Field names are exactly those of Asterisk's events.json
 // (ari-reference.md §2). Decode is the hot path: it scans the frame once with
 // a hand-written JSON scanner, strings that need no unescaping alias the
@@ -28,10 +29,11 @@
 // allocations per event over the recorded set, the extra ones being Dial's
 // channels and StasisStart's args; TestReadLoopAllocs, BenchmarkStream,
 // and BenchmarkEventsToSessions in gateway for the path into sessions).
-// [Event].Raw, the frame as received, is kept for KindOther (its fields
-// are not decoded) and, with Config.KeepRaw, for every event: a consumer
-// that parses more than the modelled fields (a CTI feed wanting bridge
-// fields) asks for it and pays for it. An Event handed to the Handler is
+// [Event].Raw, the frame as received, is kept only with Config.KeepRaw
+// (for every event then): a consumer that parses more than the modelled
+// fields or types (a CTI feed wanting bridge fields) asks for it and pays
+// for it; without it a KindOther event has its Type and whatever modelled
+// fields it carries. An Event handed to the Handler is
 // never reused by the client: the Handler may keep it (read-only). Fields
 // that repeat from event to event (AsteriskID, Application, the channel's
 // state, language, dialplan context and application, the playback's state

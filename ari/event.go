@@ -147,7 +147,7 @@ type Event struct {
 	DialString     string    // Dial
 	Forward        string    // Dial
 	MusicClass     string    // ChannelHold
-	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only for KindOther or with Config.KeepRaw)
+	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only with Config.KeepRaw)
 }
 
 // ChannelID returns c.ID, or "" when c is nil (an optional channel of an

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -255,3 +256,77 @@ func (c *pongCounter) WriteControl(mt int, _ []byte, _ time.Time) error {
 	}
 	return nil
 }
+
+// loopReader yields wire n times, then io.EOF; each Read yields the
+// processor first, as a socket read that waits lets the dispatch
+// goroutine run.
+type loopReader struct {
+	wire []byte
+	n    int
+	r    bytes.Reader
+}
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	runtime.Gosched()
+	if l.r.Len() == 0 {
+		if l.n == 0 {
+			return 0, io.EOF
+		}
+		l.n--
+		l.r.Reset(l.wire)
+	}
+	return l.r.Read(p)
+}
+
+// BenchmarkReadLoop: the read loop's own work per event without the
+// socket: WebSocket framing (the frame reader over the recorded frames in
+// memory), decode, compact and the queue send, with a goroutine taking the
+// events off the queue. BenchmarkStream adds the socket and the dispatch
+// to a Handler; BenchmarkDecode is the decode alone.
+func BenchmarkReadLoop(b *testing.B) {
+	var wire []byte
+	count := 0
+	for _, fr := range recordedFrames(b) {
+		if !bytes.Contains(fr, []byte("ApplicationReplaced")) { // would change the client's state
+			wire = append(wire, wsFrame(true, websocket.TextMessage, fr, false)...)
+			count++
+		}
+	}
+	c := newTestClient(b, Config{URL: "http://127.0.0.1:1/ari", Apps: []string{"gw"}})
+	rounds := (b.N + count - 1) / count
+	q := make(chan item, 1<<16+controlSlots)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for it := range q {
+			if it.ev != nil {
+				n++
+			}
+		}
+		done <- n
+	}()
+	fr := newFrameReader(&loopReader{wire: wire, n: rounds}, &pongCounter{}, DefaultReadLimit, func() {})
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	err := c.readLoop(memFrames{fr}, q, time.Minute)
+	close(q)
+	got := <-done
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(got), "allocs/event")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(got), "B/event")
+	if !errors.Is(err, io.EOF) || got != rounds*count {
+		b.Fatalf("readLoop: %v after %d events of %d (stats %+v)", err, got, rounds*count, c.Stats())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(got), "ns/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(got), "cpu-ns/event")
+	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "events/s")
+}
+
+// memFrames is a frameConn of a frame reader without a socket.
+type memFrames struct{ *frameReader }
+
+func (memFrames) SetReadDeadline(time.Time) error { return nil }

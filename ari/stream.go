@@ -165,19 +165,32 @@ const controlSlots = 4
 var errReclaim = errors.New("ari: reconnecting to reclaim replaced applications")
 
 func dispatch(ctx context.Context, q <-chan item, h Handler) {
+	done := ctx.Done()
 	for {
+		// A queued item is taken without the two-case select (a burst is
+		// the common case); only an empty queue waits on ctx as well.
+		var it item
 		select {
-		case <-ctx.Done():
-			return
-		case it := <-q:
-			switch {
-			case it.ev != nil:
-				h.Event(it.ev)
-			case it.conn != nil:
-				h.Connected(*it.conn)
-			default:
-				h.Disconnected(it.err)
+		case it = <-q:
+		default:
+			select {
+			case <-done:
+				return
+			case it = <-q:
 			}
+		}
+		select {
+		case <-done: // the rest of the queue is discarded
+			return
+		default:
+		}
+		switch {
+		case it.ev != nil:
+			h.Event(it.ev)
+		case it.conn != nil:
+			h.Connected(*it.conn)
+		default:
+			h.Disconnected(it.err)
 		}
 	}
 }
@@ -390,8 +403,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		// of the frame in one object, decoded from that copy. Without: the
 		// frame is decoded from buf (the read buffer, reused) into
 		// scratch, then moved with just the bytes of its strings into one
-		// object; KindOther, whose fields are not decoded, keeps its frame
-		// (decoded again from the copy: cheap, it has no channel).
+		// object (KindOther too: its Raw only with KeepRaw).
 		var ev *Event
 		frame := buf
 		if c.cfg.KeepRaw {
@@ -400,10 +412,6 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			err = Decode(frame, ev)
 		} else if n, derr := decode(buf, &scratch); derr != nil {
 			err = derr // scratch stays the loop's (on its stack: no write barriers while decoding)
-		} else if scratch.Kind == KindOther {
-			ev = newEvent(buf)
-			frame = ev.Raw
-			err = Decode(frame, ev)
 		} else {
 			ev = compact(&scratch, buf, n, &keep)
 		}

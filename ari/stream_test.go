@@ -75,11 +75,11 @@ func TestRunDeliversInOrder(t *testing.T) {
 	rec.expect(t, "event ChannelDtmfReceived")
 	ev := <-rec.evs
 	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || ev.Raw != nil {
-		t.Errorf("event = %+v (Raw is kept only for KindOther without KeepRaw)", ev)
+		t.Errorf("event = %+v (Raw is kept only with KeepRaw)", ev)
 	}
 	rec.expect(t, "event ChannelUserevent")
-	if ev := <-rec.evs; ev.Kind != KindOther || string(ev.Raw) != frameOther {
-		t.Errorf("unknown type decoded as %v %q", ev.Kind, ev.Raw)
+	if ev := <-rec.evs; ev.Kind != KindOther || ev.Type != "ChannelUserevent" || ev.Application != "gw" || ev.Raw != nil {
+		t.Errorf("unknown type decoded as %v %q %q, Raw %q (kept only with KeepRaw)", ev.Kind, ev.Type, ev.Application, ev.Raw)
 	}
 	rec.expect(t, "event ChannelDtmfReceived")
 	if !c.Ready() {
@@ -737,7 +737,7 @@ func TestReadLoopAllocs(t *testing.T) {
 				if err := Decode(tt.frames[i], &want); err != nil {
 					t.Fatal(err)
 				}
-				if got.Kind != KindOther && !tt.keep {
+				if !tt.keep {
 					want.Raw = nil
 				}
 				// Every event is checked after the loop has read them all:
