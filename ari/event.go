@@ -125,6 +125,7 @@ func kindOf(typ string) Kind {
 // pay for it.
 type Event struct {
 	Kind           Kind
+	Soft           bool      // ChannelHangupRequest (next to Kind: no padding)
 	Type           string    // "type" as received (useful for KindOther)
 	Application    string    // "application"
 	AsteriskID     string    // "asterisk_id"
@@ -140,7 +141,6 @@ type Event struct {
 	Cause          int       // ChannelHangupRequest / ChannelDestroyed
 	CauseTxt       string    // ChannelDestroyed
 	TechCause      int       // ChannelHangupRequest / ChannelDestroyed tech_cause (0 if absent)
-	Soft           bool      // ChannelHangupRequest
 	Peer           *Channel  // Dial (nil if absent)
 	Caller         *Channel  // Dial (nil if absent)
 	DialStatus     string    // Dial
