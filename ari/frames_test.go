@@ -330,3 +330,30 @@ func BenchmarkReadLoop(b *testing.B) {
 type memFrames struct{ *frameReader }
 
 func (memFrames) SetReadDeadline(time.Time) error { return nil }
+
+// BenchmarkFrameReader: the WebSocket framing stage alone: the recorded
+// events as server frames in memory, each message handed out in place.
+func BenchmarkFrameReader(b *testing.B) {
+	var wire []byte
+	count := 0
+	for _, fr := range recordedFrames(b) {
+		wire = append(wire, wsFrame(true, websocket.TextMessage, fr, false)...)
+		count++
+	}
+	var r bytes.Reader
+	fr := newFrameReader(&r, &pongCounter{}, DefaultReadLimit, func() {})
+	b.SetBytes(int64(len(wire) / count))
+	b.ReportAllocs()
+	i := count
+	for b.Loop() {
+		if i == count {
+			r.Reset(wire)
+			fr.br.Reset(&r)
+			fr.skip, i = 0, 0
+		}
+		if _, _, err := fr.next(); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
