@@ -1,15 +1,16 @@
 package ari
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -164,58 +165,61 @@ func FuzzFrameReader(f *testing.F) {
 }
 
 // TestFramesRightAfterHandshake: a server that writes its 101 response and
-// the first events in one write (as a busy Asterisk may): no byte is lost
-// to gorilla's handshake reader, every event arrives in order.
+// the first events in one write (as a busy Asterisk may; over TLS in one
+// record): no byte is lost to gorilla's handshake reader, every event
+// arrives in order.
 func TestFramesRightAfterHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var frames []byte
 	for i := range 50 {
 		frames = append(frames, wsFrame(true, websocket.TextMessage,
 			[]byte(`{"type":"ChannelDtmfReceived","digit":"`+itoa(i%10)+`","channel":{"id":"c`+itoa(i)+`"},"application":"gw"}`), false)...)
 	}
-	served := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
+	upgrade := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
-			served <- err
+			t.Errorf("hijack: %v", err)
 			return
 		}
 		defer c.Close()
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		if err != nil {
-			served <- err
-			return
-		}
-		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
 		if _, err := c.Write(append([]byte(resp), frames...)); err != nil {
-			served <- err
+			t.Errorf("write: %v", err)
 			return
 		}
-		served <- nil
 		io.Copy(io.Discard, c) // until the client closes
-	}()
-	cfg := Config{URL: "http://" + ln.Addr().String() + "/ari", Apps: []string{"gw"}, Username: "u", Password: "p"}
-	c := newTestClient(t, cfg)
-	rec := newRecorder()
-	run(t, c, rec)
-	rec.expect(t, "connected 1 gw")
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
-	for i := range 50 {
-		rec.expect(t, "event ChannelDtmfReceived")
-		if ev := <-rec.evs; ev.Channel.ID != "c"+itoa(i) || ev.Digit != itoa(i%10) {
-			t.Fatalf("event %d: channel %q digit %q, want c%d %d", i, ev.Channel.ID, ev.Digit, i, i%10)
-		}
-	}
-	if st := c.Stats(); st.Events != 50 || st.DecodeErrors != 0 {
-		t.Errorf("stats %+v, want 50 events and no decode error", st)
+	})
+	for _, tlsServer := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ws", true: "wss"}[tlsServer], func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(upgrade)
+			cfg := Config{Apps: []string{"gw"}, Username: "u", Password: "p"}
+			if tlsServer {
+				srv.StartTLS()
+				pool := x509.NewCertPool()
+				pool.AddCert(srv.Certificate())
+				cfg.TLS = &tls.Config{RootCAs: pool, ServerName: "example.com"}
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			defer srv.CloseClientConnections()
+			cfg.URL = srv.URL + "/ari"
+			c := newTestClient(t, cfg)
+			rec := newRecorder()
+			stop := run(t, c, rec)
+			defer stop()
+			rec.expect(t, "connected 1 gw")
+			for i := range 50 {
+				rec.expect(t, "event ChannelDtmfReceived")
+				if ev := <-rec.evs; ev.Channel.ID != "c"+itoa(i) || ev.Digit != itoa(i%10) {
+					t.Fatalf("event %d: channel %q digit %q, want c%d %d", i, ev.Channel.ID, ev.Digit, i, i%10)
+				}
+			}
+			if st := c.Stats(); st.Events != 50 || st.DecodeErrors != 0 {
+				t.Errorf("stats %+v, want 50 events and no decode error", st)
+			}
+		})
 	}
 }
 
