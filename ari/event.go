@@ -222,7 +222,7 @@ func newEvent(frame []byte) *Event {
 // n is decode's count of the aliased bytes (the room the copy needs; a
 // short count costs one more allocation, never a wrong string). ev's
 // strings are moved in place first, then ev is copied into the new object
-// in one go: with ev on the caller's stack, no write barrier per string.
+// in one go (ev is the caller's scratch, on its stack).
 // The optional channels and Args, allocated by Decode, are shared with ev
 // and have their strings moved too. Strings not in frame (unescaped ones)
 // are kept as they are. With keep, the fields that repeat from event to

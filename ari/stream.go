@@ -411,7 +411,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			frame = ev.Raw
 			err = Decode(frame, ev)
 		} else if n, derr := decode(buf, &scratch); derr != nil {
-			err = derr // scratch stays the loop's (on its stack: no write barriers while decoding)
+			err = derr // scratch stays the loop's (on its stack, never queued)
 		} else {
 			ev = compact(&scratch, buf, n, &keep)
 		}
