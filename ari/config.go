@@ -38,9 +38,11 @@ type Config struct {
 	// Asterisk drops a socket it cannot write to within 100 ms.
 	QueueSize int
 	// KeepRaw keeps every event's frame in Event.Raw (a consumer that
-	// parses more than the modelled fields, e.g. a CTI feed, wants it).
-	// Off, only KindOther events keep it (their fields are not decoded),
-	// and the others hold just their strings: a smaller allocation.
+	// parses more than the modelled fields or wants the types not
+	// modelled, e.g. a CTI feed with bridge fields, wants it). Off, no
+	// event keeps it (a KindOther event has just Type, Application,
+	// AsteriskID, Timestamp and the modelled fields it carries) and each
+	// holds just its strings: a smaller allocation.
 	KeepRaw bool
 	// ReadLimit is the largest event frame accepted (default 16 MiB). A
 	// larger frame closes the socket with an error (Stats.Oversized); Run

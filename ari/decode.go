@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -46,24 +47,32 @@ const maxDepth = 10000
 // other letter cases; Asterisk never sends them). Timestamps are returned in
 // UTC; an unparsable timestamp leaves the field zero without an error.
 func Decode(frame []byte, ev *Event) error {
+	_, err := decode(frame, ev)
+	return err
+}
+
+// decode is Decode; it also returns the number of bytes of the frame that
+// the event's strings alias (at least: repeated keys count twice), which
+// is what compact moves.
+func decode(frame []byte, ev *Event) (int, error) {
 	*ev = Event{Raw: frame}
 	s := scanner{b: frame}
 	err := s.event(ev)
 	ev.Kind = kindOf(ev.Type)
 	if err != nil {
-		return err
+		return s.aliased, err
 	}
 	s.ws()
 	if s.i < len(s.b) {
-		return s.syntax(s.i, fmt.Sprintf("invalid character %q after the event object", s.b[s.i]))
+		return s.aliased, s.syntax(s.i, fmt.Sprintf("invalid character %q after the event object", s.b[s.i]))
 	}
 	if s.typeErr != nil {
-		return s.typeErr
+		return s.aliased, s.typeErr
 	}
 	if ev.Type == "" && !s.sawType {
-		return ErrNoType
+		return s.aliased, ErrNoType
 	}
-	return nil
+	return s.aliased, nil
 }
 
 type scanner struct {
@@ -72,6 +81,15 @@ type scanner struct {
 	depth   int
 	typeErr *DecodeError // first wrong-type field; decoding goes on
 	sawType bool
+	aliased int // bytes of the string values returned that alias b
+}
+
+// alias counts v's bytes in aliased when v points into the frame (an
+// unescaped string; strSlow's are copies).
+func (s *scanner) alias(v string) {
+	if len(v) > 0 && uintptr(unsafe.Pointer(unsafe.StringData(v)))-uintptr(unsafe.Pointer(unsafe.SliceData(s.b))) < uintptr(len(s.b)) {
+		s.aliased += len(v)
+	}
 }
 
 func (s *scanner) syntax(off int, msg string) *DecodeError {
@@ -84,15 +102,12 @@ func (s *scanner) eof() *DecodeError {
 
 // ws skips JSON whitespace.
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+	for s.i < len(s.b) && s.b[s.i] <= ' ' && isWS(s.b[s.i]) {
+		s.i++
 	}
 }
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // peek skips whitespace and returns the next byte, or an EOF error.
 func (s *scanner) peek() (byte, error) {
@@ -198,39 +213,47 @@ func (s *scanner) nextKey(first bool) (key string, ok bool, err error) {
 }
 
 // str reads a string; s.b[s.i] is '"'. Strings without escapes or invalid
-// UTF-8 alias the frame.
+// UTF-8 alias the frame. Eight bytes at a time: the first special byte of
+// a word ('"', '\\', a control character or a non-ASCII byte) is found
+// from the word's mask, not byte by byte.
 func (s *scanner) str() (string, error) {
 	start := s.i + 1
-	var hi byte
 	j := start
-	// Eight bytes at a time while none is special ('"', '\\', a control
-	// character or a non-ASCII byte).
-	for ; j+8 <= len(s.b); j += 8 {
-		if special(binary.LittleEndian.Uint64(s.b[j:])) {
-			break
+	for {
+		if j+8 <= len(s.b) {
+			m := specialMask(binary.LittleEndian.Uint64(s.b[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) >> 3
+		} else {
+			for j < len(s.b) && !specialByte(s.b[j]) {
+				j++
+			}
+			if j == len(s.b) {
+				return "", s.eof()
+			}
 		}
-	}
-	for ; j < len(s.b); j++ {
-		c := s.b[j]
-		switch {
+		switch c := s.b[j]; {
 		case c == '"':
 			s.i = j + 1
-			seg := s.b[start:j]
-			if hi >= utf8.RuneSelf && !utf8.Valid(seg) {
-				return s.strSlow(start)
-			}
-			if len(seg) == 0 {
+			if j == start {
 				return "", nil
 			}
-			return unsafe.String(&seg[0], len(seg)), nil
+			return unsafe.String(&s.b[start], j-start), nil
 		case c == '\\':
 			return s.strSlow(start)
 		case c < 0x20:
 			return "", s.syntax(j, "control character in string")
+		default: // non-ASCII: valid UTF-8 stays in place
+			r, n := utf8.DecodeRune(s.b[j:])
+			if r == utf8.RuneError && n == 1 {
+				return s.strSlow(start)
+			}
+			j += n
 		}
-		hi |= c
 	}
-	return "", s.eof()
 }
 
 const (
@@ -238,12 +261,19 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special reports whether any byte of x is '"', '\\', < 0x20 or >= 0x80.
-func special(x uint64) bool {
+// specialMask has the high bit set in the byte of x that is the first '"',
+// '\\', < 0x20 or >= 0x80 (little-endian order); bytes after it may be
+// flagged too (borrows), bytes before it never are. Zero when none is.
+func specialMask(x uint64) uint64 {
 	quote := x ^ (ones * '"')
 	bslash := x ^ (ones * '\\')
-	return ((x-ones*0x20)|(quote-ones)|(bslash-ones)|x)&highs != 0
+	return ((x - ones*0x20) | (quote - ones) | (bslash - ones) | x) & highs
 }
+
+// special reports whether any byte of x is '"', '\\', < 0x20 or >= 0x80.
+func special(x uint64) bool { return specialMask(x) != 0 }
+
+func specialByte(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
 
 // strSlow unescapes a string starting at start (just after the quote),
 // replacing invalid UTF-8 and unpaired surrogates with U+FFFD as
@@ -499,18 +529,24 @@ func (s *scanner) array(elem func() error) error {
 // skipped); null leaves the destination unchanged.
 
 func (s *scanner) strField(dst *string, field string) error {
+	v, ok, err := s.strValue(field)
+	if ok {
+		s.alias(v)
+		*dst = v
+	}
+	return err
+}
+
+// strValue reads a string value; ok is false for null or a wrong type.
+func (s *scanner) strValue(field string) (v string, ok bool, err error) {
 	if s.b[s.i] != '"' {
 		if null, err := s.isNull(); null || err != nil {
-			return err
+			return "", false, err
 		}
-		return s.wrongType(field, "string")
+		return "", false, s.wrongType(field, "string")
 	}
-	v, err := s.str()
-	if err != nil {
-		return err
-	}
-	*dst = v
-	return nil
+	v, err = s.str()
+	return v, err == nil, err
 }
 
 func (s *scanner) intField(dst *int64, field string) error {
@@ -597,8 +633,8 @@ func (s *scanner) boolField(dst *bool, field string) error {
 }
 
 func (s *scanner) timeField(dst *time.Time, field string) error {
-	var v string
-	if err := s.strField(&v, field); err != nil {
+	v, _, err := s.strValue(field) // parsed, not kept: not counted
+	if err != nil {
 		return err
 	}
 	if v != "" {
@@ -650,6 +686,7 @@ func (s *scanner) strMap(dst *map[string]string, field string) error {
 		if err := s.strField(&v, field); err != nil {
 			return err
 		}
+		s.alias(key)
 		m[key] = v
 	}
 }
@@ -899,11 +936,11 @@ func parseTime(v string) time.Time {
 			if v[23] == '-' {
 				off = -off
 			}
-			t := time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC)
-			if off != 0 {
-				t = t.Add(-time.Duration(off) * time.Second)
+			if y < 1 {
+				return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC).Add(-time.Duration(off) * time.Second)
 			}
-			return t
+			secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec-off)
+			return time.Unix(secs, int64(ms)*1e6).UTC()
 		}
 	}
 	t, err := time.Parse(TimeLayout, v)
@@ -913,6 +950,21 @@ func parseTime(v string) time.Time {
 		}
 	}
 	return t.UTC()
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d of the
+// proleptic Gregorian calendar (y >= 1), without time.Date's
+// normalisation: the date is valid already.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400 // y >= 0
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func digits(v string) (int, bool) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -523,14 +524,20 @@ func FuzzDecode(f *testing.F) {
 		if err == nil {
 			// What the read loop queues: compact's copy owns its strings
 			// (the frame's buffer is reused for the next frame).
-			var ref, scratch Event
+			// Twice with the same shared strings: the second shares
+			// what repeats.
+			var ref Event
 			_ = Decode(frame, &ref)
-			buf := bytes.Clone(frame)
-			_ = Decode(buf, &scratch)
-			c := compact(&scratch, buf)
-			clear(buf)
 			ref.Raw = nil
-			sameEvent(t, "compact", c, &ref)
+			var keep shared
+			for _, k := range []*shared{nil, &keep, &keep} {
+				var scratch Event
+				buf := bytes.Clone(frame)
+				n, _ := decode(buf, &scratch)
+				c := compact(&scratch, buf, n, k)
+				clear(buf)
+				sameEvent(t, "compact", c, &ref)
+			}
 		}
 		if err == nil && stdErr != nil {
 			t.Fatalf("Decode accepted %q, encoding/json: %v", frame, stdErr)
@@ -556,6 +563,7 @@ func benchDecode(b *testing.B, decode func([]byte, *Event) error) {
 	b.ReportAllocs()
 	var ev Event
 	i := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := decode(frames[i], &ev); err != nil {
 			b.Fatal(err)
@@ -564,8 +572,12 @@ func benchDecode(b *testing.B, decode func([]byte, *Event) error) {
 			i = 0
 		}
 	}
+	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	// CPU time of the process per event: steadier than wall time on a
+	// shared machine (the loop is the only busy goroutine).
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 }
 
 func TestSpecial(t *testing.T) {
@@ -579,6 +591,65 @@ func TestSpecial(t *testing.T) {
 			want := v == '"' || v == '\\' || v < 0x20 || v >= 0x80
 			if got := special(binary.LittleEndian.Uint64(b[:])); got != want {
 				t.Errorf("special(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
+
+// TestParseTimeFast: the arithmetic fast path of parseTime gives the
+// instant time.Parse gives, over every day of 400 years (a whole
+// Gregorian cycle, leap days included), offsets on both sides of UTC and
+// the edges of the accepted range.
+func TestParseTimeFast(t *testing.T) {
+	check := func(v string) {
+		t.Helper()
+		want, err := time.Parse(TimeLayout, v)
+		if err != nil {
+			t.Fatalf("time.Parse(%q): %v", v, err)
+		}
+		if got := parseTime(v); !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseTime(%q) = %v (%v), want %v", v, got, got.Location(), want.UTC())
+		}
+	}
+	offsets := []string{"+0000", "-0000", "+0530", "-1200", "+1400", "-2359"}
+	day := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; day.Year() < 2300; i++ {
+		check(day.Format("2006-01-02") + "T23:59:59.999" + offsets[i%len(offsets)])
+		check(day.Format("2006-01-02") + "T00:00:00.000" + offsets[(i+3)%len(offsets)])
+		day = day.AddDate(0, 0, 1)
+	}
+	for _, v := range []string{
+		"0000-01-01T00:00:00.000+0000", "0000-03-01T12:00:00.000-0100", "0001-01-01T00:00:00.000+0000",
+		"0001-02-28T00:00:00.000+0100", "9999-12-31T23:59:59.999-2359", "2026-11-23T18:02:35.545+0000",
+	} {
+		check(v)
+	}
+	for _, v := range []string{"2026-02-29T00:00:00.000+0000", "2026-13-01T00:00:00.000+0000", "2026-11-23T24:00:00.000+0000"} {
+		if got := parseTime(v); !got.IsZero() {
+			t.Errorf("parseTime(%q) = %v, want zero (invalid date)", v, got)
+		}
+	}
+}
+
+// TestSpecialMask: the first flagged byte of a word is its first special
+// byte, wherever it is and whatever follows it.
+func TestSpecialMask(t *testing.T) {
+	specials := []byte{'"', '\\', 0, 0x1f, 0x80, 0xff}
+	for pos := range 8 {
+		for _, c := range specials {
+			for _, after := range []byte{'a', 0, '"', 0xff, 0x21} {
+				var b [8]byte
+				for i := range b {
+					b[i] = 'a' + byte(i)
+					if i > pos {
+						b[i] = after
+					}
+				}
+				b[pos] = c
+				m := specialMask(binary.LittleEndian.Uint64(b[:]))
+				if got := bits.TrailingZeros64(m) >> 3; m == 0 || got != pos {
+					t.Errorf("specialMask(%q): first special at %d, want %d", b, got, pos)
+				}
 			}
 		}
 	}

@@ -8,28 +8,40 @@
 //
 // [Decode] turns one WebSocket text frame into a flat [Event]. The event
 // types the gateway uses have their own [Kind]; every other type decodes as
-// [KindOther] with Type, Application, AsteriskID, Timestamp and Raw filled in,
+// [KindOther] with Type, Application, AsteriskID, Timestamp and Raw filled in
+// (and the modelled fields it carries),
 // never as an error. Field names are exactly those of Asterisk's events.json
 // (ari-reference.md §2). Decode is the hot path: it scans the frame once with
 // a hand-written JSON scanner, strings that need no unescaping alias the
 // frame, and there is no reflection and no map[string]any (0 allocations
 // but for StasisStart's args and the optional channels, ReplaceChannel,
 // Peer and Caller, which are pointers allocated only when present; about
-// 0.6 µs per recorded event against 5 µs and 22 allocations for
-// encoding/json into the same structs; see BenchmarkDecode). Timestamps are
-// returned in UTC.
+// 0.8 µs per recorded event against 9 µs and 22 allocations for
+// encoding/json into the same structs on a busy 2-core machine; see
+// BenchmarkDecode). Timestamps are returned in UTC.
 //
-// The read loop of [Client.Run] makes one allocation per event: it decodes
-// each frame from a buffer it reuses, then moves the Event together with
-// the bytes of its strings into one object (about 0.9 KB for a recorded
-// event; 1.10 allocations per event over the recorded set, the extra ones
-// being Dial's channels and StasisStart's args; TestReadLoopAllocs).
-// [Event].Raw, the frame as received, is kept for KindOther (its fields
-// are not decoded) and, with Config.KeepRaw, for every event: a consumer
-// that parses more than the modelled fields (a CTI feed wanting bridge
-// fields) asks for it and pays for it. gorilla/websocket adds one small
-// allocation per frame of its own (BenchmarkStream, and
-// BenchmarkEventsToSessions in gateway for the path into sessions).
+// The read loop of [Client.Run] makes one allocation per event: it reads
+// the server's frames itself (frames.go; gorilla/websocket dials, upgrades
+// and writes pings, pongs and the close) and decodes a message that came
+// in one frame in place, from its read buffer; then it moves the Event
+// together with the bytes of its strings into one object sized by
+// decode's count of them (768 or 896 bytes for a recorded event: the
+// 664-byte Event and its strings; 1.10 allocations and about 950 bytes per
+// event over the recorded set, the extra ones being Dial's channels and
+// StasisStart's args; TestReadLoopAllocs, BenchmarkFrameReader for the
+// framing alone, BenchmarkReadLoop without the socket, BenchmarkStream
+// with it, and BenchmarkEventsToSessions in gateway for the path into
+// sessions).
+// [Event].Raw, the frame as received, is kept only with Config.KeepRaw
+// (for every event then): a consumer that parses more than the modelled
+// fields or types (a CTI feed wanting bridge fields) asks for it and pays
+// for it; without it a KindOther event has its Type and whatever modelled
+// fields it carries. An Event handed to the Handler is
+// never reused by the client: the Handler may keep it (read-only). Fields
+// that repeat from event to event (AsteriskID, Application, the channel's
+// state, language, dialplan context and application, the playback's state
+// and language) share the previous event's string instead of taking room
+// in the box: strings are immutable, so this is invisible to a consumer.
 //
 // # Event stream
 //

@@ -125,6 +125,7 @@ func kindOf(typ string) Kind {
 // pay for it.
 type Event struct {
 	Kind           Kind
+	Soft           bool      // ChannelHangupRequest (next to Kind: no padding)
 	Type           string    // "type" as received (useful for KindOther)
 	Application    string    // "application"
 	AsteriskID     string    // "asterisk_id"
@@ -140,14 +141,13 @@ type Event struct {
 	Cause          int       // ChannelHangupRequest / ChannelDestroyed
 	CauseTxt       string    // ChannelDestroyed
 	TechCause      int       // ChannelHangupRequest / ChannelDestroyed tech_cause (0 if absent)
-	Soft           bool      // ChannelHangupRequest
 	Peer           *Channel  // Dial (nil if absent)
 	Caller         *Channel  // Dial (nil if absent)
 	DialStatus     string    // Dial
 	DialString     string    // Dial
 	Forward        string    // Dial
 	MusicClass     string    // ChannelHold
-	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only for KindOther or with Config.KeepRaw)
+	Raw            []byte    // the whole frame as received (Decode sets it; from Client.Run only with Config.KeepRaw)
 }
 
 // ChannelID returns c.ID, or "" when c is nil (an optional channel of an
@@ -218,45 +218,81 @@ func newEvent(frame []byte) *Event {
 
 // compact returns a copy of ev, which was decoded from frame (a buffer the
 // caller reuses), in one allocation with a copy of the strings that alias
-// frame (the Type of a modelled kind is its constant name); Raw is dropped. The optional channels and Args, allocated by
-// Decode, are shared with ev and have their strings moved too. Strings not
-// in frame (unescaped ones) are kept as they are.
-func compact(ev *Event, frame []byte) *Event {
-	if ev.Kind != KindOther {
-		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
-	}
+// frame (the Type of a modelled kind is its constant name); Raw is dropped.
+// n is decode's count of the aliased bytes (the room the copy needs; a
+// short count costs one more allocation, never a wrong string). ev's
+// strings are moved in place first, then ev is copied into the new object
+// in one go (ev is the caller's scratch, on its stack).
+// The optional channels and Args, allocated by Decode, are shared with ev
+// and have their strings moved too. Strings not in frame (unescaped ones)
+// are kept as they are. With keep, the fields that repeat from event to
+// event (see shared) share the previous event's string when equal instead
+// of taking room in the box.
+func compact(ev *Event, frame []byte, n int, keep *shared) *Event {
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
 	m.hi = m.lo + uintptr(len(frame))
-	ev.eachString(&m) // counts
-	out, buf := newBox(m.n)
+	if ev.Kind != KindOther {
+		if m.in(ev.Type) {
+			n -= len(ev.Type) // counted by decode, not moved
+		}
+		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
+	}
+	var f [numShared]*string
+	if keep != nil {
+		f = sharedFields(ev)
+		for i, p := range f {
+			if *p != "" && *p == keep[i] && m.in(*p) {
+				n -= len(*p)
+				*p = keep[i]
+			}
+		}
+	}
+	out, buf := newBox(n)
+	m.buf = buf
+	ev.eachString(&m)
+	ev.Raw = nil
 	*out = *ev
-	out.Raw = nil
-	m.buf, m.move = buf, true
-	out.eachString(&m)
+	if keep != nil {
+		for i, p := range f {
+			keep[i] = *p // now in the box (or shared already): immutable
+		}
+	}
 	return out
 }
 
-// mover visits the strings of an event: it counts the bytes of those in
-// [lo, hi), or, with move, copies them to buf (whose capacity the count
-// gave) and points them there. visit, when set (tests), replaces both.
+// shared holds, for the fields of an event that repeat from event to
+// event (sharedFields), the value of the last event compacted: a string in
+// an earlier event's box, which is never written again, so events may
+// share it. It keeps at most numShared earlier boxes alive.
+type shared [numShared]string
+
+const numShared = 8
+
+// sharedFields are the fields compact shares: the same for every event of
+// a connection (AsteriskID, Application) or from a small set of values.
+func sharedFields(ev *Event) [numShared]*string {
+	c := &ev.Channel
+	return [numShared]*string{&ev.AsteriskID, &ev.Application, &c.State, &c.Language,
+		&c.Dialplan.Context, &c.Dialplan.AppName, &ev.Playback.State, &ev.Playback.Language}
+}
+
+// mover copies the strings in [lo, hi) to buf (whose capacity decode's
+// count gave) and points them there.
 type mover struct {
 	lo, hi uintptr
-	n      int
-	move   bool
 	buf    []byte
-	visit  func(*string)
 }
 
-func (m *mover) str(s *string) {
-	if m.visit != nil {
-		m.visit(s)
-		return
-	}
-	*s = m.val(*s)
+func (m *mover) str(s *string) { *s = m.val(*s) }
+
+// in reports whether s aliases [lo, hi).
+func (m *mover) in(s string) bool {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return len(s) > 0 && p >= m.lo && p < m.hi
 }
 
-// eachString calls m.str with every string field of ev, those of its
-// channels and Args included.
+// eachString moves every string field of ev with m, those of its channels
+// and Args included.
 func (ev *Event) eachString(m *mover) {
 	m.str(&ev.Type)
 	m.str(&ev.Application)
@@ -310,18 +346,11 @@ func (c *Channel) eachString(m *mover) {
 	m.strMap(&c.ChannelVars)
 }
 
-// strMap visits the keys and values of a map of strings; when it moves
-// them it builds a new map (map keys cannot be changed in place), one
-// more allocation only for events that carry ari.conf channelvars.
+// strMap moves the keys and values of a map of strings into a new map
+// (map keys cannot be changed in place), one more allocation only for
+// events that carry ari.conf channelvars.
 func (m *mover) strMap(p *map[string]string) {
-	if len(*p) == 0 || m.visit != nil {
-		return
-	}
-	if !m.move {
-		for k, v := range *p {
-			m.val(k)
-			m.val(v)
-		}
+	if len(*p) == 0 {
 		return
 	}
 	out := make(map[string]string, len(*p))
@@ -334,12 +363,7 @@ func (m *mover) strMap(p *map[string]string) {
 // val is str for a value (a map's key or element): it returns the string,
 // moved when it aliases the frame. No pointer, so nothing escapes.
 func (m *mover) val(s string) string {
-	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	if len(s) == 0 || p < m.lo || p >= m.hi {
-		return s
-	}
-	if !m.move {
-		m.n += len(s)
+	if !m.in(s) {
 		return s
 	}
 	at := len(m.buf)

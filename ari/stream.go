@@ -111,7 +111,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 				continue
 			}
 		}
-		conn, err := c.dial(ctx, apps)
+		conn, hc, err := c.dial(ctx, apps)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -137,7 +137,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			return ctx.Err()
 		}
 		start := time.Now()
-		err = c.serve(ctx, conn, q)
+		err = c.serve(ctx, conn, hc, q)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -165,19 +165,32 @@ const controlSlots = 4
 var errReclaim = errors.New("ari: reconnecting to reclaim replaced applications")
 
 func dispatch(ctx context.Context, q <-chan item, h Handler) {
+	done := ctx.Done()
 	for {
+		// A queued item is taken without the two-case select (a burst is
+		// the common case); only an empty queue waits on ctx as well.
+		var it item
 		select {
-		case <-ctx.Done():
-			return
-		case it := <-q:
-			switch {
-			case it.ev != nil:
-				h.Event(it.ev)
-			case it.conn != nil:
-				h.Connected(*it.conn)
-			default:
-				h.Disconnected(it.err)
+		case it = <-q:
+		default:
+			select {
+			case <-done:
+				return
+			case it = <-q:
 			}
+		}
+		select {
+		case <-done: // the rest of the queue is discarded
+			return
+		default:
+		}
+		switch {
+		case it.ev != nil:
+			h.Event(it.ev)
+		case it.conn != nil:
+			h.Connected(*it.conn)
+		default:
+			h.Disconnected(it.err)
 		}
 	}
 }
@@ -242,7 +255,9 @@ func (c *Client) eventsURL(apps []string, withKey bool) string {
 	return u.String()
 }
 
-func (c *Client) dial(ctx context.Context, apps []string) (*websocket.Conn, error) {
+// dial connects the event socket; the *handshakeConn under it is what the
+// read loop reads the frames from (see frames.go).
+func (c *Client) dial(ctx context.Context, apps []string) (*websocket.Conn, *handshakeConn, error) {
 	hdr := http.Header{}
 	if c.cfg.Username != "" || c.cfg.Password != "" {
 		req := http.Request{Header: hdr}
@@ -250,7 +265,9 @@ func (c *Client) dial(ctx context.Context, apps []string) (*websocket.Conn, erro
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	conn, resp, err := c.dialer.DialContext(dctx, c.eventsURL(apps, true), hdr)
+	var hc *handshakeConn
+	d := frameDialer(c.dialer, func(h *handshakeConn) { hc = h })
+	conn, resp, err := d.DialContext(dctx, c.eventsURL(apps, true), hdr)
 	if err != nil {
 		where := c.eventsURL(apps, false)
 		if resp != nil {
@@ -269,21 +286,21 @@ func (c *Client) dial(ctx context.Context, apps []string) (*websocket.Conn, erro
 			case http.StatusForbidden:
 				hint = " (user not allowed)"
 			}
-			return nil, fmt.Errorf("ari: connect %s: handshake refused: %s%s", where, c.cfg.redact(msg), hint)
+			return nil, nil, fmt.Errorf("ari: connect %s: handshake refused: %s%s", where, c.cfg.redact(msg), hint)
 		}
-		return nil, fmt.Errorf("ari: connect %s: %w", where, c.redactErr(err))
+		return nil, nil, fmt.Errorf("ari: connect %s: %w", where, c.redactErr(err))
 	}
-	return conn, nil
+	hc.byteReads = false // the response is read; the frames follow
+	return conn, hc, nil
 }
 
 // serve runs one connection until it is lost or ctx ends; it joins its
 // goroutines before returning the cause.
-func (c *Client) serve(ctx context.Context, conn *websocket.Conn, q chan<- item) error {
+func (c *Client) serve(ctx context.Context, conn *websocket.Conn, hc *handshakeConn, q chan<- item) error {
 	timeout := c.cfg.PingInterval + c.cfg.PongTimeout
-	conn.SetReadLimit(c.cfg.ReadLimit)
 	_ = conn.SetReadDeadline(time.Now().Add(timeout))
-	conn.SetPongHandler(func(string) error {
-		return conn.SetReadDeadline(time.Now().Add(timeout))
+	fr := newFrameReader(hc, conn, c.cfg.ReadLimit, func() {
+		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 	})
 	var (
 		wg      sync.WaitGroup
@@ -294,7 +311,7 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn, q chan<- item)
 	go func() {
 		defer wg.Done()
 		defer close(done)
-		readErr = c.readLoop(conn, q, timeout)
+		readErr = c.readLoop(socketFrames{fr, conn}, q, timeout)
 	}()
 	go func() {
 		defer wg.Done()
@@ -333,11 +350,22 @@ func (c *Client) pingLoop(conn *websocket.Conn, done <-chan struct{}) {
 	}
 }
 
-// frameConn is what the read loop needs of a *websocket.Conn.
+// frameConn is what the read loop needs of the socket: the next message
+// (valid until the next call) and the read deadline.
 type frameConn interface {
-	NextReader() (messageType int, r io.Reader, err error)
+	next() (messageType int, p []byte, err error)
 	SetReadDeadline(t time.Time) error
 }
+
+// socketFrames is the frameConn of a connection: frames from fr, the
+// deadline on conn.
+type socketFrames struct {
+	fr   *frameReader
+	conn *websocket.Conn
+}
+
+func (s socketFrames) next() (int, []byte, error)        { return s.fr.next() }
+func (s socketFrames) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
 
 // readLoop reads, decodes and queues frames until the socket fails. It
 // never blocks on the queue: a full queue drops the event (counted, logged
@@ -345,21 +373,17 @@ type frameConn interface {
 // socket after 100 ms and lose events for every channel.
 func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) error {
 	var (
-		buf        []byte
 		frames     uint64
 		lastPush   = time.Now()
 		dropLog    rateLog
 		decodeLog  rateLog
 		dropSince  uint64
 		decodeErrs uint64
-		scratch    Event // decoded from buf, then compacted
+		scratch    Event  // decoded from buf, then compacted
+		keep       shared // strings the events of this connection share
 	)
 	for {
-		mt, r, err := conn.NextReader()
-		if err != nil {
-			return c.readError(err, timeout)
-		}
-		buf, err = readFrame(buf[:0], r)
+		mt, buf, err := conn.next()
 		if err != nil {
 			return c.readError(err, timeout)
 		}
@@ -377,31 +401,30 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		}
 		// One allocation per event. With KeepRaw: the Event and its copy
 		// of the frame in one object, decoded from that copy. Without: the
-		// frame is decoded from buf (reused for the next frame) into
+		// frame is decoded from buf (the read buffer, reused) into
 		// scratch, then moved with just the bytes of its strings into one
-		// object; KindOther, whose fields are not decoded, keeps its frame
-		// (decoded again from the copy: cheap, it has no channel).
+		// object (KindOther too: its Raw only with KeepRaw).
 		var ev *Event
 		frame := buf
 		if c.cfg.KeepRaw {
 			ev = newEvent(buf)
 			frame = ev.Raw
 			err = Decode(frame, ev)
-		} else if err = Decode(buf, &scratch); err != nil {
-			ev = &scratch
-		} else if scratch.Kind == KindOther {
-			ev = newEvent(buf)
-			frame = ev.Raw
-			err = Decode(frame, ev)
+		} else if n, derr := decode(buf, &scratch); derr != nil {
+			err = derr // scratch stays the loop's (on its stack, never queued)
 		} else {
-			ev = compact(&scratch, buf)
+			ev = compact(&scratch, buf, n, &keep)
 		}
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++
 			if decodeLog.ok() {
+				typ := scratch.Type
+				if ev != nil {
+					typ = ev.Type
+				}
 				c.log.Error("ari: dropping an event frame that does not decode", "err", err,
-					"event", ev.Type, "frame", truncate(frame, 200), "count", decodeErrs)
+					"event", typ, "frame", truncate(frame, 200), "count", decodeErrs)
 				decodeErrs = 0
 			}
 			continue
@@ -433,24 +456,6 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 	}
 }
 
-// readFrame appends one message to buf. The reader is bounded by the
-// connection's read limit.
-func readFrame(buf []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
 func (c *Client) readError(err error, timeout time.Duration) error {
 	var ne net.Error
 	switch {
@@ -459,6 +464,8 @@ func (c *Client) readError(err error, timeout time.Duration) error {
 		return fmt.Errorf("ari: event frame larger than ReadLimit (%d bytes): %w", c.cfg.ReadLimit, err)
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("ari: no frame or pong from Asterisk for %v: %w", timeout, err)
+	case errors.Is(err, errProtocol):
+		return err
 	}
 	return fmt.Errorf("ari: event stream: %w", c.redactErr(err))
 }

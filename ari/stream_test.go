@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/gorilla/websocket"
@@ -73,11 +75,11 @@ func TestRunDeliversInOrder(t *testing.T) {
 	rec.expect(t, "event ChannelDtmfReceived")
 	ev := <-rec.evs
 	if ev.Kind != KindChannelDtmfReceived || ev.Digit != "5" || ev.Channel.ID != "c1" || ev.Raw != nil {
-		t.Errorf("event = %+v (Raw is kept only for KindOther without KeepRaw)", ev)
+		t.Errorf("event = %+v (Raw is kept only with KeepRaw)", ev)
 	}
 	rec.expect(t, "event ChannelUserevent")
-	if ev := <-rec.evs; ev.Kind != KindOther || string(ev.Raw) != frameOther {
-		t.Errorf("unknown type decoded as %v %q", ev.Kind, ev.Raw)
+	if ev := <-rec.evs; ev.Kind != KindOther || ev.Type != "ChannelUserevent" || ev.Application != "gw" || ev.Raw != nil {
+		t.Errorf("unknown type decoded as %v %q %q, Raw %q (kept only with KeepRaw)", ev.Kind, ev.Type, ev.Application, ev.Raw)
 	}
 	rec.expect(t, "event ChannelDtmfReceived")
 	if !c.Ready() {
@@ -639,18 +641,20 @@ func TestLargeFrameWithinDefaultLimit(t *testing.T) {
 type memConn struct {
 	frames [][]byte
 	i      int
-	r      bytes.Reader
+	buf    []byte
 }
 
-var _ frameConn = (*websocket.Conn)(nil)
+var _ frameConn = socketFrames{}
 
-func (m *memConn) NextReader() (int, io.Reader, error) {
+// next hands out each frame from one reused buffer, as the frame reader
+// does from its read buffer.
+func (m *memConn) next() (int, []byte, error) {
 	if m.i == len(m.frames) {
 		return 0, nil, io.EOF
 	}
-	m.r.Reset(m.frames[m.i])
+	m.buf = append(m.buf[:0], m.frames[m.i]...)
 	m.i++
-	return websocket.TextMessage, &m.r, nil
+	return websocket.TextMessage, m.buf, nil
 }
 
 func (m *memConn) SetReadDeadline(time.Time) error { return nil }
@@ -660,8 +664,7 @@ func (m *memConn) SetReadDeadline(time.Time) error { return nil }
 // decode as Decode does on their own. Events with optional channels (Dial's
 // peer and caller, a replace_channel), StasisStart's args or escaped
 // strings make one more per such value; the recorded set as a whole stays
-// within 1.2 per event. (gorilla/websocket's NextReader adds one small
-// allocation per frame of its own, not counted here.)
+// within 1.2 per event. (The frame reader makes none: TestFrameReaderAllocs.)
 func TestReadLoopAllocs(t *testing.T) {
 	plain := [][]byte{
 		[]byte(frameDTMF),
@@ -734,7 +737,7 @@ func TestReadLoopAllocs(t *testing.T) {
 				if err := Decode(tt.frames[i], &want); err != nil {
 					t.Fatal(err)
 				}
-				if got.Kind != KindOther && !tt.keep {
+				if !tt.keep {
 					want.Raw = nil
 				}
 				// Every event is checked after the loop has read them all:
@@ -753,40 +756,101 @@ func TestReadLoopAllocs(t *testing.T) {
 	}
 }
 
-// TestEachStringVisitsAll: compact moves the strings eachString visits; a
-// string field it missed would alias the read loop's reused buffer.
+// TestEachStringVisitsAll: compact moves every string field of an Event
+// (a string it missed would alias the read loop's reused buffer): each
+// field is set to its own string in a frame buffer, which is overwritten
+// after compact; the copy must still hold every value.
 func TestEachStringVisitsAll(t *testing.T) {
 	var ev Event
 	ev.ReplaceChannel, ev.Peer, ev.Caller = new(Channel), new(Channel), new(Channel)
 	ev.Args = make([]string, 2)
-	want := 0
-	var fill func(v reflect.Value)
-	fill = func(v reflect.Value) {
+	for _, c := range []*Channel{&ev.Channel, ev.ReplaceChannel, ev.Peer, ev.Caller} {
+		c.ChannelVars = map[string]string{"": ""} // replaced below: one key, one value
+	}
+	frame := make([]byte, 0, 1<<12)
+	n := 0
+	inFrame := func() string { // the next distinct value, aliasing frame
+		n++
+		v := "s" + itoa(n)
+		at := len(frame)
+		frame = append(frame, v...) // within capacity: never moves
+		return unsafe.String(&frame[at], len(v))
+	}
+	setMaps := true
+	var walk func(v reflect.Value, f func(v reflect.Value))
+	walk = func(v reflect.Value, f func(v reflect.Value)) {
 		switch v.Kind() {
 		case reflect.String:
-			want++
-			v.SetString("s" + itoa(want))
+			f(v)
 		case reflect.Struct:
 			if v.Type() == reflect.TypeOf(time.Time{}) {
 				return
 			}
 			for i := range v.NumField() {
-				fill(v.Field(i))
+				walk(v.Field(i), f)
 			}
 		case reflect.Pointer:
-			fill(v.Elem())
+			walk(v.Elem(), f)
 		case reflect.Slice:
 			if v.Type().Elem().Kind() == reflect.String {
 				for i := range v.Len() {
-					fill(v.Index(i))
+					walk(v.Index(i), f)
 				}
+			}
+		case reflect.Map:
+			if setMaps && v.Len() > 0 {
+				k, e := inFrame(), inFrame()
+				v.Set(reflect.ValueOf(map[string]string{k: e}))
 			}
 		}
 	}
-	fill(reflect.ValueOf(&ev).Elem())
-	seen := map[string]bool{}
-	ev.eachString(&mover{visit: func(s *string) { seen[*s] = true }})
-	if len(seen) != want {
-		t.Errorf("eachString visits %d distinct string fields, the Event has %d", len(seen), want)
+	walk(reflect.ValueOf(&ev).Elem(), func(v reflect.Value) { v.SetString(inFrame()) })
+	setMaps = false
+	var want []string
+	collect := func(ev *Event) []string {
+		var got []string
+		walk(reflect.ValueOf(ev).Elem(), func(v reflect.Value) { got = append(got, strings.Clone(v.String())) })
+		for _, c := range []*Channel{&ev.Channel, ev.ReplaceChannel, ev.Peer, ev.Caller} {
+			for k, v := range c.ChannelVars {
+				got = append(got, strings.Clone(k), strings.Clone(v))
+			}
+		}
+		return got
+	}
+	want = collect(&ev)
+	if len(want) != n {
+		t.Fatalf("set %d strings, collected %d", n, len(want))
+	}
+	out := compact(&ev, frame, len(frame), nil)
+	clear(frame[:cap(frame)])
+	if got := collect(out); !slices.Equal(got, want) {
+		t.Errorf("after compact and overwriting the frame:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestCompactShares: the fields that repeat from event to event share the
+// previous event's string (no room in the box), the others are copies.
+func TestCompactShares(t *testing.T) {
+	var keep shared
+	var evs []*Event
+	for _, digit := range []string{"1", "2"} {
+		buf := []byte(strings.Replace(frameDTMF, `"digit":"5"`, `"digit":"`+digit+`"`, 1))
+		var scratch Event
+		n, err := decode(buf, &scratch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, compact(&scratch, buf, n, &keep))
+		clear(buf)
+	}
+	a, b := evs[0], evs[1]
+	if a.AsteriskID != "02:fc:00:00:00:01" || b.AsteriskID != a.AsteriskID || b.Digit != "2" || a.Digit != "1" {
+		t.Fatalf("events %+v, %+v", a, b)
+	}
+	if unsafe.StringData(b.AsteriskID) != unsafe.StringData(a.AsteriskID) || unsafe.StringData(b.Application) != unsafe.StringData(a.Application) {
+		t.Error("the second event does not share the first one's AsteriskID and Application")
+	}
+	if unsafe.StringData(b.Channel.ID) == unsafe.StringData(a.Channel.ID) {
+		t.Error("the channel id is shared; only the fields of sharedFields may be")
 	}
 }

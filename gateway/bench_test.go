@@ -311,8 +311,11 @@ func BenchmarkGapFinishedToNextPlay(b *testing.B) {
 // over the set moves every timestamp one year on, so nothing is a
 // duplicate. The server writes 256 frames, then waits until the gateway has
 // handled them and the sessions drained their queues (that time counts:
-// it is their share of the work). allocs/op and B/op include the server's
-// writes and gorilla/websocket's own reader (one small allocation a frame).
+// it is their share of the work). allocs/op and B/op are the whole
+// process's: the client's one allocation an event (ari's read loop; one
+// more for Dial's channels and StasisStart's args), and
+// what the gateway allocates for the StasisStarts of channels with no
+// session (the application string parsed, the client dialled).
 func BenchmarkEventsToSessions(b *testing.B) {
 	frames := replayFrames(b)
 	g, _, h, ln, stop := benchGateway(b)
