@@ -421,7 +421,7 @@ func (l *Listener) newConn(p *peerState, ws *websocket.Conn, remote string) (*Co
 	c.log = l.log.With("asterisk", p.Name, "conn", c.seq)
 	cc := p.HTTP
 	if cc.URL == "" {
-		cc = Config{URL: sockBase}
+		cc = Config{URL: sockBase, OnREST: p.HTTP.OnREST}
 	}
 	cc.Apps, cc.Logger = nil, c.log
 	cc.RESTTimeout, cc.RESTLongTimeout = l.cfg.RESTTimeout, l.cfg.RESTLongTimeout

@@ -71,6 +71,8 @@ type serveOptions struct {
 	// started, if set, is called once the gateways run and the admin
 	// listener (if any) is bound: addr is its address ("" = none).
 	started func(s *server)
+	// startedListen is started for listener mode (listen.go).
+	startedListen func(s *listenServer)
 }
 
 // server is one running gateway process: a gateway per ARI URL sharing the
@@ -127,6 +129,9 @@ func (s *server) ready() (bool, string) {
 // limits.drain_timeout), ends what is left and returns nil. SIGHUP reloads
 // apps and allow-lists without touching live calls.
 func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
+	if cfg.Listen.Enabled() {
+		return serveListen(ctx, cfg, opt)
+	}
 	log := opt.log
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
@@ -352,6 +357,11 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 // environment): never handed to a program.
 func secrets(cfg config.Config) []string {
 	var out []string
+	for _, a := range cfg.Listen.Asterisks {
+		if a.Password != "" {
+			out = append(out, a.Password)
+		}
+	}
 	for _, s := range []string{cfg.ARI.Password, cfg.Admin.Token} {
 		if s != "" {
 			out = append(out, s)
