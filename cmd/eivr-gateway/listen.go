@@ -414,3 +414,51 @@ func registerListener(reg prometheus.Registerer, l *ari.Listener) error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkListen is `eivr-gateway check` for listener mode: the TLS pair
+// loads, the address can be bound, and each Asterisk's HTTP route (if
+// any) answers with the ARI credentials.
+func checkListen(ctx context.Context, c *checker, cfg config.Config, timeout time.Duration) {
+	l := cfg.Listen
+	if l.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile); err != nil {
+			c.fail("listen.cert_file: %v", err)
+		} else {
+			c.ok("listen.cert_file: %s and its key load (wss)", l.CertFile)
+		}
+	}
+	if ln, err := net.Listen("tcp", l.Address); err != nil {
+		c.fail("listen.address %s: %v (a gateway already running?)", l.Address, err)
+	} else {
+		ln.Close()
+		c.ok("listen.address %s: free; websocket_client.conf uri = %s://HOST:PORT%s", l.Address, map[bool]string{false: "ws", true: "wss"}[l.CertFile != ""], l.Path)
+	}
+	for _, a := range l.Asterisks {
+		mode, _ := ari.ParseRESTMode(a.REST)
+		if a.ARIURL == "" {
+			c.ok("asterisk %s: user %q; REST over the socket (%s): sound only with per-call connections (connection_type = per_call_config)", a.Name, a.Username, mode)
+			continue
+		}
+		u := config.RedactURL(a.ARIURL)
+		ac, err := ariConfig(cfg, a.ARIURL, slog.New(slog.DiscardHandler))
+		if err == nil {
+			var client *ari.Client
+			if client, err = ari.NewClient(ac); err == nil {
+				pctx, cancel := context.WithTimeout(ctx, timeout)
+				var info ari.AsteriskInfo
+				info, err = client.AsteriskInfo(pctx)
+				cancel()
+				client.Close()
+				if err == nil {
+					rest := mode.String()
+					if mode == ari.RESTAuto {
+						rest = "auto = split"
+					}
+					c.ok("asterisk %s: user %q; HTTP route %s: Asterisk %s, user %q accepted (rest %s)", a.Name, a.Username, u, info.System.Version, cfg.ARI.Username, rest)
+					continue
+				}
+			}
+		}
+		c.fail("asterisk %s: HTTP route %s: %v", a.Name, u, err)
+	}
+}

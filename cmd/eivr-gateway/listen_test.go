@@ -125,6 +125,10 @@ type listenInstance struct {
 }
 
 func startListenInstance(t *testing.T, cfg config.Config, log *slog.Logger) *listenInstance {
+	return startListenInstanceSig(t, cfg, log, nil)
+}
+
+func startListenInstanceSig(t *testing.T, cfg config.Config, log *slog.Logger, signals <-chan os.Signal) *listenInstance {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
@@ -136,7 +140,7 @@ func startListenInstance(t *testing.T, cfg config.Config, log *slog.Logger) *lis
 	li := &listenInstance{s: s, stop: cancel, done: make(chan error, 1)}
 	started := make(chan struct{})
 	go func() {
-		li.done <- s.run(ctx, reg, serveOptions{log: log, startedListen: func(*listenServer) { close(started) }})
+		li.done <- s.run(ctx, reg, serveOptions{log: log, signals: signals, startedListen: func(*listenServer) { close(started) }})
 	}()
 	<-started
 	t.Cleanup(li.shutdown)
