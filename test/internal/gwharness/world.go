@@ -23,6 +23,7 @@ type Options struct {
 	ARI     ari.Config      // URL, credentials, Apps and Logger are filled in
 	Gateway gateway.Config  // Logger is filled in
 	Reorder reorder.Config  // the pipeline's event ordering
+	Sinks   []reorder.Sink  // more sinks of the pipeline, after the gateway
 	// Connect bounds the wait for the gateway's subscription; Ready also
 	// waits for gateway.Ready.
 	Connect time.Duration
@@ -73,7 +74,7 @@ func Start(t testing.TB, o Options) *World {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pipe := gateway.NewPipeline(client, gw, o.Reorder)
+	pipe := gateway.NewPipeline(client, gw, o.Reorder, o.Sinks...)
 	w := &World{T: t, Srv: srv, Client: client, GW: gw, Pipe: pipe, Logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { w.done <- pipe.Run(ctx) }()
 	t.Cleanup(w.Close)
