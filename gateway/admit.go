@@ -171,22 +171,22 @@ func (g *Gateway) admit(a *admission) {
 	parsed, perr := eivr.ParseStasisArgs(ev.Args)
 
 	g.mu.Lock()
-	if g.admitting[ch.ID] == a {
-		delete(g.admitting, ch.ID)
-	}
-	st := g.apps[ev.Application]
-	if st == nil || g.ctx == nil {
+	st, ctx, base := g.apps[ev.Application], g.ctx, g.base
+	if st == nil || ctx == nil {
+		if g.admitting[ch.ID] == a {
+			delete(g.admitting, ch.ID)
+		}
 		g.mu.Unlock()
 		log.Warn("StasisStart for an application that is not configured; ignored")
 		return
 	}
-	// Decide under the lock (draining, live count); log after it.
+	g.mu.Unlock()
+	// Parse and check without the lock (st is immutable: Reload replaces
+	// it whole); the lock is taken again only for the limits and the maps.
 	var refusal *outcome
 	var why string
 	spec := appSpec{}
 	switch {
-	case g.draining:
-		refusal = &outcome{action: endContinue, status: StatusDraining, cause: ErrDraining}
 	case perr != nil:
 		refusal = &outcome{action: endHangup, status: StatusBadArgs, cause: errors.Join(ErrBadArgs, perr)}
 	default:
@@ -194,8 +194,6 @@ func (g *Gateway) admit(a *admission) {
 		var ok bool
 		if ok, why = st.allow.allows(parsed); !ok {
 			refusal = &outcome{action: endHangup, status: StatusDenied, cause: ErrDenied}
-		} else if st.cfg.MaxSessions > 0 && g.live[ev.Application] >= st.cfg.MaxSessions {
-			refusal = &outcome{action: endContinue, status: StatusLimit, cause: ErrLimit}
 		}
 	}
 	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
@@ -205,6 +203,19 @@ func (g *Gateway) admit(a *admission) {
 	}
 	s := newSession(st.env, log, sid, ch, spec, g.cfg.EventQueue)
 	s.appName = ev.Application
+	maxSessions := st.cfg.MaxSessions
+
+	g.mu.Lock()
+	if g.admitting[ch.ID] == a {
+		delete(g.admitting, ch.ID)
+	}
+	switch {
+	case g.draining: // first, as for every call
+		refusal = &outcome{action: endContinue, status: StatusDraining, cause: ErrDraining}
+		s.app = appSpec{}
+	case refusal == nil && maxSessions > 0 && g.live[ev.Application] >= maxSessions:
+		refusal = &outcome{action: endContinue, status: StatusLimit, cause: ErrLimit}
+	}
 	s.refusal = refusal
 	if refusal == nil {
 		g.live[ev.Application]++
@@ -219,7 +230,6 @@ func (g *Gateway) admit(a *admission) {
 		s.overflowed()
 	}
 	g.wg.Add(1)
-	ctx, base, maxSessions := g.ctx, g.base, st.cfg.MaxSessions
 	g.mu.Unlock()
 
 	switch {
