@@ -158,3 +158,69 @@ func TestBlockedLogDoesNotDelayDTMF(t *testing.T) {
 		return ended && g.sessions["c2"] == nil
 	})
 }
+
+// The events of a channel that arrive while its admission waits (here
+// behind another call's admission stuck on the log sink) reach its
+// session in order once it starts: the digit, then the hang-up.
+func TestEventsHeldDuringAdmission(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	gate := newGateHandler()
+	fa := newBenchARI()
+	g, err := New(Config{
+		Apps:          []AppConfig{{Name: "eivr", TCPHosts: []string{"127.0.0.1:*"}}},
+		NoIdleSilence: true,
+		Logger:        slog.New(gate),
+	}, fa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	events, stop := dispatcher(<-fa.handler)
+	defer stop()
+	defer gate.release()
+
+	gate.shut()
+	events <- decodeFrame(t, frame("StasisStart", "c0", 0, `"args":["ivr://192.0.2.1:1"],`)) // denied: logged
+	select {
+	case <-gate.blocked:
+	case <-time.After(testwait.Long):
+		t.Fatal("c0's admission never logged")
+	}
+	events <- decodeFrame(t, frame("StasisStart", "c1", 1, `"args":["ivr://`+ln.Addr().String()+`(x)"],`))
+	events <- decodeFrame(t, frame("ChannelDtmfReceived", "c1", 2, `"digit":"4","duration_ms":100,`))
+	events <- decodeFrame(t, frame("ChannelHangupRequest", "c1", 3, `"cause":16,`))
+	testwait.Until(t, testwait.Long, "c1's events are held with its admission", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		a := g.admitting["c1"]
+		return a != nil && len(a.held) == 2 && g.sessions["c1"] == nil
+	})
+	gate.release()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(testwait.Long))
+	br := bufio.NewReader(c)
+	var got []string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			break
+		}
+		if line[0] == '4' || line[0] == 'H' {
+			got = append(got, line[:1])
+		}
+	}
+	if strings.Join(got, "") != "4H" {
+		t.Errorf("c1's script got %q, want the digit, then H", got)
+	}
+}
