@@ -45,7 +45,10 @@
 // cannot write to for 100 ms, losing every channel's events. Between them is
 // a bounded queue (Config.QueueSize); when it is full, new events are
 // dropped, counted ([Stats].Dropped) and logged at most once a second. A
-// Handler must therefore hand events off quickly. Frames that do not decode
+// Handler must therefore hand events off quickly. A Handler that is also a
+// [LossHandler] is told, in order, how many events were lost (EventsLost,
+// once the queue has room again, before the next event read), so that it
+// can resync as after a reconnect. Frames that do not decode
 // are logged and counted, never delivered; a frame over Config.ReadLimit
 // closes the socket (logged, counted) and Run reconnects.
 //

@@ -13,11 +13,12 @@ import (
 // (ari.Listener, Asterisk's outbound WebSockets): a Gateway built on it
 // serves exactly the channels of that connection, and its REST calls go
 // back to the Asterisk the connection came from (the embedded client).
-// It is the ari.Handler the listener's Accept returns for the connection.
+// It is the ari.Handler the listener's Accept returns for the connection,
+// and the EventSource of that Gateway's Pipeline.
 //
-// Run delivers the connection's events to the Gateway and returns when the
-// socket closes (or ctx ends): the Gateway then ends its live sessions as
-// at shutdown, so a per-call connection's session ends with its socket.
+// Run delivers the connection's events to the Pipeline and returns when
+// the socket closes (or ctx ends): the Gateway then ends its live sessions
+// as at shutdown, so a per-call connection's session ends with its socket.
 // Per-call application names "<app>:<channel name>" are delivered as
 // "<app>", so that the [[app]] configuration applies unchanged.
 type ConnSource struct {
@@ -40,7 +41,7 @@ func NewConnSource(client *ari.Client) *ConnSource {
 	return &ConnSource{Client: client, bound: make(chan struct{}), done: make(chan struct{})}
 }
 
-// Run implements ARI: it hands the connection's events to h until the
+// Run implements EventSource: it hands the connection's events to h until the
 // socket closes (returning its error) or ctx ends. It runs once.
 func (s *ConnSource) Run(ctx context.Context, h ari.Handler) error {
 	s.mu.Lock()

@@ -22,9 +22,10 @@ import (
 
 // listenServer is the gateway process in listener mode: Asterisk opens the
 // ARI WebSockets (persistent or per call) and every accepted connection is
-// served by a Gateway of its own on a gateway.ConnSource, so sessions run
-// the same gateway code as over an inbound socket, and a connection's
-// sessions end with it.
+// served by a Gateway of its own on a gateway.ConnSource, through the same
+// gateway.Pipeline as an inbound socket (events → reorderer → gateway), so
+// sessions run the same gateway code, and a connection's sessions end with
+// it.
 type listenServer struct {
 	log  *slog.Logger
 	m    *metrics
@@ -151,6 +152,9 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 		src.Abort(err)
 		return nil
 	}
+	// The same pipeline as an inbound socket's: the connection's events →
+	// reorderer → this gateway.
+	p := gateway.NewPipeline(src, g, reorderConfig(s.cfg))
 	s.mu.Lock()
 	s.gws[g] = struct{}{}
 	if s.draining {
@@ -173,7 +177,7 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	go func() {
 		defer s.wg.Done()
 		defer gcancel()
-		err := g.Run(gctx)
+		err := p.Run(gctx)
 		log.Debug("listener: the connection's gateway ended", "err", err)
 		s.mu.Lock()
 		delete(s.gws, g)

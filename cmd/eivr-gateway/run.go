@@ -83,6 +83,7 @@ type server struct {
 	log      *slog.Logger
 	clients  []*ari.Client
 	gateways []*gateway.Gateway
+	pipes    []*gateway.Pipeline // per gateway: its client → reorderer → gateway
 	admin    *adminServer
 	calls    *callService
 }
@@ -161,7 +162,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
 		}
-		if err := registerReorder(reg, u, g); err != nil {
+		// The event pipeline: client → reorderer → fan-out{gateway}.
+		p := gateway.NewPipeline(client, g, reorderConfig(cfg))
+		if err := registerReorder(reg, u, p.Reorderer()); err != nil {
 			return err
 		}
 		if err := registerLifecycle(reg, u, g); err != nil {
@@ -169,6 +172,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		}
 		s.clients = append(s.clients, client)
 		s.gateways = append(s.gateways, g)
+		s.pipes = append(s.pipes, p)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eivr_gateway_ready", Help: "1 when every ARI connection is up and the gateway takes calls.",
@@ -184,9 +188,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	runErr := make(chan error, len(s.gateways)+1)
-	for i, g := range s.gateways {
+	for i, p := range s.pipes {
 		wg.Go(func() {
-			if err := g.Run(runCtx); err != nil && runCtx.Err() == nil {
+			if err := p.Run(runCtx); err != nil && runCtx.Err() == nil {
 				runErr <- fmt.Errorf("gateway for %s: %w", shown[i], err)
 			}
 		})
@@ -392,21 +396,26 @@ func programEnv(a config.App, environ []string, secrets []string) []string {
 	})
 }
 
-// gatewayConfig turns the configuration into a gateway.Config.
-func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gateway.Config {
+// reorderConfig turns the [reorder] table into the pipeline's
+// reorder.Config (NewPipeline adds the kinds and the logger).
+func reorderConfig(cfg config.Config) reorder.Config {
 	windows := reorder.DefaultWindows()
 	for k, w := range windows {
 		if w > 0 {
 			windows[k] = cfg.Reorder.Window.Duration
 		}
 	}
+	return reorder.Config{
+		Windows:    windows,
+		HoldLimit:  cfg.Reorder.HoldLimit.Duration,
+		QueueLimit: cfg.Reorder.QueueLimit,
+	}
+}
+
+// gatewayConfig turns the configuration into a gateway.Config.
+func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gateway.Config {
 	return gateway.Config{
-		Apps: appConfigs(cfg),
-		Reorder: reorder.Config{
-			Windows:    windows,
-			HoldLimit:  cfg.Reorder.HoldLimit.Duration,
-			QueueLimit: cfg.Reorder.QueueLimit,
-		},
+		Apps:            appConfigs(cfg),
 		EventQueue:      cfg.Limits.EventQueue,
 		MaxPendingOps:   cfg.Limits.PendingOps,
 		ShutdownTimeout: cfg.Limits.ShutdownTimeout.Duration,
