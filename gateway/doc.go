@@ -18,6 +18,13 @@
 //	           └──────────────────────────────────▶ Gateway     session.events (bounded, EventQueue)
 //	                                                               or the admission queue (StasisStart)
 //
+// In listener mode (Asterisk's outbound WebSockets, ari.Listener) every
+// accepted connection gets a Gateway of its own, fed by the same pipeline
+// from a [ConnSource] (source.go) instead of an ari.Client: its REST calls
+// go back to the Asterisk the connection came from, per-call app names
+// "<app>:<channel>" are delivered as "<app>", and its Run ends with the
+// socket, so the connection's sessions end with it (as at shutdown).
+//
 // Deliver only routes and enqueues (admit.go): an event of a channel with a
 // session goes to the session's queue; a StasisStart is queued (bounded)
 // for the one admission goroutine the gateway runs, which parses the
