@@ -43,7 +43,7 @@ type acceptedConn struct {
 	h *recHandler
 }
 
-func newListenerFixture(t *testing.T, cfg ListenerConfig) *listenerFixture {
+func newListenerFixture(t testing.TB, cfg ListenerConfig) *listenerFixture {
 	t.Helper()
 	f := &listenerFixture{conns: make(chan acceptedConn, 16)}
 	cfg.Accept = func(c *Conn) Handler {
@@ -70,7 +70,7 @@ func newListenerFixture(t *testing.T, cfg ListenerConfig) *listenerFixture {
 
 func (f *listenerFixture) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ari" }
 
-func (f *listenerFixture) accepted(t *testing.T) acceptedConn {
+func (f *listenerFixture) accepted(t testing.TB) acceptedConn {
 	t.Helper()
 	select {
 	case a := <-f.conns:
@@ -87,7 +87,7 @@ type fakeAsterisk struct {
 	wmu sync.Mutex
 }
 
-func dialListener(t *testing.T, url, user, pass string) (*fakeAsterisk, *http.Response, error) {
+func dialListener(t testing.TB, url, user, pass string) (*fakeAsterisk, *http.Response, error) {
 	t.Helper()
 	h := http.Header{}
 	r := http.Request{Header: h}
