@@ -52,6 +52,13 @@ func (s *ConnSource) Run(ctx context.Context, h ari.Handler) error {
 	s.h = h
 	close(s.bound)
 	s.mu.Unlock()
+	// Once Run has returned, the Pipeline no longer runs: what the
+	// connection still delivers is dropped.
+	defer func() {
+		s.mu.Lock()
+		s.h = nilHandler{}
+		s.mu.Unlock()
+	}()
 	select {
 	case <-s.done:
 		s.mu.Lock()
@@ -126,3 +133,10 @@ func (s *ConnSource) Disconnected(err error) {
 	}
 	s.finish(err)
 }
+
+// nilHandler drops what a connection delivers after Run returned.
+type nilHandler struct{}
+
+func (nilHandler) Connected(ari.ConnInfo) {}
+func (nilHandler) Event(*ari.Event)       {}
+func (nilHandler) Disconnected(error)     {}

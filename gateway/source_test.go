@@ -66,6 +66,12 @@ func TestConnSource(t *testing.T) {
 	if err := src.Run(context.Background(), rec); err == nil {
 		t.Fatal("second Run accepted")
 	}
+	// After Run returned, late events are dropped, not handed to a
+	// pipeline that no longer runs.
+	src.Event(&ari.Event{Type: "ChannelDestroyed"})
+	if len(rec.events) != 0 {
+		t.Fatal("an event after Run reached the handler")
+	}
 }
 
 func TestConnSourceAbort(t *testing.T) {
