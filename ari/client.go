@@ -93,6 +93,13 @@ func NewClient(cfg Config) (*Client, error) {
 		reclaim:  make(chan struct{}, 1),
 		replaced: map[string]bool{},
 	}
+	if cfg.Transport != nil {
+		c.http = newHTTPClient(cfg.Transport)
+		c.httpLong = c.http
+	}
+	if cfg.LongTransport != nil {
+		c.httpLong = newHTTPClient(cfg.LongTransport)
+	}
 	return c, nil
 }
 
@@ -115,7 +122,7 @@ func newTransport(cfg Config, maxConns int) *http.Transport {
 	}
 }
 
-func newHTTPClient(tr *http.Transport) *http.Client {
+func newHTTPClient(tr http.RoundTripper) *http.Client {
 	return &http.Client{
 		Transport: tr,
 		// Asterisk does not redirect; never follow one with our

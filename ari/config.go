@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -102,6 +103,13 @@ type Config struct {
 	// it is called concurrently and must be quick (e.g. observe a
 	// histogram). See RESTCall.
 	OnREST func(RESTCall)
+	// Transport, if set, carries the REST calls Asterisk answers at once
+	// instead of the client's own HTTP pool, and LongTransport those it
+	// holds behind a playing file (answer, set variable, continue, move;
+	// nil = Transport, or the own pool). The listener mode uses them to
+	// send REST over Asterisk's outbound WebSocket (RESTRequest) and the
+	// held calls over plain HTTP; see [Listener].
+	Transport, LongTransport http.RoundTripper
 }
 
 // RESTCall describes one finished REST HTTP attempt, for latency metrics.

@@ -57,7 +57,10 @@
 // cannot write to for 100 ms, losing every channel's events. Between them is
 // a bounded queue (Config.QueueSize); when it is full, new events are
 // dropped, counted ([Stats].Dropped) and logged at most once a second. A
-// Handler must therefore hand events off quickly. Frames that do not decode
+// Handler must therefore hand events off quickly. A Handler that is also a
+// [LossHandler] is told, in order, how many events were lost (EventsLost,
+// once the queue has room again, before the next event read), so that it
+// can resync as after a reconnect. Frames that do not decode
 // are logged and counted, never delivered; a frame over Config.ReadLimit
 // closes the socket (logged, counted) and Run reconnects.
 //
@@ -95,6 +98,47 @@
 // cardinality), status (0 when no reply arrived), duration and attempt
 // number. It runs on the caller's goroutine, concurrently, and must be
 // quick: it is meant for latency metrics.
+//
+// # Listener mode (Asterisk's outbound WebSockets)
+//
+// Asterisk 20.15/21.10/22.5 and later can open the ARI WebSocket
+// themselves (res_websocket_client; ari.conf type = outbound_websocket),
+// one persistent connection or one per call (per_call_config, whose app is
+// named "<app>:<channel name>", see [SplitPerCallApp]). A [Listener] is the
+// http.Handler that accepts them (serve it over http or https on the path
+// of websocket_client.conf's uri): it offers the "ari" subprotocol, checks
+// each [Peer]'s HTTP Basic credentials (constant time; a missing or unknown
+// one gets 401 and is counted in [ListenerStats].Unknown and logged at most
+// once a second), and refuses upgrades with 503 after [Listener.Refuse]
+// (draining: a balancer moves on, Asterisk's per-call connect fails and the
+// channel continues in the dialplan).
+//
+// Every accepted connection is a [Conn]. ListenerConfig.Accept returns its
+// [Handler], called exactly as for [Client.Run] (Connected, Event...,
+// Disconnected) from one dispatch goroutine per connection, after a
+// bounded queue the read loop never waits on; what was read before the
+// socket closed is still delivered, then Disconnected. The Conn tells which
+// Asterisk (Peer) and connection (Seq) the events came from, and its
+// [Conn.Client] sends REST back to that Asterisk: as RESTRequest messages
+// over the socket (matched to their RESTResponse by request_id, at most
+// MaxPending outstanding, each within the Client's RESTTimeout or
+// RESTLongTimeout and its context; a socket that closes fails its
+// requests with [ErrSocketClosed], which matches [ErrUnavailable]), or over
+// the peer's HTTP route, by [RESTMode]. Asterisk 22.10 runs one socket's
+// requests one at a time and holds answer, variable set, continue and move
+// behind a playing file, so everything behind such a call waits (measured:
+// seconds, pongs included; README "Scale-out"): the default with an HTTP
+// route, [RESTSplit], sends exactly those held calls over HTTP
+// (Config.LongTransport) and the rest over the socket. [RESTSocket]
+// (the default without a route) is only sound on per-call sockets, where
+// a held call delays only its own call. The listener pings every
+// PingInterval and drops a socket silent for PingInterval+PongTimeout, or
+// RESTLongTimeout+PongTimeout while a request is outstanding (Asterisk
+// answers no ping while it runs a held request).
+//
+// Goroutines: per connection the read loop runs on ServeHTTP's goroutine,
+// plus one pinger and one dispatch goroutine, all joined before ServeHTTP
+// returns. [Listener.Close] closes every connection and waits for them.
 //
 // # Concurrency
 //

@@ -49,7 +49,8 @@ var errRunning = errors.New("ari: Run is already running on this client")
 type item struct {
 	ev   *Event    // Event
 	conn *ConnInfo // Connected
-	err  error     // Disconnected (when ev and conn are nil)
+	err  error     // Disconnected (when ev and conn are nil and lost is 0)
+	lost uint64    // LossHandler.EventsLost (lost.go)
 }
 
 // Run connects the event WebSocket and calls h until ctx ends, reconnecting
@@ -189,6 +190,10 @@ func dispatch(ctx context.Context, q <-chan item, h Handler) {
 			h.Event(it.ev)
 		case it.conn != nil:
 			h.Connected(*it.conn)
+		case it.lost > 0:
+			if lh, ok := h.(LossHandler); ok {
+				lh.EventsLost(it.lost)
+			}
 		default:
 			h.Disconnected(it.err)
 		}
@@ -378,6 +383,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		dropLog    rateLog
 		decodeLog  rateLog
 		dropSince  uint64
+		lost       uint64 // dropped, not yet reported to a LossHandler
 		decodeErrs uint64
 		scratch    Event  // decoded from buf, then compacted
 		keep       shared // strings the events of this connection share
@@ -434,6 +440,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			c.log.Error("ari: application replaced by another client; it gets no more events here and will not be reclaimed automatically",
 				"app", ev.Application, "err", ErrReplaced)
 		}
+		noteLoss(q, &lost)
 		queued := false
 		if len(q) < cap(q)-controlSlots {
 			c.stats.events.Add(1) // before the send: the Handler may run at once
@@ -446,6 +453,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		}
 		if !queued {
 			c.stats.dropped.Add(1)
+			lost++
 			dropSince++
 			if dropLog.ok() {
 				c.log.Error("ari: event queue full, dropping events (handler too slow)",

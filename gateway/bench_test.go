@@ -28,6 +28,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/recordings"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // benchARI is a fake ARI client for benchmarks: REST calls return at once,
@@ -100,7 +101,7 @@ func benchGateway(b *testing.B) (*Gateway, *benchARI, ari.Handler, net.Listener,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
 	h := <-fa.handler
 	return g, fa, h, ln, func() { cancel(); <-done; ln.Close() }
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // Config configures a Gateway. The zero value of every field means the
@@ -14,9 +12,6 @@ import (
 type Config struct {
 	// Apps are the Stasis applications served, each with its allow-list.
 	Apps []AppConfig
-	// Reorder tunes the per-channel event ordering (windows, hold limit).
-	// Its Kinds, Logger and Clock are set by the gateway.
-	Reorder reorder.Config
 	// EventQueue bounds each session's queue of ARI events. A session
 	// whose queue overflows is ended (EIVRGW_STATUS=OVERLOAD, continue).
 	// Default 256.

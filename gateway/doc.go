@@ -8,20 +8,47 @@
 //
 // # Flow
 //
-//	ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ Gateway.route
-//	   (dispatch goroutine)          (causal order per channel)          │ never blocks
-//	                                                                     ▼
-//	                                             session.events (bounded, EventQueue)
+// cmd assembles the pipeline of each ARI connection with [NewPipeline]
+// (the tests too):
 //
-// StasisStart of a configured app creates a session: the application string
-// is parsed from the args (eivr.ParseStasisArgs), checked against the app's
+//	ari.Client ──Handler.Event──▶ reorder.Reorderer ──Sink.Deliver──▶ reorder.Fanout{Gateway, extra sinks...}
+//	 (dispatch goroutine)          (causal order per channel,          │ Gateway.Deliver: routes and
+//	           │                    delivered with no lock held)       │ enqueues, never blocks
+//	           │ Connected, Disconnected, EventsLost                   ▼
+//	           └──────────────────────────────────▶ Gateway     session.events (bounded, EventQueue)
+//	                                                               or the admission queue (StasisStart)
+//
+// In listener mode (Asterisk's outbound WebSockets, ari.Listener) every
+// accepted connection gets a Gateway of its own, fed by the same pipeline
+// from a [ConnSource] (source.go) instead of an ari.Client: its REST calls
+// go back to the Asterisk the connection came from, per-call app names
+// "<app>:<channel>" are delivered as "<app>", and its Run ends with the
+// socket, so the connection's sessions end with it (as at shutdown).
+//
+// Deliver only routes and enqueues (admit.go): an event of a channel with a
+// session goes to the session's queue; a StasisStart is queued (bounded)
+// for the one admission goroutine the gateway runs, which parses the
+// application string (eivr.ParseStasisArgs), checks it against the app's
 // allow-list (Programs: absolute paths or globs; TCPHosts: host:port,
-// host:*, host) and max_sessions. Denied is the default.
+// host:*, host) and max_sessions, registers and starts the session and
+// writes the log lines. Denied is the default. Admissions are taken in
+// arrival order, so max_sessions refuses the later call. The events of a
+// channel whose admission is queued (its StasisEnd included) are held with
+// it and handed to its session, in order, before any later one; a session
+// that would overflow its queue meanwhile ends OVERLOAD as usual. When Run
+// ends, the StasisStarts still queued are admitted (they end at once with
+// SHUTDOWN). A slow log sink or a burst of new calls therefore delays the
+// new calls only, never another call's events. A StasisStart that finds the
+// admission queue full is dropped and the apps are reconciled as below
+// (the call is adopted). Connection changes reach the gateway in order with
+// the events: Connected reconciles (see Resilience), EventsLost (the ARI
+// client's queue was full and dropped events: the pipeline lagged)
+// reconciles the same way, counted in LifecycleStats.ResyncOverflow.
 //
 // # A session's goroutines, and who closes what
 //
 //	                ┌────────────────────────────────────────────┐
-//	 Gateway.route ─┼─▶ events ─┐                                │
+//	Gateway.Deliver ┼─▶ events ─┐                                │
 //	                │           ▼                                │
 //	reader goroutine│   ┌──────────────┐  lane goroutines (one   │
 //	eivr.Reader.Next┼──▶│ session loop │─▶ call at a time per    │
@@ -37,7 +64,8 @@
 //
 //   - The session goroutine (session.run) owns the playlist, the channel
 //     state, the V overlay and the lanes; nothing else touches them. It is
-//     started by Gateway.stasisStart and waited for by Gateway.Run.
+//     started by the admission goroutine (Gateway.admit) and waited for by
+//     Pipeline.Run.
 //   - The reader goroutine reads one command, hands it to the loop and
 //     waits for the loop's ack before reading the next: a flooding client
 //     is throttled by back-pressure (its own pipe fills), and a command that
@@ -193,8 +221,19 @@
 // and queued sets of one name coalesce; the end waits for them while they
 // make progress.
 //
+// An overflow of the ARI client's event queue (ari.LossHandler) is handled
+// like a reconnect: the same reconcile runs (counted in
+// LifecycleStats.ResyncOverflow), and a call whose StasisStart was dropped
+// is adopted.
+//
 // # Concurrency
 //
-// Gateway methods are safe for concurrent use. Run may be called once.
-// The ari.Handler methods are called by the ari client's dispatch goroutine.
+// Gateway methods are safe for concurrent use. Pipeline.Run may be called
+// once. Deliver runs on the goroutine the reorderer delivers on (the ari
+// client's dispatch goroutine, or the reorderer's clock) with no lock of
+// the reorderer held; Connected, Disconnected and EventsLost on the
+// dispatch goroutine. Deliver and the admission hold the gateway's lock
+// only for its maps and counters (and non-blocking sends to a session's
+// queue): no log line, parse, REST call or call back into the reorderer
+// under it.
 package gateway

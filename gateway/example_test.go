@@ -9,6 +9,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // Serving Stasis(eivr,/usr/lib/ivr/menu.pl(en)) and Stasis(eivr,ivr://ivr.example(x))
@@ -40,7 +41,9 @@ func Example() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	// ari.Client → reorder.Reorderer → the gateway (and more sinks, if any).
+	p := gateway.NewPipeline(client, g, reorder.Config{})
+	go func() { done <- p.Run(ctx) }()
 
 	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,36 +17,17 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
-	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // ARI is the subset of *ari.Client the gateway uses.
 type ARI interface {
 	channelOps
-	Run(ctx context.Context, h ari.Handler) error
 	Ready() bool
 	GetApplication(ctx context.Context, app string) (ari.Application, error)
 	GetChannel(ctx context.Context, channelID string) (ari.Channel, error)
 	Originate(ctx context.Context, p ari.OriginateParams) (ari.Channel, error)
 	Sounds(ctx context.Context, lang string) ([]ari.Sound, error)
-}
-
-// orderer puts the raw event stream in per-channel causal order and calls
-// the gateway's deliver (a *reorder.Reorderer behind an adapter).
-type orderer interface {
-	Push(source int, ev *ari.Event)
-	Run(ctx context.Context) error
-}
-
-// sessionKinds are the event kinds sessions (and click-to-call) act on.
-func sessionKinds() []ari.Kind {
-	return []ari.Kind{
-		ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
-		ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived,
-		ari.KindPlaybackStarted, ari.KindPlaybackFinished,
-		ari.KindChannelDestroyed, ari.KindDial, // click-to-call outcomes
-	}
 }
 
 // Gateway serves ExternalIVR sessions for the channels entering its Stasis
@@ -54,7 +36,6 @@ type Gateway struct {
 	cfg    Config
 	client ARI
 	log    *slog.Logger
-	order  orderer
 	prefix string // playback id prefix, random per gateway
 	pbSeq  atomic.Uint64
 	sSeq   atomic.Uint64
@@ -67,8 +48,17 @@ type Gateway struct {
 	live     map[string]int           // live sessions per app name
 	pending  map[string]originateWait // click-to-calls by channel id
 	sessions map[string]*session      // by channel id
-	draining bool
-	watches  map[string]*replacedWatch // replaced apps whose channels are polled
+	// Admission (admit.go): StasisStarts queued for the admission
+	// goroutine, and the ones queued by channel id with their held events.
+	admitQ    chan *admission
+	admitting map[string]*admission
+	// The current connection (for resyncs after lost events).
+	connSeq      int
+	connApps     []string
+	resyncWanted atomic.Bool   // a resync goroutine is starting
+	lostEvents   atomic.Uint64 // events lost since the last resync started
+	draining     bool
+	watches      map[string]*replacedWatch // replaced apps whose channels are polled
 	// Lifecycle (lifecycle.go): how ended sessions left their channels,
 	// channels another client owns, apps replaced since their last
 	// subscription, and when the events socket was last lost.
@@ -106,16 +96,18 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
 	g := &Gateway{
-		cfg:      c,
-		client:   client,
-		log:      c.Logger,
-		prefix:   hex.EncodeToString(p[:]),
-		sessions: make(map[string]*session),
-		apps:     make(map[string]*appState),
-		live:     make(map[string]int),
-		pending:  make(map[string]originateWait),
-		watches:  make(map[string]*replacedWatch),
-		idle:     make(chan struct{}),
+		cfg:       c,
+		client:    client,
+		log:       c.Logger,
+		prefix:    hex.EncodeToString(p[:]),
+		sessions:  make(map[string]*session),
+		admitQ:    make(chan *admission, admitQueue),
+		admitting: make(map[string]*admission),
+		apps:      make(map[string]*appState),
+		live:      make(map[string]int),
+		pending:   make(map[string]originateWait),
+		watches:   make(map[string]*replacedWatch),
+		idle:      make(chan struct{}),
 
 		replacedPoll: replacedPoll,
 	}
@@ -126,7 +118,6 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 	for _, a := range c.Apps {
 		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
 	}
-	g.order = newOrderer(c, g)
 	return g, nil
 }
 
@@ -227,36 +218,35 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Run connects to ARI and serves sessions until ctx ends. Then it ends the
-// live sessions (EIVRGW_STATUS=SHUTDOWN, continue), waits for them (their
-// end sequences are bounded) and returns.
-func (g *Gateway) Run(ctx context.Context) error {
+// run serves sessions fed by events (the Pipeline's event source and
+// reorderer, which return when ctx ends) until ctx ends or events fails.
+// Then it admits the StasisStarts still queued, ends the live sessions
+// (EIVRGW_STATUS=SHUTDOWN, continue), waits for them (their end sequences
+// are bounded) and returns events' error.
+func (g *Gateway) run(ctx context.Context, events func(context.Context) error) error {
 	if !g.running.CompareAndSwap(false, true) {
 		return errors.New("gateway: Run called twice")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	g.mu.Lock()
 	g.ctx, g.base = ctx, base
 	g.mu.Unlock()
+	stopAdmit := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := g.order.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			g.log.Error("event ordering stopped", "err", err)
-		}
-	}()
-	err := g.client.Run(ctx, g)
-	// The live sessions end now (SHUTDOWN); their end sequences get
-	// ShutdownTimeout, then their REST calls are cut short.
+	wg.Go(func() { g.admitLoop(stopAdmit) })
+	err := events(ctx)
+	// Nothing is delivered any more. The live sessions end now
+	// (SHUTDOWN); their end sequences get ShutdownTimeout, then their
+	// REST calls are cut short.
+	cancel()
 	t := time.AfterFunc(g.cfg.ShutdownTimeout, cancelBase)
 	defer t.Stop()
+	close(stopAdmit)
 	wg.Wait()
 	g.wg.Wait()
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		err = nil
-	}
 	return err
 }
 
@@ -284,7 +274,7 @@ func (g *Gateway) Drain(ctx context.Context) error {
 	for {
 		g.mu.Lock()
 		g.draining = true
-		n, idle := len(g.sessions), g.idle
+		n, idle := len(g.sessions)+len(g.admitting), g.idle
 		g.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -321,15 +311,19 @@ func (g *Gateway) Sessions() int {
 	return len(g.sessions)
 }
 
-// ---- ari.Handler (one dispatch goroutine) ----
+// ---- connection events (the Pipeline's ari.Handler: one dispatch goroutine) ----
 
-// Connected implements ari.Handler. After a reconnect events of the outage
-// are lost: reconcile each app with GET /applications/{app} off the
-// dispatch goroutine.
+// Connected is called after every (re)connect, in order with the events.
+// After a reconnect events of the outage are lost: reconcile each app with
+// GET /applications/{app} off the dispatch goroutine.
 func (g *Gateway) Connected(info ari.ConnInfo) {
 	g.log.Info("ARI connected", "seq", info.Seq, "apps", info.Apps)
 	g.appsSubscribed(info.Apps)
+	if info.Seq > 1 {
+		g.stats.resyncReconnect.Add(1)
+	}
 	g.mu.Lock()
+	g.connSeq, g.connApps = info.Seq, slices.Clone(info.Apps)
 	ctx := g.ctx
 	var outage time.Duration
 	if !g.lostAt.IsZero() {
@@ -348,16 +342,7 @@ func (g *Gateway) Connected(info ari.ConnInfo) {
 	}
 }
 
-// Event implements ari.Handler. ApplicationReplaced starts the hang-up
-// polling of that app's sessions (replaced.go) on its own goroutine.
-func (g *Gateway) Event(ev *ari.Event) {
-	if ev.Kind == ari.KindApplicationReplaced {
-		g.appReplaced(ev.Application)
-	}
-	g.order.Push(0, ev)
-}
-
-// Disconnected implements ari.Handler.
+// Disconnected is called when the events socket is lost.
 func (g *Gateway) Disconnected(err error) {
 	g.mu.Lock()
 	g.lostAt = time.Now()
@@ -435,111 +420,6 @@ func (g *Gateway) reconcile(ctx context.Context, app string, seq int, outage tim
 // outstanding playback after a reconnect.
 const resyncType = "eivr-gateway:resync"
 
-// route hands an event, in causal order for its channel, to the channel's
-// session (or starts one on StasisStart). It never blocks.
-func (g *Gateway) route(ch string, ev *ari.Event) {
-	if ch == "" {
-		ch = ev.Channel.ID
-	}
-	if ch == "" && strings.HasPrefix(ev.Playback.TargetURI, "channel:") {
-		ch = strings.TrimPrefix(ev.Playback.TargetURI, "channel:")
-	}
-	g.mu.Lock()
-	orig := len(g.pending) > 0
-	g.mu.Unlock()
-	if orig {
-		g.originateEvent(ch, ev)
-	}
-	if ev.Kind == ari.KindStasisStart {
-		g.stasisStart(ev)
-		return
-	}
-	g.mu.Lock()
-	s := g.sessions[ch]
-	g.mu.Unlock()
-	if s == nil {
-		if g.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
-			g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
-		}
-		return
-	}
-	s.deliver(ev)
-}
-
-// stasisStart starts a session for a channel entering an app. The checks
-// are cheap; everything slow runs on the session goroutine.
-func (g *Gateway) stasisStart(ev *ari.Event) {
-	ch := ev.Channel
-	log := g.log.With("app", ev.Application, "channel", ch.ID)
-	if ch.ID == "" {
-		log.Error("StasisStart without a channel id; ignored", "args", ev.Args)
-		return
-	}
-	parsed, perr := eivr.ParseStasisArgs(ev.Args)
-
-	g.mu.Lock()
-	if old := g.sessions[ch.ID]; old != nil && !old.released.Load() {
-		g.mu.Unlock()
-		old.deliver(ev) // a masquerade (replace_channel) or a duplicate: logged there
-		return
-	}
-	st := g.apps[ev.Application]
-	if st == nil || g.ctx == nil {
-		g.mu.Unlock()
-		log.Warn("StasisStart for an application that is not configured; ignored")
-		return
-	}
-	// Decide under the lock (draining, live count); log after it.
-	var refusal *outcome
-	var why string
-	spec := appSpec{}
-	switch {
-	case g.draining:
-		refusal = &outcome{action: endContinue, status: StatusDraining, cause: ErrDraining}
-	case perr != nil:
-		refusal = &outcome{action: endHangup, status: StatusBadArgs, cause: errors.Join(ErrBadArgs, perr)}
-	default:
-		spec = newAppSpec(parsed)
-		var ok bool
-		if ok, why = st.allow.allows(parsed); !ok {
-			refusal = &outcome{action: endHangup, status: StatusDenied, cause: ErrDenied}
-		} else if st.cfg.MaxSessions > 0 && g.live[ev.Application] >= st.cfg.MaxSessions {
-			refusal = &outcome{action: endContinue, status: StatusLimit, cause: ErrLimit}
-		}
-	}
-	sid := strconv.FormatUint(g.sSeq.Add(1), 10)
-	log = log.With("session", sid)
-	if perr == nil {
-		log = log.With("target", parsed.Argv[0]) // the program or ivr:// URL
-	}
-	s := newSession(st.env, log, sid, ch, spec, g.cfg.EventQueue)
-	s.appName = ev.Application
-	s.refusal = refusal
-	if refusal == nil {
-		g.live[ev.Application]++
-	}
-	g.sessions[ch.ID] = s
-	g.wg.Add(1)
-	ctx, base, maxSessions := g.ctx, g.base, st.cfg.MaxSessions
-	g.mu.Unlock()
-
-	switch {
-	case refusal == nil:
-		for _, w := range parsed.Warnings {
-			log.Warn("application string: " + w)
-		}
-	case errors.Is(refusal.cause, ErrDraining):
-		log.Warn("draining: call sent back to the dialplan")
-	case errors.Is(refusal.cause, ErrBadArgs):
-		log.Error("bad application string; hanging up as ExternalIVR would", "args", ev.Args, "err", perr)
-	case errors.Is(refusal.cause, ErrDenied):
-		log.Error("application denied by the allow-list; hanging up", "why", why)
-	case errors.Is(refusal.cause, ErrLimit):
-		log.Warn("max_sessions reached: call sent back to the dialplan", "max_sessions", maxSessions)
-	}
-	go g.serve(ctx, base, s, refusal == nil)
-}
-
 func newAppSpec(a eivr.App) appSpec {
 	spec := appSpec{
 		argv:         a.Argv,
@@ -589,13 +469,4 @@ func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 		close(g.idle)
 		g.idle = make(chan struct{})
 	}
-}
-
-// ReorderStats returns the event-ordering counters (reorder.Stats): events
-// reordered, held, dropped as duplicates or late.
-func (g *Gateway) ReorderStats() reorder.Stats {
-	if r, ok := g.order.(*reorder.Reorderer); ok {
-		return r.Stats()
-	}
-	return reorder.Stats{}
 }

@@ -170,7 +170,7 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 		delete(g.reclaimed, app)
 		n := 0
 		for _, id := range ids {
-			if g.sessions[id] == nil {
+			if g.sessions[id] == nil && !g.admittingNow(id) {
 				g.foreign.Add(id, struct{}{})
 				n++
 			}
@@ -183,7 +183,7 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 	}
 	var work []orphanWork
 	for _, id := range ids {
-		if g.sessions[id] != nil || g.foreign.Contains(id) {
+		if g.sessions[id] != nil || g.admittingNow(id) || g.foreign.Contains(id) {
 			continue
 		}
 		if _, orig := g.pending[id]; orig {
@@ -241,7 +241,7 @@ func (g *Gateway) orphan(ctx context.Context, app string, w orphanWork, seq int,
 	default:
 		log.Warn("StasisStart missed during an ARI outage; adopting the call late", "outage", outage.Round(time.Millisecond))
 		g.stats.adopted.Add(1)
-		g.stasisStart(&ari.Event{Kind: ari.KindStasisStart, Type: "StasisStart", Application: app, Args: args, Channel: ch})
+		g.enqueueAdmission(&ari.Event{Kind: ari.KindStasisStart, Type: "StasisStart", Application: app, Args: args, Channel: ch})
 	}
 }
 
@@ -249,9 +249,9 @@ func (g *Gateway) orphan(ctx context.Context, app string, w orphanWork, seq int,
 // a session has started for it meanwhile.
 func (g *Gateway) releaseOrphan(ctx context.Context, ch string, action endAction, status string, log logger) {
 	g.mu.Lock()
-	s := g.sessions[ch]
+	started := g.sessions[ch] != nil || g.admittingNow(ch)
 	g.mu.Unlock()
-	if s != nil {
+	if started {
 		return
 	}
 	g.stats.orphans.Add(1)

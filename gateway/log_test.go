@@ -13,6 +13,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // logLines collects JSON log lines; changed is signalled after each write.
@@ -72,7 +73,7 @@ func TestSessionLogCarriesTarget(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	h := <-fa.handler
 	event := func(f []byte) {

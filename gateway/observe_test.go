@@ -11,6 +11,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // recObserver records what a gateway tells its Observer, in order.
@@ -82,7 +83,7 @@ func observedGateway(t *testing.T, obs Observer) (*benchARI, func(f []byte), net
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	h := <-fa.handler
 	return fa, func(f []byte) {

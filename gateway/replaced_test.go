@@ -15,6 +15,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // replacedARI is benchARI with channels that exist until gone, and a
@@ -81,7 +82,7 @@ func TestReplacedAppPolling(t *testing.T) {
 	g.replacedPoll = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	h := <-fa.handler
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // endObserver keeps only the Reports (a flooding client's lines would fill
@@ -66,7 +67,7 @@ func TestSlowClientOrGone(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan struct{})
-			go func() { g.Run(ctx); close(done) }()
+			go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
 			h := <-fa.handler
 			ev := new(ari.Event)

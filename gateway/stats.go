@@ -25,11 +25,18 @@ type LifecycleStats struct {
 	// EarlyDTMFDropped: caller digits received before the answer and
 	// dropped because the session already held MaxEarlyDTMF.
 	EarlyDTMFDropped uint64
+	// Resyncs of the apps' channels (GET /applications/{app}) by reason:
+	// after a reconnect, after the ARI client dropped events on a full
+	// queue (ari.LossHandler), after a StasisStart found the admission
+	// queue full.
+	ResyncReconnect, ResyncOverflow, ResyncAdmission uint64
 }
 
 // lifeStats is the atomic backing of LifecycleStats, shared by sessions.
 type lifeStats struct {
 	varsLost, unreleased, orphans, adopted atomic.Uint64
+
+	resyncReconnect, resyncOverflow, resyncAdmission atomic.Uint64
 }
 
 // LifecycleStats returns the lifecycle counters.
@@ -39,6 +46,8 @@ func (g *Gateway) LifecycleStats() LifecycleStats {
 		VarsLost: s.varsLost.Load(), Unreleased: s.unreleased.Load(),
 		Orphans: s.orphans.Load(), Adopted: s.adopted.Load(),
 		EarlyDTMFDropped: g.earlyDropped.Load(),
+		ResyncReconnect:  s.resyncReconnect.Load(), ResyncOverflow: s.resyncOverflow.Load(),
+		ResyncAdmission: s.resyncAdmission.Load(),
 	}
 }
 

@@ -110,7 +110,9 @@
 //
 // With W = 0 and nothing waiting on its channel, an event whose
 // predecessors are in is delivered inside Push: no timer, no goroutine
-// hop, no allocation, zero added latency. That is the default for DTMF
+// hop, no allocation, zero added latency (see Concurrency for the one
+// exception: another goroutine delivering on the same shard at that
+// moment delivers it, just after its own). That is the default for DTMF
 // and playback events, which one thread publishes in order into the one
 // queue of the app (FINDINGS.md, ari-11), and for every kind not listed
 // below. The price: a DTMF or playback event that arrives after a later
@@ -146,11 +148,23 @@
 //
 // Push, Tick and Stats are safe for concurrent use. Channel streams are
 // spread over [Config.Shards] tables by a hash of the channel id, each
-// with its own mutex; Push locks one, Tick each in turn. The Sink is
-// called with that lock held, from the goroutine of Push or Tick: calls
-// for one Key are serialized and in order, calls for different keys may
-// run in parallel. Deliver must therefore not block (hand the event to a
-// bounded queue and return) and must not call back into the Reorderer.
+// with its own mutex; Push locks one, Tick each in turn. What a shard
+// releases under its lock (events for the Sink, and the log lines about
+// its channels) goes to the shard's outbox, in release order; after
+// unlocking, the caller that holds the shard's delivery token hands the
+// outbox to the Sink and the Logger, batch by batch, until it stays empty
+// (two buffers swapped, so the steady state allocates nothing). A caller
+// that finds the token taken leaves its events to the holder. So the Sink
+// and the Logger are never called with a lock held: a slow log handler or
+// sink delays that shard's deliveries, never another Push's locking, and
+// Deliver may call Stats or Push. Calls for one Key are serialized and in
+// the order the events were released, whichever goroutines pushed them
+// (TestConcurrentSourcesKeepOrder); calls for different keys may run in
+// parallel. An event is delivered inside the Push or Tick that released it,
+// or, when another goroutine is delivering on its shard at that moment,
+// inside that one just after. Deliver should still return quickly (hand the
+// event to a bounded queue): the other events of its shard wait for it.
+// [Fanout] hands each event to several sinks in turn.
 // Run is one goroutine owned by the caller: it sleeps until the earliest
 // window or hold limit (Push wakes it when it queues an earlier one) and
 // returns when its context ends. Without Run, events with W = 0 and no
@@ -158,8 +172,9 @@
 //
 // # Cost
 //
-// In-order events take one shard lock, one map lookup and one hash of the
-// event: about 150 ns of CPU and no allocation (BenchmarkPushInOrder). A
+// In-order events take one shard lock (twice: release, then hand-over),
+// one map lookup and one hash of the event: about 200 ns of CPU and no
+// allocation (BenchmarkPushInOrder). A
 // tracked channel costs about 700 bytes (BenchmarkTrackedChannel); an ended
 // one remembered in the LRU set a few hundred (640 B/ended in that
 // benchmark, counting the recycled states and the map capacity the live

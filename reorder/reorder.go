@@ -23,9 +23,10 @@ type Key struct{ AsteriskID, App, ChannelID string }
 
 // Sink receives the reordered streams. Deliver is called in causal order
 // per Key, never concurrently for one Key, possibly concurrently for
-// different Keys, from inside Push or Tick with an internal lock held: it
-// must not block and must not call back into the Reorderer. The sink owns
-// ev from then on.
+// different Keys, from inside Push or Tick with no lock of the Reorderer
+// held (so it may call Push or Stats). It should return quickly: while it
+// runs, the other events of its shard wait (hand the event to a bounded
+// queue and return). ev is read-only from then on and may be kept.
 type Sink interface {
 	Deliver(key Key, ev *ari.Event)
 }
@@ -80,15 +81,45 @@ type Reorderer struct {
 var ErrRunning = errors.New("reorder: Run is already running")
 
 type shard struct {
-	mu        sync.Mutex
-	chans     map[Key]*chanState
-	ended     *simplelru.LRU[Key, endMark]
-	pending   []*chanState
-	free      []*chanState
-	lastSweep int64
-	st        counters
-	_         [64]byte // keep shards on separate cache lines
+	mu sync.Mutex
+	// outbox collects, in release order, what leaves the shard under mu
+	// (events for the Sink, log lines); the one goroutine holding the
+	// delivery token (delivering) hands it over with mu released. spare is
+	// the other buffer of the pair, so that the steady state allocates
+	// nothing.
+	outbox     []outItem
+	spare      []outItem
+	delivering bool
+	chans      map[Key]*chanState
+	ended      *simplelru.LRU[Key, endMark]
+	pending    []*chanState
+	free       []*chanState
+	lastSweep  int64
+	st         counters
+	_          [64]byte // keep shards on separate cache lines
 }
+
+// outItem is one entry of a shard's outbox: an event for the Sink, or
+// (note != 0) a log line about key with its fields.
+type outItem struct {
+	key  Key
+	ev   *ari.Event
+	note note
+	kind ari.Kind
+	typ  string
+	n    int64
+}
+
+// note says which log line an outItem is.
+type note uint8
+
+const (
+	noteNone      note = iota
+	noteNoTS           // n = source, typ = ev.Type
+	noteOverflow       // n = queue limit, kind
+	noteHoldLimit      // kind (Debug)
+	noteExpired        // n = idle ns
+)
 
 // endMark is what is remembered of an ended channel.
 type endMark struct {
@@ -224,7 +255,8 @@ func (r *Reorderer) playbackID(ev *ari.Event) uint64 {
 // appears in logs). It is safe for concurrent use by several sources.
 // Events of one channel from one source must be pushed in the order that
 // source received them. With a window of 0 for ev's kind, nothing queued on
-// its channel and its predecessors delivered, Deliver runs inside Push.
+// its channel and its predecessors delivered, Deliver runs inside Push (or
+// inside the Push or Tick delivering on its shard at that moment).
 // The Reorderer owns ev from now on; ev == nil is ignored.
 func (r *Reorderer) Push(source int, ev *ari.Event) {
 	if ev == nil {
@@ -238,7 +270,13 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 	key, ok := route(ev)
 	sh := &r.shards[maphash.String(r.seed, key.ChannelID)&r.mask]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	r.push(sh, source, key, ok, ev)
+	r.flush(sh)
+}
+
+// push is Push on sh, locked.
+func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event) {
+	k := ev.Kind
 	if !ok {
 		if r.want[k] {
 			sh.st.passthrough++
@@ -287,8 +325,7 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 		sh.st.overflow++
 		if c.warned&warnedOverflow == 0 {
 			c.warned |= warnedOverflow
-			r.log.Warn("reorder: channel queue full, releasing its oldest events early",
-				"app", c.key.App, "channel", c.key.ChannelID, "event", ev.Kind.String(), "limit", r.queueLimit)
+			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteOverflow, kind: ev.Kind, n: int64(r.queueLimit)})
 		}
 		r.step(sh, c, now, true)
 	}
@@ -338,8 +375,7 @@ func (r *Reorderer) noTimestamp(sh *shard, c *chanState, source int, ev *ari.Eve
 	sh.st.noTS++
 	if c.warned&warnedNoTimestamp == 0 {
 		c.warned |= warnedNoTimestamp
-		r.log.Warn("reorder: event without a usable timestamp, ordered by arrival",
-			"app", c.key.App, "channel", c.key.ChannelID, "event", ev.Type, "source", source)
+		sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteNoTS, typ: ev.Type, n: int64(source)})
 	}
 }
 
@@ -360,7 +396,57 @@ func (r *Reorderer) deliver(sh *shard, key Key, ev *ari.Event) {
 		return
 	}
 	sh.st.delivered++
-	r.sink.Deliver(key, ev)
+	sh.outbox = append(sh.outbox, outItem{key: key, ev: ev})
+}
+
+// flush is called with sh.mu held and returns with it released. The
+// caller that finds the delivery token free takes it and hands the outbox
+// over (to the Sink, to the log) with the lock released, batch after
+// batch, until the outbox stays empty; a caller that finds it taken leaves
+// its items to the holder. So items leave the shard in the order they were
+// released under the lock, one goroutine at a time, and the Sink never
+// runs under a lock.
+func (r *Reorderer) flush(sh *shard) {
+	if sh.delivering || len(sh.outbox) == 0 {
+		sh.mu.Unlock()
+		return
+	}
+	sh.delivering = true
+	for len(sh.outbox) > 0 {
+		batch := sh.outbox
+		sh.outbox = sh.spare[:0]
+		sh.mu.Unlock()
+		for i := range batch {
+			r.emit(&batch[i])
+		}
+		clear(batch) // drop the references to delivered events
+		sh.mu.Lock()
+		sh.spare = batch[:0]
+	}
+	sh.delivering = false
+	sh.mu.Unlock()
+}
+
+// emit hands one outbox item over; no lock is held.
+func (r *Reorderer) emit(o *outItem) {
+	switch o.note {
+	case noteNone:
+		r.sink.Deliver(o.key, o.ev)
+	case noteNoTS:
+		r.log.Warn("reorder: event without a usable timestamp, ordered by arrival",
+			"app", o.key.App, "channel", o.key.ChannelID, "event", o.typ, "source", o.n)
+	case noteOverflow:
+		r.log.Warn("reorder: channel queue full, releasing its oldest events early",
+			"app", o.key.App, "channel", o.key.ChannelID, "event", o.kind.String(), "limit", o.n)
+	case noteHoldLimit:
+		if r.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
+			r.log.Debug("reorder: predecessor missing, released at the hold limit",
+				"app", o.key.App, "channel", o.key.ChannelID, "event", o.kind.String())
+		}
+	case noteExpired:
+		r.log.Warn("reorder: forgetting a channel without events (it never ended)",
+			"app", o.key.App, "channel", o.key.ChannelID, "idle", time.Duration(o.n))
+	}
 }
 
 // release delivers ev and records its effect on the channel.
@@ -400,10 +486,7 @@ func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
 				return false
 			}
 			sh.st.holdReleased++
-			if r.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
-				r.log.Debug("reorder: predecessor missing, released at the hold limit",
-					"app", c.key.App, "channel", c.key.ChannelID, "event", h.ev.Kind.String())
-			}
+			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteHoldLimit, kind: h.ev.Kind})
 		}
 		v = vDeliver
 	}
@@ -490,7 +573,7 @@ func (r *Reorderer) Tick() time.Time {
 			sh.lastSweep = now
 			r.sweep(sh, now)
 		}
-		sh.mu.Unlock()
+		r.flush(sh)
 	}
 	if next == math.MaxInt64 {
 		return time.Time{}
@@ -503,8 +586,7 @@ func (r *Reorderer) sweep(sh *shard, now int64) {
 	for _, c := range sh.chans {
 		if len(c.q) == 0 && now-c.lastSeen > r.idle {
 			sh.st.expired++
-			r.log.Warn("reorder: forgetting a channel without events (it never ended)",
-				"app", c.key.App, "channel", c.key.ChannelID, "idle", time.Duration(now-c.lastSeen))
+			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
 			r.forget(sh, c)
 		}
 	}

@@ -47,7 +47,21 @@ type CallOptions struct {
 // would: the app gets StasisStart with args and the channel in state Ring
 // (Up with opt.Answered). It fails with ErrNoApp when app has no events
 // socket (the dialplan would go on with STASISSTATUS=FAILED).
+//
+// With a per-call Outbound for app (AddOutbound), the fake first dials the
+// call's own connection (ErrDial when that fails) and the channel enters
+// the app "<app>:<channel name>" on it.
 func (s *Server) StartCall(app string, args []string, opt CallOptions) (string, error) {
+	s.mu.Lock()
+	ob := s.perCallLocked(app)
+	s.mu.Unlock()
+	if ob != nil {
+		return s.startPerCall(ob, args, opt)
+	}
+	return s.startCall(app, args, opt)
+}
+
+func (s *Server) startCall(app string, args []string, opt CallOptions) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -148,4 +148,22 @@
 // per channel one goroutine runs the command queue, per socket one writes
 // and one (the HTTP handler) reads, and dial/ring timers run in their own.
 // Close ends every goroutine and waits for them (goleak-clean).
+//
+// # Outbound mode
+//
+// AddOutbound makes the fake behave like Asterisk with res_websocket_client
+// (ari.conf type = outbound_websocket): it dials the application (HTTP
+// Basic, subprotocol "ari", ws or wss) instead of waiting for it, and
+// answers RESTRequest messages on that socket with RESTResponse, one at a
+// time in the socket's read loop (a request the fake holds behind a
+// playing file delays the next, as on 22.10.1), interleaved with the
+// events. Persistent: one connection for the app, ApplicationRegistered
+// first, redialled after ReconnectInterval when it drops. PerCall: StartCall
+// dials a connection per call (ErrDial when nobody answers: the dialplan
+// would go on), the channel enters the app "<app>:<channel name>" on it
+// after PerCallDelay (22.10.1: 500 ms), and the socket closes with 1000
+// PerCallCloseDelay (22.10.1: 3 s) after the channel left Stasis, once the
+// responses being served are written. Several Servers may dial the same
+// listener (several Asterisks); KillOutbound drops an app's connections
+// without a close frame, as a dead network would.
 package aritest

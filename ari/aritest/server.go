@@ -102,6 +102,7 @@ type Server struct {
 	ends      map[string]*endRec
 	playbacks map[string]*playback
 	endpoints map[string]Endpoint
+	outbound  map[string]*outbound // AddOutbound, by app
 	seq       int
 	nameSeq   int
 	reqs      []Request

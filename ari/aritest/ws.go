@@ -29,8 +29,9 @@ type app struct {
 }
 
 type frame struct {
-	data []byte
-	at   time.Time
+	data  []byte
+	at    time.Time
+	close bool // write a close frame (1000) after the frames before, then drop the socket
 }
 
 // wsClient is one events WebSocket. Frames are queued by publish (under
@@ -46,6 +47,12 @@ type wsClient struct {
 	qmu sync.Mutex
 	q   []frame
 	sig chan struct{} // cap 1: frames were queued
+
+	outApp string // the Outbound app of a connection the fake dialled ("" = inbound)
+	// Per-call outbound sockets (Server.mu): REST requests being served,
+	// and whether to close once none is.
+	inFlight      int
+	closeWhenIdle bool
 }
 
 func newClient(s *Server) *wsClient {
@@ -227,6 +234,10 @@ func (c *wsClient) writeLoop() {
 		}
 		for _, f := range batch {
 			if fl.delay > 0 && !c.waitUntil(f.at.Add(fl.delay)) {
+				return
+			}
+			if f.close {
+				c.closeNormal()
 				return
 			}
 			dup := c.s.duplicateNow() // decided before the first copy goes out

@@ -57,7 +57,11 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	}
 	c.ok("config %s: valid (%d app(s))", shown, len(cfg.Apps))
 	checkFiles(c, cfg)
-	checkARI(ctx, c, cfg, *timeout)
+	if cfg.Listen.Enabled() {
+		checkListen(ctx, c, cfg, *timeout) // listener mode: ari.urls are not used
+	} else {
+		checkARI(ctx, c, cfg, *timeout)
+	}
 	if c.failed {
 		return errSilent
 	}

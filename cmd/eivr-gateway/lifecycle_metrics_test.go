@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/eivr-gateway/eivr-gateway/gateway"
@@ -17,7 +18,8 @@ func TestRegisterLifecycle(t *testing.T) {
 	if err := registerLifecycle(reg, "http://a/ari", f); err != nil {
 		t.Fatal(err)
 	}
-	f.st = gateway.LifecycleStats{Unreleased: 1, Orphans: 2, Adopted: 3, VarsLost: 4, EarlyDTMFDropped: 5}
+	f.st = gateway.LifecycleStats{Unreleased: 1, Orphans: 2, Adopted: 3, VarsLost: 4, EarlyDTMFDropped: 5,
+		ResyncReconnect: 6, ResyncOverflow: 7, ResyncAdmission: 8}
 	for name, want := range map[string]string{
 		"eivr_channels_unreleased_total": "ari=http://a/ari 1",
 		"eivr_channels_orphaned_total":   "ari=http://a/ari 2",
@@ -28,5 +30,9 @@ func TestRegisterLifecycle(t *testing.T) {
 		if got := samples(t, reg, name); len(got) != 1 || got[0] != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
 		}
+	}
+	want := []string{"ari=http://a/ari,reason=admission 8", "ari=http://a/ari,reason=overflow 7", "ari=http://a/ari,reason=reconnect 6"}
+	if got := samples(t, reg, "eivr_ari_resyncs_total"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("eivr_ari_resyncs_total: %q, want %q", got, want)
 	}
 }

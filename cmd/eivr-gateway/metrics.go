@@ -161,6 +161,12 @@ func registerLifecycle(reg prometheus.Registerer, url string, ls lifecycleStatse
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
 			func() float64 { return float64(f(ls.LifecycleStats())) })
 	}
+	resyncs := func(reason string, f func(gateway.LifecycleStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "eivr_ari_resyncs_total",
+			Help:        "Reconciliations of the apps' channels with GET /applications/{app}: after a reconnect, after the ARI client dropped events on a full queue (overflow), after a StasisStart found the admission queue full.",
+			ConstLabels: prometheus.Labels{"ari": url, "reason": reason}},
+			func() float64 { return float64(f(ls.LifecycleStats())) })
+	}
 	var errs []error
 	for _, c := range []prometheus.Collector{
 		counter("eivr_channels_unreleased_total", "Channels the gateway could neither continue nor hang up after its retries.", func(s gateway.LifecycleStats) uint64 { return s.Unreleased }),
@@ -168,16 +174,19 @@ func registerLifecycle(reg prometheus.Registerer, url string, ls lifecycleStatse
 		counter("eivr_channels_adopted_total", "Calls whose StasisStart was lost with the events socket, started late from dialplan.app_data.", func(s gateway.LifecycleStats) uint64 { return s.Adopted }),
 		counter("eivr_early_dtmf_dropped_total", "Caller digits received before the answer (option n) and dropped beyond the per-call bound of 64.", func(s gateway.LifecycleStats) uint64 { return s.EarlyDTMFDropped }),
 		counter("eivr_vars_lost_total", "V sets the dialplan did not see (refused, or still pending when the session's end gave up).", func(s gateway.LifecycleStats) uint64 { return s.VarsLost }),
+		resyncs("reconnect", func(s gateway.LifecycleStats) uint64 { return s.ResyncReconnect }),
+		resyncs("overflow", func(s gateway.LifecycleStats) uint64 { return s.ResyncOverflow }),
+		resyncs("admission", func(s gateway.LifecycleStats) uint64 { return s.ResyncAdmission }),
 	} {
 		errs = append(errs, reg.Register(c))
 	}
 	return errors.Join(errs...)
 }
 
-// reorderStatser is what registerReorder reads: gateway.Gateway's event
-// ordering counters.
+// reorderStatser is what registerReorder reads: the event ordering
+// counters of a pipeline's *reorder.Reorderer.
 type reorderStatser interface {
-	ReorderStats() reorder.Stats
+	Stats() reorder.Stats
 }
 
 // registerReorder exports the event ordering counters of rs.
@@ -185,7 +194,7 @@ func registerReorder(reg prometheus.Registerer, url string, rs reorderStatser) e
 	labels := prometheus.Labels{"ari": url}
 	counter := func(name, help string, f func(reorder.Stats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(f(rs.ReorderStats())) })
+			func() float64 { return float64(f(rs.Stats())) })
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{

@@ -18,7 +18,7 @@ import (
 
 type fakeOrdered struct{ st reorder.Stats }
 
-func (f *fakeOrdered) ReorderStats() reorder.Stats { return f.st }
+func (f *fakeOrdered) Stats() reorder.Stats { return f.st }
 
 // samples gathers reg's metric name as "label=v,label=v value" lines, sorted.
 func samples(t *testing.T, reg *prometheus.Registry, name string) []string {

@@ -73,6 +73,8 @@ type serveOptions struct {
 	// started, if set, is called once the gateways run and the admin
 	// listener (if any) is bound: addr is its address ("" = none).
 	started func(s *server)
+	// startedListen is started for listener mode (listen.go).
+	startedListen func(s *listenServer)
 }
 
 // server is one running gateway process: a gateway per ARI URL sharing the
@@ -83,6 +85,7 @@ type server struct {
 	log      *slog.Logger
 	clients  []*ari.Client
 	gateways []*gateway.Gateway
+	pipes    []*gateway.Pipeline // per gateway: its client → reorderer → gateway
 	admin    *adminServer
 	calls    *callService
 	records  *transcript.Recorder // call transcripts
@@ -130,6 +133,9 @@ func (s *server) ready() (bool, string) {
 // limits.drain_timeout), ends what is left and returns nil. SIGHUP reloads
 // apps and allow-lists without touching live calls.
 func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
+	if cfg.Listen.Enabled() {
+		return serveListen(ctx, cfg, opt)
+	}
 	log := opt.log
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
@@ -167,7 +173,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
 		}
-		if err := registerReorder(reg, u, g); err != nil {
+		// The event pipeline: client → reorderer → fan-out{gateway}.
+		p := gateway.NewPipeline(client, g, reorderConfig(cfg))
+		if err := registerReorder(reg, u, p.Reorderer()); err != nil {
 			return err
 		}
 		if err := registerLifecycle(reg, u, g); err != nil {
@@ -175,6 +183,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		}
 		s.clients = append(s.clients, client)
 		s.gateways = append(s.gateways, g)
+		s.pipes = append(s.pipes, p)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eivr_gateway_ready", Help: "1 when every ARI connection is up and the gateway takes calls.",
@@ -190,9 +199,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	runErr := make(chan error, len(s.gateways)+1)
-	for i, g := range s.gateways {
+	for i, p := range s.pipes {
 		wg.Go(func() {
-			if err := g.Run(runCtx); err != nil && runCtx.Err() == nil {
+			if err := p.Run(runCtx); err != nil && runCtx.Err() == nil {
 				runErr <- fmt.Errorf("gateway for %s: %w", shown[i], err)
 			}
 		})
@@ -366,6 +375,11 @@ func appConfigs(cfg config.Config) []gateway.AppConfig {
 // environment): never handed to a program.
 func secrets(cfg config.Config) []string {
 	var out []string
+	for _, a := range cfg.Listen.Asterisks {
+		if a.Password != "" {
+			out = append(out, a.Password)
+		}
+	}
 	for _, s := range []string{cfg.ARI.Password, cfg.Admin.Token} {
 		if s != "" {
 			out = append(out, s)
@@ -396,21 +410,26 @@ func programEnv(a config.App, environ []string, secrets []string) []string {
 	})
 }
 
-// gatewayConfig turns the configuration into a gateway.Config.
-func gatewayConfig(cfg config.Config, log *slog.Logger, obs gateway.Observer) gateway.Config {
+// reorderConfig turns the [reorder] table into the pipeline's
+// reorder.Config (NewPipeline adds the kinds and the logger).
+func reorderConfig(cfg config.Config) reorder.Config {
 	windows := reorder.DefaultWindows()
 	for k, w := range windows {
 		if w > 0 {
 			windows[k] = cfg.Reorder.Window.Duration
 		}
 	}
+	return reorder.Config{
+		Windows:    windows,
+		HoldLimit:  cfg.Reorder.HoldLimit.Duration,
+		QueueLimit: cfg.Reorder.QueueLimit,
+	}
+}
+
+// gatewayConfig turns the configuration into a gateway.Config.
+func gatewayConfig(cfg config.Config, log *slog.Logger, obs gateway.Observer) gateway.Config {
 	return gateway.Config{
-		Apps: appConfigs(cfg),
-		Reorder: reorder.Config{
-			Windows:    windows,
-			HoldLimit:  cfg.Reorder.HoldLimit.Duration,
-			QueueLimit: cfg.Reorder.QueueLimit,
-		},
+		Apps:            appConfigs(cfg),
 		EventQueue:      cfg.Limits.EventQueue,
 		MaxPendingOps:   cfg.Limits.PendingOps,
 		ShutdownTimeout: cfg.Limits.ShutdownTimeout.Duration,

@@ -72,8 +72,8 @@ func TestGatewayConfig(t *testing.T) {
 	cfg.Reorder.Window = config.Dur(35 * time.Millisecond)
 	cfg.Session.IdleSilence = false
 	gc := gatewayConfig(cfg, nil, nil)
-	if gc.Reorder.Windows[ari.KindStasisEnd] != 35*time.Millisecond || gc.Reorder.Windows[ari.KindChannelDtmfReceived] != 0 {
-		t.Errorf("windows: %v", gc.Reorder.Windows)
+	if rc := reorderConfig(cfg); rc.Windows[ari.KindStasisEnd] != 35*time.Millisecond || rc.Windows[ari.KindChannelDtmfReceived] != 0 {
+		t.Errorf("windows: %v", rc.Windows)
 	}
 	if !gc.NoIdleSilence || gc.EventQueue != 256 || gc.ShutdownTimeout != 5*time.Second || len(gc.Apps) != 1 || gc.Apps[0].Name != "eivr" ||
 		gc.Apps[0].Grace != 30*time.Second || gc.Apps[0].WriteBuffer != 65536 {

@@ -11,6 +11,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // menuCall runs the Perl menu through: greeting, 1 (V/G, beep), 2 (E), and
@@ -36,13 +37,12 @@ func menuCall(t *testing.T, w *world) {
 // Events shuffled within 5 ms and duplicated: reorder restores each
 // channel's order (windows of 15 ms) and drops the duplicates.
 func TestShuffledDuplicatedEvents(t *testing.T) {
-	w := newWorld(t, worldOpts{tweak: func(c *gateway.Config) {
-		c.Reorder.Windows = map[ari.Kind]time.Duration{}
-		for _, k := range []ari.Kind{ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
-			ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived, ari.KindPlaybackStarted, ari.KindPlaybackFinished} {
-			c.Reorder.Windows[k] = 15 * time.Millisecond
-		}
-	}})
+	windows := map[ari.Kind]time.Duration{}
+	for _, k := range []ari.Kind{ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelStateChange,
+		ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived, ari.KindPlaybackStarted, ari.KindPlaybackFinished} {
+		windows[k] = 15 * time.Millisecond
+	}
+	w := newWorld(t, worldOpts{order: reorder.Config{Windows: windows}})
 	w.Srv.ReorderWindow(5 * time.Millisecond)
 	w.Srv.Duplicate(0.3)
 	menuCall(t, w)

@@ -17,6 +17,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -53,6 +54,7 @@ type worldOpts struct {
 	speed  float64
 	apps   []gateway.AppConfig
 	tweak  func(*gateway.Config)
+	order  reorder.Config // the pipeline's event ordering
 	sounds map[string]time.Duration
 }
 
@@ -78,6 +80,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		Server:  aritest.Options{Speed: o.speed, Sounds: o.sounds},
 		ARI:     ari.Config{BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 		Gateway: cfg,
+		Reorder: o.order,
 		Connect: testwait.Long,
 	})
 	return &world{World: w, t: t}

@@ -20,6 +20,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/eivr/eivrtest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"go.uber.org/goleak"
 )
@@ -111,6 +112,7 @@ type opts struct {
 	gwCf  func(*gateway.Config)
 	srv   *aritest.Server // run on this fake Asterisk (default: a new one)
 	speed float64         // aritest's media speed; 0: 20
+	sinks []reorder.Sink  // more sinks of the event pipeline
 }
 
 func defaultApp() gateway.AppConfig {
@@ -157,6 +159,7 @@ func newWorld(t *testing.T, o opts) *world {
 		Srv:     o.srv,
 		ARI:     acfg,
 		Gateway: gcfg,
+		Sinks:   o.sinks,
 		Connect: testwait.Long,
 		Ready:   true,
 	})

@@ -298,7 +298,6 @@ func TestSoakGateway(t *testing.T) {
 	}
 	gw, err := gateway.New(gateway.Config{
 		Apps:          []gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}}},
-		Reorder:       reorder.Config{Windows: windows},
 		NoIdleSilence: true,
 		Logger:        log,
 	}, client)
@@ -331,7 +330,8 @@ func TestSoakGateway(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
+	pipe := gateway.NewPipeline(client, gw, reorder.Config{Windows: windows})
+	go func() { done <- pipe.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	if err := waitFor(ctx, 10*time.Second, func() bool { return srv.AppConnected(app) }); err != nil {
 		t.Fatal(err)
@@ -484,9 +484,9 @@ func TestSoakGateway(t *testing.T) {
 	// The gateway's own account: every frame sent was dropped by the ARI
 	// read loop, or handed on and then delivered or dropped by reorder.
 	// The last StasisEnds may still wait out their window.
-	testwait.Until(t, testwait.Long, "reorder holds nothing", func() bool { return gw.ReorderStats().Pending == 0 })
+	testwait.Until(t, testwait.Long, "reorder holds nothing", func() bool { return pipe.Reorderer().Stats().Pending == 0 })
 	st := client.Stats()
-	rs := gw.ReorderStats()
+	rs := pipe.Reorderer().Stats()
 	dupsSent := uint64(len(plan) - channels*n)
 	dropped := st.Dropped + rs.LateDropped + rs.Duplicate + rs.Stale + rs.Filtered
 	if got := st.Events + st.Dropped + st.DecodeErrors; got != uint64(len(plan)) {

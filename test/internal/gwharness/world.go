@@ -12,6 +12,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 )
 
 // Options says how to start a World.
@@ -21,6 +22,8 @@ type Options struct {
 	Srv     *aritest.Server // if set, the World runs on it (Server is ignored) and closes it
 	ARI     ari.Config      // URL, credentials, Apps and Logger are filled in
 	Gateway gateway.Config  // Logger is filled in
+	Reorder reorder.Config  // the pipeline's event ordering
+	Sinks   []reorder.Sink  // more sinks of the pipeline, after the gateway
 	// Connect bounds the wait for the gateway's subscription; Ready also
 	// waits for gateway.Ready.
 	Connect time.Duration
@@ -34,6 +37,7 @@ type World struct {
 	Srv    *aritest.Server
 	Client *ari.Client
 	GW     *gateway.Gateway
+	Pipe   *gateway.Pipeline // Client → reorderer → GW
 	Logs   *SyncBuffer
 
 	cancel context.CancelFunc
@@ -70,8 +74,9 @@ func Start(t testing.TB, o Options) *World {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &World{T: t, Srv: srv, Client: client, GW: gw, Logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { w.done <- gw.Run(ctx) }()
+	pipe := gateway.NewPipeline(client, gw, o.Reorder, o.Sinks...)
+	w := &World{T: t, Srv: srv, Client: client, GW: gw, Pipe: pipe, Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { w.done <- pipe.Run(ctx) }()
 	t.Cleanup(w.Close)
 	w.Until("the gateway connects to the fake Asterisk", o.Connect, func() bool {
 		return srv.AppConnected(o.App) && (!o.Ready || gw.Ready())

@@ -13,6 +13,7 @@ type Config struct {
 	Originate Originate `toml:"originate"`
 	Admin     Admin     `toml:"admin"`
 	Log       Log       `toml:"log"`
+	Listen    Listen    `toml:"listen"`
 }
 
 // ARI says how to reach Asterisk.
@@ -244,6 +245,7 @@ func Default() Config {
 			Level:  "info",
 			Format: "auto",
 		},
+		Listen: Listen{Path: "/ari", Asterisks: []ListenAsterisk{}},
 	}
 }
 

@@ -20,7 +20,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if len(c.ARI.URLs) == 0 {
+	c.validateListen(bad)
+	if len(c.ARI.URLs) == 0 && !c.Listen.Enabled() {
 		bad("ari.urls", "at least one ARI URL is needed, e.g. \"http://127.0.0.1:8088/ari\"")
 	}
 	seen := map[string]bool{}

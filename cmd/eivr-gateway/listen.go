@@ -1,0 +1,467 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// listenServer is the gateway process in listener mode: Asterisk opens the
+// ARI WebSockets (persistent or per call) and every accepted connection is
+// served by a Gateway of its own on a gateway.ConnSource, through the same
+// gateway.Pipeline as an inbound socket (events → reorderer → gateway), so
+// sessions run the same gateway code, and a connection's sessions end with
+// it.
+type listenServer struct {
+	log  *slog.Logger
+	m    *metrics
+	obs  gateway.Observer // every session's observers (metrics and serveOptions.observer)
+	l    *ari.Listener
+	hs   *http.Server
+	ln   net.Listener
+	cert *certStore // nil without TLS
+
+	mu       sync.Mutex
+	cfg      config.Config
+	apps     []gateway.AppConfig
+	gws      map[*gateway.Gateway]struct{}
+	draining bool
+	runCtx   context.Context
+	wg       sync.WaitGroup // the connections' gateways
+}
+
+// certStore holds the TLS certificate, swapped on SIGHUP.
+type certStore struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func (c *certStore) load() error {
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("listen.cert_file: %w", err)
+	}
+	c.cur.Store(&cert)
+	return nil
+}
+
+func (c *certStore) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
+
+// listenPeers turns [[listen.asterisk]] into the listener's peers.
+func listenPeers(cfg config.Config, log *slog.Logger, m *metrics) ([]ari.Peer, error) {
+	var peers []ari.Peer
+	for _, a := range cfg.Listen.Asterisks {
+		mode, err := ari.ParseRESTMode(a.REST)
+		if err != nil {
+			return nil, fmt.Errorf("listen.asterisk %q: %w", a.Name, err)
+		}
+		p := ari.Peer{Name: a.Name, Username: a.Username, Password: a.Password, REST: mode}
+		if a.ARIURL != "" {
+			hc, err := ariConfig(cfg, a.ARIURL, log.With("asterisk", a.Name))
+			if err != nil {
+				return nil, err
+			}
+			p.HTTP = hc
+		}
+		if m != nil {
+			p.HTTP.OnREST = m.restObserver(a.Name)
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
+}
+
+// newListenServer builds the listener, binds its address and registers
+// its metrics; ServeListen runs it.
+func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, m *metrics, obs gateway.Observer) (*listenServer, error) {
+	s := &listenServer{log: log, m: m, obs: obs, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{}}
+	peers, err := listenPeers(cfg, log, m)
+	if err != nil {
+		return nil, err
+	}
+	s.l, err = ari.NewListener(ari.ListenerConfig{
+		Peers:           peers,
+		Accept:          s.accept,
+		Logger:          log,
+		QueueSize:       cfg.Limits.ARIQueue,
+		PingInterval:    cfg.ARI.PingInterval.Duration,
+		RESTTimeout:     cfg.ARI.RESTTimeout.Duration,
+		RESTLongTimeout: cfg.ARI.RESTLongTimeout.Duration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Listen.CertFile != "" {
+		s.cert = &certStore{certFile: cfg.Listen.CertFile, keyFile: cfg.Listen.KeyFile}
+		if err := s.cert.load(); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen.Address)
+	if err != nil {
+		return nil, fmt.Errorf("listen.address: %w", err)
+	}
+	if s.cert != nil {
+		ln = tls.NewListener(ln, &tls.Config{GetCertificate: s.cert.get, MinVersion: tls.VersionTLS12})
+	}
+	s.ln = ln
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Listen.Path, s.l)
+	s.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if err := registerListener(reg, s.l); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the bound listener address.
+func (s *listenServer) Addr() string { return s.ln.Addr().String() }
+
+// accept builds the Gateway of one accepted connection.
+func (s *listenServer) accept(c *ari.Conn) ari.Handler {
+	src := gateway.NewConnSource(c.Client())
+	log := s.log.With("asterisk", c.Peer(), "conn", c.Seq())
+	s.mu.Lock()
+	ctx := s.runCtx
+	gc := gatewayConfig(s.cfg, log, s.obs)
+	gc.Apps = s.apps
+	s.mu.Unlock()
+	if ctx == nil {
+		src.Abort(errors.New("not running"))
+		return nil
+	}
+	g, err := gateway.New(gc, src)
+	if err != nil {
+		log.Error("listener: cannot serve the connection", "err", err)
+		src.Abort(err)
+		return nil
+	}
+	// The same pipeline as an inbound socket's: the connection's events →
+	// reorderer → this gateway.
+	p := gateway.NewPipeline(src, g, reorderConfig(s.cfg))
+	s.mu.Lock()
+	s.gws[g] = struct{}{}
+	if s.draining {
+		g.StopTaking()
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	// The connection's sessions end with its socket: Run's context ends
+	// when the source is done.
+	gctx, gcancel := context.WithCancel(ctx)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-src.Done():
+			gcancel()
+		case <-gctx.Done():
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer gcancel()
+		err := p.Run(gctx)
+		log.Debug("listener: the connection's gateway ended", "err", err)
+		s.mu.Lock()
+		delete(s.gws, g)
+		s.mu.Unlock()
+	}()
+	return src
+}
+
+// gateways returns the live connections' gateways.
+func (s *listenServer) gateways() []*gateway.Gateway {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*gateway.Gateway, 0, len(s.gws))
+	for g := range s.gws {
+		out = append(out, g)
+	}
+	return out
+}
+
+// Sessions is the number of live sessions.
+func (s *listenServer) Sessions() int {
+	n := 0
+	for _, g := range s.gateways() {
+		n += g.Sessions()
+	}
+	return n
+}
+
+// ready is /readyz: accepting calls.
+func (s *listenServer) ready() (bool, string) {
+	s.mu.Lock()
+	d := s.draining
+	s.mu.Unlock()
+	if d || !s.l.Accepting() {
+		return false, "draining: new connections are refused"
+	}
+	return true, ""
+}
+
+// serveListen is serve for listener mode.
+func serveListen(ctx context.Context, cfg config.Config, opt serveOptions) error {
+	log := opt.log
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	s, err := newListenServer(cfg, log, reg, m, gateway.Observers(m, opt.observer))
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, reg, opt)
+}
+
+func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt serveOptions) error {
+	cfg := s.cfg
+	log := s.log
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eivr_gateway_ready", Help: "1 when the gateway takes calls (listener mode: accepting connections).",
+	}, func() float64 {
+		if ok, _ := s.ready(); ok {
+			return 1
+		}
+		return 0
+	}))
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.runCtx = runCtx
+	s.mu.Unlock()
+	runErr := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.hs.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			runErr <- fmt.Errorf("listener: %w", err)
+		}
+	})
+	// Exit: the gateways end their live sessions (SHUTDOWN, back to the
+	// dialplan over their still open sockets), then the sockets close.
+	defer func() {
+		stopRun()
+		s.wg.Wait()
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.l.Close(cctx)
+		_ = s.hs.Shutdown(cctx)
+		wg.Wait()
+	}()
+	if cfg.Admin.Listen != "" {
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, cfg.Admin.Pprof, log)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			if err := a.Serve(); err != nil {
+				runErr <- err
+			}
+		})
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			a.Shutdown(sctx)
+		}()
+		log.Info("admin listener", "addr", a.Addr(), "pprof", cfg.Admin.Pprof)
+	}
+	names := make([]string, len(cfg.Listen.Asterisks))
+	for i, a := range cfg.Listen.Asterisks {
+		names[i] = a.Name
+	}
+	log.Info("eivr-gateway running in listener mode", "version", moduleVersion(), "listen", s.Addr(),
+		"path", cfg.Listen.Path, "tls", s.cert != nil, "asterisks", names)
+	if opt.startedListen != nil {
+		opt.startedListen(s)
+	}
+	for {
+		select {
+		case err := <-runErr:
+			return err
+		case <-ctx.Done():
+			return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, "stopping")
+		case sig := <-opt.signals:
+			switch sig {
+			case syscall.SIGHUP:
+				s.reload(opt)
+			default:
+				return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, sig.String())
+			}
+		}
+	}
+}
+
+// drain refuses new connections (503: a load balancer moves on; Asterisk's
+// per-call connect fails and the channel goes on in the dialplan), sends
+// new channels of open persistent connections back to the dialplan, and
+// waits for the live sessions up to timeout (a second signal cuts it
+// short).
+func (s *listenServer) drain(signals <-chan os.Signal, timeout time.Duration, why string) error {
+	s.l.Refuse()
+	s.mu.Lock()
+	s.draining = true
+	for g := range s.gws {
+		g.StopTaking()
+	}
+	s.mu.Unlock()
+	s.log.Info("draining: new connections are refused; waiting for live sessions", "why", why, "sessions", s.Sessions(), "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, g := range s.gateways() {
+			wg.Go(func() { _ = g.Drain(ctx) })
+		}
+		wg.Wait()
+	}()
+	for {
+		select {
+		case <-done:
+			if n := s.Sessions(); n > 0 {
+				s.log.Warn("drain timeout: ending the sessions left", "sessions", n)
+			} else {
+				s.log.Info("drained: no session left")
+			}
+			return nil
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			s.log.Warn("second signal: ending the sessions left now", "signal", sig.String(), "sessions", s.Sessions())
+			cancel()
+		}
+	}
+}
+
+// reload re-reads the TLS certificate and the apps (for live connections'
+// gateways and the next ones); other changes need a restart.
+func (s *listenServer) reload(opt serveOptions) {
+	if s.cert != nil {
+		if err := s.cert.load(); err != nil {
+			s.log.Error("reload: keeping the old TLS certificate", "err", err)
+		} else {
+			s.log.Info("reload: TLS certificate re-read", "cert_file", s.cert.certFile)
+		}
+	}
+	if opt.reload == nil {
+		return
+	}
+	cfg, err := opt.reload()
+	if err != nil {
+		s.log.Error("reload failed; keeping the running configuration", "err", err)
+		return
+	}
+	apps := appConfigs(cfg)
+	for _, g := range s.gateways() {
+		if err := g.Reload(apps); err != nil {
+			s.log.Error("reload failed", "err", err)
+			return
+		}
+	}
+	s.mu.Lock()
+	s.apps = apps
+	s.cfg.Apps = cfg.Apps
+	s.mu.Unlock()
+	if opt.level != nil {
+		setLevel(opt.level, cfg.Log.Level)
+	}
+	s.log.Info("reloaded", "apps", len(cfg.Apps), "sessions", s.Sessions())
+}
+
+// registerListener exports the listener's counters per Asterisk.
+func registerListener(reg prometheus.Registerer, l *ari.Listener) error {
+	var errs []error
+	errs = append(errs, reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "eivr_listener_unknown_total", Help: "Outbound WebSocket upgrades refused for missing or unknown credentials.",
+	}, func() float64 { return float64(l.Stats().Unknown) })))
+	for i, p := range l.Stats().Peers {
+		labels := prometheus.Labels{"asterisk": p.Name}
+		stat := func(f func(ari.PeerStats) int64) func() float64 {
+			return func() float64 { return float64(f(l.Stats().Peers[i])) }
+		}
+		for _, c := range []struct {
+			name, help string
+			gauge      bool
+			f          func(ari.PeerStats) int64
+		}{
+			{"eivr_listener_connections_total", "Outbound WebSockets accepted from this Asterisk.", false, func(s ari.PeerStats) int64 { return s.Accepted }},
+			{"eivr_listener_connections_active", "Outbound WebSockets open now.", true, func(s ari.PeerStats) int64 { return s.Active }},
+			{"eivr_listener_refused_total", "Upgrades refused while draining.", false, func(s ari.PeerStats) int64 { return s.Refused }},
+			{"eivr_listener_events_total", "Events received on its connections.", false, func(s ari.PeerStats) int64 { return s.Events }},
+			{"eivr_listener_events_dropped_total", "Events dropped on a full queue.", false, func(s ari.PeerStats) int64 { return s.Dropped }},
+			{"eivr_listener_decode_errors_total", "Frames that did not decode.", false, func(s ari.PeerStats) int64 { return s.DecodeErrors }},
+		} {
+			var col prometheus.Collector
+			if c.gauge {
+				col = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: c.name, Help: c.help, ConstLabels: labels}, stat(c.f))
+			} else {
+				col = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help, ConstLabels: labels}, stat(c.f))
+			}
+			errs = append(errs, reg.Register(col))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkListen is `eivr-gateway check` for listener mode: the TLS pair
+// loads, the address can be bound, and each Asterisk's HTTP route (if
+// any) answers with the ARI credentials.
+func checkListen(ctx context.Context, c *checker, cfg config.Config, timeout time.Duration) {
+	l := cfg.Listen
+	if l.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile); err != nil {
+			c.fail("listen.cert_file: %v", err)
+		} else {
+			c.ok("listen.cert_file: %s and its key load (wss)", l.CertFile)
+		}
+	}
+	if ln, err := net.Listen("tcp", l.Address); err != nil {
+		c.fail("listen.address %s: %v (a gateway already running?)", l.Address, err)
+	} else {
+		ln.Close()
+		c.ok("listen.address %s: free; websocket_client.conf uri = %s://HOST:PORT%s", l.Address, map[bool]string{false: "ws", true: "wss"}[l.CertFile != ""], l.Path)
+	}
+	for _, a := range l.Asterisks {
+		mode, _ := ari.ParseRESTMode(a.REST)
+		if a.ARIURL == "" {
+			c.ok("asterisk %s: user %q; REST over the socket (%s): sound only with per-call connections (connection_type = per_call_config)", a.Name, a.Username, mode)
+			continue
+		}
+		u := config.RedactURL(a.ARIURL)
+		ac, err := ariConfig(cfg, a.ARIURL, slog.New(slog.DiscardHandler))
+		if err == nil {
+			var client *ari.Client
+			if client, err = ari.NewClient(ac); err == nil {
+				pctx, cancel := context.WithTimeout(ctx, timeout)
+				var info ari.AsteriskInfo
+				info, err = client.AsteriskInfo(pctx)
+				cancel()
+				client.Close()
+				if err == nil {
+					rest := mode.String()
+					if mode == ari.RESTAuto {
+						rest = "auto = split"
+					}
+					c.ok("asterisk %s: user %q; HTTP route %s: Asterisk %s, user %q accepted (rest %s)", a.Name, a.Username, u, info.System.Version, cfg.ARI.Username, rest)
+					continue
+				}
+			}
+		}
+		c.fail("asterisk %s: HTTP route %s: %v", a.Name, u, err)
+	}
+}
