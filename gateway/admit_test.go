@@ -83,16 +83,16 @@ func decodeFrame(t *testing.T, f []byte) *ari.Event {
 	return ev
 }
 
-// A log sink that blocks while a StasisStart is being admitted (here a
-// refusal: its log line is written by the admission) does not delay
-// another, running channel's DTMF on its way to its script: the admission
-// runs off the dispatch goroutine.
-func TestBlockedLogDoesNotDelayDTMF(t *testing.T) {
+// gatedGateway runs a gateway on benchARI whose log sink is gate, fed by a
+// dispatcher goroutine, serving ivr:// clients accepted on ln; all is
+// stopped at the end of the test (the gate opened first).
+func gatedGateway(t *testing.T) (*Gateway, *gateHandler, chan<- *ari.Event, net.Listener) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	gate := newGateHandler()
 	fa := newBenchARI()
 	g, err := New(Config{
@@ -103,14 +103,22 @@ func TestBlockedLogDoesNotDelayDTMF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	events, stop := dispatcher(<-fa.handler)
-	defer stop()
-	defer gate.release() // first: a failed test must not leave the dispatcher stuck
+	t.Cleanup(stop)
+	t.Cleanup(gate.release) // first: a failed test must not leave the dispatcher stuck
+	return g, gate, events, ln
+}
 
+// A log sink that blocks while a StasisStart is being admitted (here a
+// refusal: its log line is written by the admission) does not delay
+// another, running channel's DTMF on its way to its script: the admission
+// runs off the dispatch goroutine.
+func TestBlockedLogDoesNotDelayDTMF(t *testing.T) {
+	g, gate, events, ln := gatedGateway(t)
 	// c1 runs: its script has the connection.
 	events <- decodeFrame(t, frame("StasisStart", "c1", 0, `"args":["ivr://`+ln.Addr().String()+`(x)"],`))
 	c, err := ln.Accept()
@@ -163,29 +171,7 @@ func TestBlockedLogDoesNotDelayDTMF(t *testing.T) {
 // behind another call's admission stuck on the log sink) reach its
 // session in order once it starts: the digit, then the hang-up.
 func TestEventsHeldDuringAdmission(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	gate := newGateHandler()
-	fa := newBenchARI()
-	g, err := New(Config{
-		Apps:          []AppConfig{{Name: "eivr", TCPHosts: []string{"127.0.0.1:*"}}},
-		NoIdleSilence: true,
-		Logger:        slog.New(gate),
-	}, fa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { NewPipeline(fa, g, reorder.Config{}).Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	events, stop := dispatcher(<-fa.handler)
-	defer stop()
-	defer gate.release()
-
+	g, gate, events, ln := gatedGateway(t)
 	gate.shut()
 	events <- decodeFrame(t, frame("StasisStart", "c0", 0, `"args":["ivr://192.0.2.1:1"],`)) // denied: logged
 	select {

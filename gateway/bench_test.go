@@ -609,9 +609,9 @@ func queuesEmpty(g *Gateway) bool {
 
 // BenchmarkStasisStartDispatch: the time a StasisStart (decoded already,
 // as the read loop hands it over) holds the ARI dispatch goroutine in
-// Handler.Event: reorder, routing, the allow-list, the session's creation.
-// Spawning or dialing the client runs on the session's goroutine, not
-// here; the server accepts and closes each connection, so sessions end.
+// Handler.Event: reorder and queueing the admission (the parse, the
+// allow-list and the session's creation run on the admission goroutine,
+// spawning or dialing the client on the session's goroutine, not here); the server accepts and closes each connection, so sessions end.
 // Calls arrive in bursts of 1000, as when many channels enter at once.
 func BenchmarkStasisStartDispatch(b *testing.B) {
 	g, _, h, ln, stop := benchGateway(b)
@@ -654,4 +654,8 @@ func BenchmarkStasisStartDispatch(b *testing.B) {
 	reportPercentiles(b, lat)
 }
 
-func idle(g *Gateway) bool { return g.Sessions() == 0 }
+func idle(g *Gateway) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions) == 0 && len(g.admitting) == 0
+}
