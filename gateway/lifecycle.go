@@ -8,6 +8,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"golang.org/x/sync/errgroup"
 )
 
 // Lifecycle of channels the gateway must hand back (issue 13 items 3, 9,
@@ -202,7 +203,18 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 	if len(work) == 0 {
 		return
 	}
-	eachLimited(ctx, replacedChecks, work, func(w orphanWork) { g.orphan(ctx, app, w, seq, outage) })
+	var eg errgroup.Group
+	eg.SetLimit(replacedChecks)
+	for _, w := range work {
+		if ctx.Err() != nil {
+			break
+		}
+		eg.Go(func() error {
+			g.orphan(ctx, app, w, seq, outage)
+			return nil
+		})
+	}
+	_ = eg.Wait() // orphan logs its own failures
 }
 
 // orphan releases or adopts one channel with no session.
