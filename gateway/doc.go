@@ -77,7 +77,10 @@
 // channel's language fallbacks (exact parity); else against GET /sounds,
 // fetched once per SoundsTTL for the whole gateway and never on another
 // call's session loop, with EIVR's language order applied to the formats'
-// languages. Names are resolved as ast_fileexists resolves them
+// languages. The fetch runs under a context of its own (10 s), so a
+// session that ends while it waits leaves without cutting it short for
+// the others; a failed fetch is not retried for 5 s (the previous index,
+// else none: names accepted unchecked, and logged once per failure). Names are resolved as ast_fileexists resolves them
 // (soundTree.exists: <lang>/<name>, or <dir>/<lang>/<file> for an absolute
 // path, ".." resolved, no extension appended in the index); absolute paths
 // are checked when they lie in <ASTDATADIR>/sounds (the data directory

@@ -60,7 +60,7 @@ type Gateway struct {
 	sSeq   atomic.Uint64
 	// earlyDropped counts DTMF digits dropped beyond MaxEarlyDTMF.
 	earlyDropped atomic.Uint64
-	sounds       soundChecker // GET /sounds cache shared by apps without sounds_dir
+	sounds       *ariSounds // GET /sounds cache shared by apps without sounds_dir
 
 	mu       sync.Mutex
 	apps     map[string]*appState
@@ -122,7 +122,8 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 	g.ended, _ = simplelru.NewLRU[string, endedChannel](endedSize, nil)
 	g.foreign, _ = simplelru.NewLRU[string, struct{}](endedSize, nil)
 	g.reclaimed = make(map[string]bool)
-	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
+	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger,
+		fetchTimeout: soundsFetchTimeout, failTTL: soundsFailTTL}
 	for _, a := range c.Apps {
 		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
 	}
@@ -270,6 +271,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer t.Stop()
 	wg.Wait()
 	g.wg.Wait()
+	g.sounds.close()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		err = nil
 	}
