@@ -269,8 +269,10 @@ func (s *session) start(ctx context.Context) {
 		return
 	}
 	if r.err != nil {
+		// Logged once, here, with the error; the end record gives the
+		// cause alone.
 		s.log.Error("cannot start the ExternalIVR client", "err", r.err)
-		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: errors.Join(ErrStartFailed, r.err)}
+		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: ErrStartFailed}
 		return
 	}
 	s.conn = r.conn
