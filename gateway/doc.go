@@ -163,7 +163,7 @@
 // its session late from dialplan.app_data (or LATE after a long outage).
 // continue and hangup are retried with backoff; a failed continue becomes
 // a hangup. A session's pending channel operations are bounded
-// (Config.MaxPendingOps, pending.go): at the bound the reader is not acked,
+// (Config.PendingOps, pending.go): at the bound the reader is not acked,
 // and queued sets of one name coalesce; the end waits for them while they
 // make progress.
 //

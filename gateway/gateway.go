@@ -149,7 +149,7 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
-		maxPending:   g.cfg.MaxPendingOps,
+		maxPending:   g.cfg.PendingOps,
 		stats:        &g.stats,
 		wire:         g.cfg.Wire,
 		earlyDropped: &g.earlyDropped,

@@ -398,7 +398,7 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 			QueueLimit: cfg.Reorder.QueueLimit,
 		},
 		EventQueue:      cfg.Limits.EventQueue,
-		MaxPendingOps:   cfg.Limits.PendingOps,
+		PendingOps:      cfg.Limits.PendingOps,
 		ShutdownTimeout: cfg.Limits.ShutdownTimeout.Duration,
 		NoIdleSilence:   !cfg.Session.IdleSilence,
 		StopTimeout:     cfg.Session.StopTimeout.Duration,
