@@ -171,4 +171,26 @@
 //
 // Gateway methods are safe for concurrent use. Run may be called once.
 // The ari.Handler methods are called by the ari client's dispatch goroutine.
+//
+// # Contexts
+//
+// Contexts flow as arguments (a session's end sequence gets Run's base
+// through session.run and finish), with three documented exceptions, the
+// ones Go's guidance allows (TestNoContextInStructs in cmd/eivr-gateway
+// fails on any other):
+//
+//   - Gateway.ctx and Gateway.base are Run's: ari.Handler's Connected and
+//     Event (and the orderer's sink behind Event) carry no context and are
+//     only ever called from inside Run (client.Run(ctx, g), order.Run(ctx)),
+//     so Run's ctx is the one in force for each of them. Run sets both once,
+//     under mu, before the first callback; before Run they are nil and the
+//     callbacks start nothing. base outlives ctx until ShutdownTimeout after
+//     it ends, for the sessions' end sequences.
+//   - session.opsCtx bounds the calls a session's loop starts on goroutines
+//     (lane calls, the S/A existence check, G's reads). It belongs to one
+//     call, as exec.Cmd keeps its context: made by run from its base
+//     argument and cancelled by finish before run returns, it never outlives
+//     the run call nor mixes two scopes. Passing it would thread it through
+//     every command handler and every result closure the loop runs, for the
+//     same lifetime.
 package gateway

@@ -77,8 +77,8 @@ type Gateway struct {
 	reclaimed map[string]bool
 	lostAt    time.Time
 	idle      chan struct{}   // closed and replaced when sessions becomes empty
-	ctx       context.Context // Run's: sessions run under it (set once by Run)
-	base      context.Context // outlives ctx: end sequences
+	ctx       context.Context // Run's: sessions run under it (set once by Run; doc.go, Contexts)
+	base      context.Context // outlives ctx: end sequences (doc.go, Contexts)
 	wg        sync.WaitGroup  // sessions and resyncs
 	running   atomic.Bool
 

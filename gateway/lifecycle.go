@@ -128,8 +128,8 @@ type logger interface {
 }
 
 // release is the last step of a session's end sequence.
-func (s *session) release(action endAction) {
-	s.releasedOK = releaseChannel(s.base, s.env.ops, s.ch, action, s.env.callTimeout, s.log)
+func (s *session) release(ctx context.Context, action endAction) {
+	s.releasedOK = releaseChannel(ctx, s.env.ops, s.ch, action, s.env.callTimeout, s.log)
 	if !s.releasedOK && s.env.stats != nil {
 		s.env.stats.unreleased.Add(1)
 	}
