@@ -205,7 +205,7 @@ func (a *ariSounds) startFetchLocked() chan struct{} {
 		defer cancel()
 		tree, err := a.lister.soundIndex(ctx)
 		a.mu.Lock()
-		stale := a.tree != nil
+		stale, closed := a.tree != nil, a.closed
 		if err != nil {
 			a.failed = a.now()
 		} else {
@@ -215,6 +215,7 @@ func (a *ariSounds) startFetchLocked() chan struct{} {
 		close(done)
 		a.mu.Unlock()
 		switch {
+		case closed: // cut short by close: the gateway is stopping
 		case err != nil && stale:
 			a.log.Warn("GET /sounds failed; checking file names against the previous index", "err", err, "retry_in", a.failTTL)
 		case err != nil:
