@@ -210,7 +210,9 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 			break
 		}
 		eg.Go(func() error {
-			g.orphan(ctx, app, w, seq, outage)
+			if ctx.Err() == nil { // Go may have waited for a slot past the stop
+				g.orphan(ctx, app, w, seq, outage)
+			}
 			return nil
 		})
 	}

@@ -114,7 +114,7 @@ func (g *Gateway) watchReplaced(ctx context.Context, app string) {
 				mu.Lock()
 				done := reported[s]
 				mu.Unlock()
-				if done {
+				if done || ctx.Err() != nil { // Go may have waited for a slot past the stop
 					return nil
 				}
 				gone, err := g.channelGone(ctx, app, s)
