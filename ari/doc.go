@@ -66,8 +66,9 @@
 //
 // Reconnects use jittered exponential backoff between BackoffMin and
 // BackoffMax (defaults 250 ms and 15 s). ApplicationReplaced (another client
-// registered the same app) is logged as an error, delivered to the Handler,
-// and makes [Client.Ready] false; Run then never subscribes that app again on
+// registered the same app) is delivered to the Handler, which logs it (the
+// client does not, so that it is logged once), and makes [Client.Ready]
+// false; Run then never subscribes that app again on
 // its own (two gateways would steal it from each other forever): later
 // reconnects subscribe only the apps left, and with none left Run waits for
 // its context or [Client.Reclaim].

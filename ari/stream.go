@@ -436,9 +436,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			continue
 		}
 		if ev.Kind == KindApplicationReplaced {
-			c.setReplaced(ev.Application)
-			c.log.Error("ari: application replaced by another client; it gets no more events here and will not be reclaimed automatically",
-				"app", ev.Application, "err", ErrReplaced)
+			c.setReplaced(ev.Application) // the Handler logs it
 		}
 		noteLoss(q, &lost)
 		queued := false

@@ -36,11 +36,11 @@ type Config struct {
 	// FlushTimeout. Sets still pending then are counted
 	// (LifecycleStats.VarsLost) and logged. Default 2 s.
 	FlushTimeout time.Duration
-	// MaxPendingOps bounds a session's pending channel operations (V
+	// PendingOps bounds a session's pending channel operations (V
 	// sets, D, T) queued or running; at the bound the client's command
 	// reader stops until they drain (back-pressure). Sets of one name
 	// still queued are coalesced. Default 64.
-	MaxPendingOps int
+	PendingOps int
 	// CallTimeout bounds each REST call of a session's start (answer) and
 	// end (stop, set status, continue/hangup). Default 5 s.
 	CallTimeout time.Duration
@@ -114,8 +114,8 @@ func (c *Config) withDefaults() Config {
 	if out.FlushTimeout <= 0 {
 		out.FlushTimeout = 2 * time.Second
 	}
-	if out.MaxPendingOps <= 0 {
-		out.MaxPendingOps = 64
+	if out.PendingOps <= 0 {
+		out.PendingOps = 64
 	}
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = 5 * time.Second

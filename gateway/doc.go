@@ -114,7 +114,10 @@
 // channel's language fallbacks (exact parity); else against GET /sounds,
 // fetched once per SoundsTTL for the whole gateway and never on another
 // call's session loop, with EIVR's language order applied to the formats'
-// languages. Names are resolved as ast_fileexists resolves them
+// languages. The fetch runs under a context of its own (10 s), so a
+// session that ends while it waits leaves without cutting it short for
+// the others; a failed fetch is not retried for 5 s (the previous index,
+// else none: names accepted unchecked, and logged once per failure). Names are resolved as ast_fileexists resolves them
 // (soundTree.exists: <lang>/<name>, or <dir>/<lang>/<file> for an absolute
 // path, ".." resolved, no extension appended in the index); absolute paths
 // are checked when they lie in <ASTDATADIR>/sounds (the data directory
@@ -217,7 +220,7 @@
 // its session late from dialplan.app_data (or LATE after a long outage).
 // continue and hangup are retried with backoff; a failed continue becomes
 // a hangup. A session's pending channel operations are bounded
-// (Config.MaxPendingOps, pending.go): at the bound the reader is not acked,
+// (Config.PendingOps, pending.go): at the bound the reader is not acked,
 // and queued sets of one name coalesce; the end waits for them while they
 // make progress.
 //
@@ -236,4 +239,26 @@
 // only for its maps and counters (and non-blocking sends to a session's
 // queue): no log line, parse, REST call or call back into the reorderer
 // under it.
+//
+// # Contexts
+//
+// Contexts flow as arguments (a session's end sequence gets Run's base
+// through session.run and finish), with three documented exceptions, the
+// ones Go's guidance allows (TestNoContextInStructs in cmd/eivr-gateway
+// fails on any other):
+//
+//   - Gateway.ctx and Gateway.base are Pipeline.Run's: Connected, Deliver and
+//     EventsLost (the pipeline's callbacks) carry no context and are
+//     only ever called from inside Pipeline.Run (source and reorderer),
+//     so Run's ctx is the one in force for each of them. Run sets both once,
+//     under mu, before the first callback; before Run they are nil and the
+//     callbacks start nothing. base outlives ctx until ShutdownTimeout after
+//     it ends, for the sessions' end sequences.
+//   - session.opsCtx bounds the calls a session's loop starts on goroutines
+//     (lane calls, the S/A existence check, G's reads). It belongs to one
+//     call, as exec.Cmd keeps its context: made by run from its base
+//     argument and cancelled by finish before run returns, it never outlives
+//     the run call nor mixes two scopes. Passing it would thread it through
+//     every command handler and every result closure the loop runs, for the
+//     same lifetime.
 package gateway

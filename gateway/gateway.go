@@ -41,7 +41,7 @@ type Gateway struct {
 	sSeq   atomic.Uint64
 	// earlyDropped counts DTMF digits dropped beyond MaxEarlyDTMF.
 	earlyDropped atomic.Uint64
-	sounds       soundChecker // GET /sounds cache shared by apps without sounds_dir
+	sounds       *ariSounds // GET /sounds cache shared by apps without sounds_dir
 
 	mu       sync.Mutex
 	apps     map[string]*appState
@@ -67,8 +67,8 @@ type Gateway struct {
 	reclaimed map[string]bool
 	lostAt    time.Time
 	idle      chan struct{}   // closed and replaced when sessions becomes empty
-	ctx       context.Context // Run's: sessions run under it (set once by Run)
-	base      context.Context // outlives ctx: end sequences
+	ctx       context.Context // Run's: sessions run under it (set once by Run; doc.go, Contexts)
+	base      context.Context // outlives ctx: end sequences (doc.go, Contexts)
 	wg        sync.WaitGroup  // sessions and resyncs
 	running   atomic.Bool
 
@@ -114,7 +114,8 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 	g.ended, _ = simplelru.NewLRU[string, endedChannel](endedSize, nil)
 	g.foreign, _ = simplelru.NewLRU[string, struct{}](endedSize, nil)
 	g.reclaimed = make(map[string]bool)
-	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger}
+	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger,
+		fetchTimeout: soundsFetchTimeout, failTTL: soundsFailTTL}
 	for _, a := range c.Apps {
 		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
 	}
@@ -139,7 +140,7 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		goneGrace:    200 * time.Millisecond,
 		closeTimeout: a.Grace*2 + 3*time.Second,
 		trace:        g.cfg.Trace,
-		maxPending:   g.cfg.MaxPendingOps,
+		maxPending:   g.cfg.PendingOps,
 		stats:        &g.stats,
 		obs:          g.cfg.Observer,
 		earlyDropped: &g.earlyDropped,
@@ -247,6 +248,7 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	close(stopAdmit)
 	wg.Wait()
 	g.wg.Wait()
+	g.sounds.close()
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
+	"golang.org/x/sync/errgroup"
 )
 
 // Lifecycle of channels the gateway must hand back (issue 13 items 3, 9,
@@ -127,8 +128,8 @@ type logger interface {
 }
 
 // release is the last step of a session's end sequence.
-func (s *session) release(action endAction) {
-	s.releasedOK = releaseChannel(s.base, s.env.ops, s.ch, action, s.env.callTimeout, s.log)
+func (s *session) release(ctx context.Context, action endAction) {
+	s.releasedOK = releaseChannel(ctx, s.env.ops, s.ch, action, s.env.callTimeout, s.log)
 	if !s.releasedOK && s.env.stats != nil {
 		s.env.stats.unreleased.Add(1)
 	}
@@ -202,7 +203,20 @@ func (g *Gateway) orphans(ctx context.Context, app string, ids []string, seq int
 	if len(work) == 0 {
 		return
 	}
-	eachLimited(ctx, replacedChecks, work, func(w orphanWork) { g.orphan(ctx, app, w, seq, outage) })
+	var eg errgroup.Group
+	eg.SetLimit(replacedChecks)
+	for _, w := range work {
+		if ctx.Err() != nil {
+			break
+		}
+		eg.Go(func() error {
+			if ctx.Err() == nil { // Go may have waited for a slot past the stop
+				g.orphan(ctx, app, w, seq, outage)
+			}
+			return nil
+		})
+	}
+	_ = eg.Wait() // orphan logs its own failures
 }
 
 // orphan releases or adopts one channel with no session.

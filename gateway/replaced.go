@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"golang.org/x/sync/errgroup"
 )
 
 // While another ARI client owns one of the gateway's apps
@@ -103,23 +104,32 @@ func (g *Gateway) watchReplaced(ctx context.Context, app string) {
 
 		var failed int
 		var lastErr error
-		eachLimited(ctx, replacedChecks, check, func(s *session) {
-			mu.Lock()
-			done := reported[s]
-			mu.Unlock()
-			if done {
-				return
+		var eg errgroup.Group
+		eg.SetLimit(replacedChecks)
+		for _, s := range check {
+			if ctx.Err() != nil {
+				break
 			}
-			gone, err := g.channelGone(ctx, app, s)
-			mu.Lock()
-			if gone {
-				reported[s] = true
-			}
-			if err != nil {
-				failed, lastErr = failed+1, err
-			}
-			mu.Unlock()
-		})
+			eg.Go(func() error {
+				mu.Lock()
+				done := reported[s]
+				mu.Unlock()
+				if done || ctx.Err() != nil { // Go may have waited for a slot past the stop
+					return nil
+				}
+				gone, err := g.channelGone(ctx, app, s)
+				mu.Lock()
+				if gone {
+					reported[s] = true
+				}
+				if err != nil {
+					failed, lastErr = failed+1, err
+				}
+				mu.Unlock()
+				return nil
+			})
+		}
+		_ = eg.Wait() // every check returns nil: failures are counted above
 		if failed > 0 && ctx.Err() == nil {
 			g.log.Warn("cannot check the channels of a replaced application", "app", app, "failed", failed, "err", lastErr)
 		}

@@ -117,9 +117,11 @@ type session struct {
 	readerDone chan struct{}
 	readErr    error
 	goneTimer  <-chan time.Time
-	base       context.Context // outlives ctx, for the end sequence (cancelled at the shutdown deadline)
-	opsCtx     context.Context
-	opsCancel  context.CancelFunc
+	// opsCtx bounds the calls the loop starts on goroutines; made by run,
+	// cancelled by finish: the one context a session keeps (doc.go,
+	// Contexts).
+	opsCtx    context.Context
+	opsCancel context.CancelFunc
 
 	up         bool // channel state Up
 	hungUp     bool // hangup seen (ChannelHangupRequest or StasisEnd)
@@ -192,7 +194,6 @@ func (s *session) deliver(ev *ari.Event) bool {
 // shutdown), until the shutdown deadline cancels base.
 func (s *session) run(ctx, base context.Context) outcome {
 	defer close(s.done)
-	s.base = base
 	s.opsCtx, s.opsCancel = context.WithCancel(base)
 	defer s.opsCancel()
 	if s.refusal != nil {
@@ -205,7 +206,7 @@ func (s *session) run(ctx, base context.Context) outcome {
 		s.step(ctx)
 	}
 	out := *s.out
-	s.finish(out)
+	s.finish(base, out)
 	return out
 }
 
@@ -267,8 +268,10 @@ func (s *session) start(ctx context.Context) {
 		return
 	}
 	if r.err != nil {
+		// Logged once, here, with the error; the end record gives the
+		// cause alone.
 		s.log.Error("cannot start the ExternalIVR client", "err", r.err)
-		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: errors.Join(ErrStartFailed, r.err)}
+		s.out = &outcome{action: endHangup, status: StatusStartFailed, cause: ErrStartFailed}
 		return
 	}
 	s.conn = r.conn
@@ -686,9 +689,10 @@ func (s *session) stopPlayback(id string, try int) {
 
 // finish runs the end sequence: release the client, then (if the channel
 // is still ours) stop the playback, let pending sets land (bounded), set
-// EIVRGW_STATUS and continue or hang up. It waits for every goroutine the
-// session started.
-func (s *session) finish(out outcome) {
+// EIVRGW_STATUS and continue or hang up, its REST calls under base (run's:
+// it outlives the gateway's ctx until the shutdown deadline). It waits for
+// every goroutine the session started.
+func (s *session) finish(base context.Context, out outcome) {
 	close(s.quit)
 	if s.conn != nil {
 		conn := s.conn
@@ -696,7 +700,7 @@ func (s *session) finish(out outcome) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			ctx, cancel := context.WithTimeout(s.base, s.env.closeTimeout)
+			ctx, cancel := context.WithTimeout(base, s.env.closeTimeout)
 			defer cancel()
 			if err := conn.Close(ctx); err != nil {
 				s.log.Debug("closing the client", "err", err)
@@ -706,9 +710,8 @@ func (s *session) finish(out outcome) {
 	s.drainEvents()
 	playing := s.haltPlaylist() // nothing more is posted
 	if out.action != endNone && s.inStasis && !s.hungUp {
-		ctx := s.base
 		call := func(name string, f func(ctx context.Context) error) error {
-			cctx, cancel := context.WithTimeout(ctx, s.env.callTimeout)
+			cctx, cancel := context.WithTimeout(base, s.env.callTimeout)
 			defer cancel()
 			err := f(cctx)
 			if err != nil && !isNotFound(err) {
@@ -730,7 +733,7 @@ func (s *session) finish(out outcome) {
 		}
 		s.released.Store(true)
 		if s.inStasis {
-			s.release(out.action) // retried; a failed continue falls back to a hangup
+			s.release(base, out.action) // retried; a failed continue falls back to a hangup
 		}
 	}
 	close(s.dead)

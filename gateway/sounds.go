@@ -102,21 +102,42 @@ type soundLister interface {
 }
 
 // ariSounds checks names against a cached GET /sounds (ari-mapping.md
-// §5.2). The index is fetched once per ttl by one caller at a time; other
-// callers wait for it only in check, never in cached. Names the index
-// cannot represent (URLs, absolute paths outside the sounds directory or
-// with the directory unknown, relative names that leave it) are accepted.
+// §5.2). Names the index cannot represent (URLs, absolute paths outside
+// the sounds directory or with the directory unknown, relative names that
+// leave it) are accepted.
+//
+// The index is fetched once per ttl, by one fetch at a time that runs on
+// its own goroutine under a context of its own (bounded by fetchTimeout,
+// cut short by close), never under a caller's: every caller waits for it
+// in check with its own ctx and may leave (its session ended) without
+// cancelling the fetch for the others. A failed fetch is remembered for
+// failTTL (a negative cache, so that a down Asterisk is not asked again by
+// every S and A): meanwhile the stale index, if any, answers, else names
+// are accepted unchecked; then the next check fetches again. cached never
+// waits.
 type ariSounds struct {
-	lister soundLister
-	ttl    time.Duration
-	now    func() time.Time
-	log    *slog.Logger
+	lister       soundLister
+	ttl          time.Duration
+	fetchTimeout time.Duration // bound of one fetch (GET /sounds and ASTDATADIR)
+	failTTL      time.Duration // how long a failed fetch is not retried
+	now          func() time.Time
+	log          *slog.Logger
 
 	mu       sync.Mutex
 	tree     *soundTree
-	fetched  time.Time
+	fetched  time.Time     // of tree
+	failed   time.Time     // of the last failed fetch; zero = none since tree
 	fetching chan struct{} // non-nil while a fetch runs; closed when done
+	cancel   func()        // cancels the running fetch (close)
+	closed   bool
+	wg       sync.WaitGroup // the running fetch
 }
+
+// Defaults of ariSounds' bounds.
+const (
+	soundsFetchTimeout = 10 * time.Second
+	soundsFailTTL      = 5 * time.Second
+)
 
 func (a *ariSounds) cached(name, lang string) (bool, bool) {
 	if remote(name) {
@@ -124,45 +145,96 @@ func (a *ariSounds) cached(name, lang string) (bool, bool) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.tree == nil || a.now().Sub(a.fetched) > a.ttl {
-		return false, false
+	return a.cachedLocked(name, lang)
+}
+
+func (a *ariSounds) cachedLocked(name, lang string) (bool, bool) {
+	now := a.now()
+	switch {
+	case a.tree != nil && now.Sub(a.fetched) <= a.ttl:
+		return a.tree.exists(name, lang), true
+	case !a.failed.IsZero() && now.Sub(a.failed) < a.failTTL:
+		if a.tree != nil { // stale, but better than nothing
+			return a.tree.exists(name, lang), true
+		}
+		return true, true // optimistic (ari-mapping.md §5.3)
 	}
-	return a.tree.exists(name, lang), true
+	return false, false
 }
 
 func (a *ariSounds) check(ctx context.Context, name, lang string) bool {
-	if ok, known := a.cached(name, lang); known {
-		return ok
+	if remote(name) {
+		return true
 	}
 	a.mu.Lock()
+	if ok, known := a.cachedLocked(name, lang); known {
+		a.mu.Unlock()
+		return ok
+	}
+	if a.closed {
+		a.mu.Unlock()
+		return true
+	}
 	wait := a.fetching
 	if wait == nil {
-		wait = make(chan struct{})
-		a.fetching = wait
-		a.mu.Unlock()
-		tree, err := a.lister.soundIndex(ctx)
-		a.mu.Lock()
-		if err != nil {
-			a.log.Warn("GET /sounds failed; accepting file names unchecked", "err", err)
-		} else {
-			a.tree, a.fetched = &tree, a.now()
-		}
-		a.fetching = nil
-		close(wait)
-	} else {
-		a.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return true
-		}
-		a.mu.Lock()
+		wait = a.startFetchLocked()
 	}
+	a.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return true // this caller leaves; the fetch goes on for the others
+	}
+	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tree == nil {
 		return true
 	}
 	return a.tree.exists(name, lang)
+}
+
+// startFetchLocked starts the one fetch; its channel is closed when the
+// outcome is recorded.
+func (a *ariSounds) startFetchLocked() chan struct{} {
+	done := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), a.fetchTimeout)
+	a.fetching, a.cancel = done, cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer cancel()
+		tree, err := a.lister.soundIndex(ctx)
+		a.mu.Lock()
+		stale, closed := a.tree != nil, a.closed
+		if err != nil {
+			a.failed = a.now()
+		} else {
+			a.tree, a.fetched, a.failed = &tree, a.now(), time.Time{}
+		}
+		a.fetching, a.cancel = nil, nil
+		close(done)
+		a.mu.Unlock()
+		switch {
+		case closed: // cut short by close: the gateway is stopping
+		case err != nil && stale:
+			a.log.Warn("GET /sounds failed; checking file names against the previous index", "err", err, "retry_in", a.failTTL)
+		case err != nil:
+			a.log.Warn("GET /sounds failed; accepting file names unchecked", "err", err, "retry_in", a.failTTL)
+		}
+	}()
+	return done
+}
+
+// close cuts a running fetch short and waits for it; later checks no
+// longer fetch (they accept what the cache cannot answer).
+func (a *ariSounds) close() {
+	a.mu.Lock()
+	a.closed = true
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
 }
 
 // virtualRoot stands for <datadir>/sounds when Asterisk's data directory is

@@ -431,7 +431,7 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, obs gateway.Observer) ga
 	return gateway.Config{
 		Apps:            appConfigs(cfg),
 		EventQueue:      cfg.Limits.EventQueue,
-		MaxPendingOps:   cfg.Limits.PendingOps,
+		PendingOps:      cfg.Limits.PendingOps,
 		ShutdownTimeout: cfg.Limits.ShutdownTimeout.Duration,
 		NoIdleSilence:   !cfg.Session.IdleSilence,
 		StopTimeout:     cfg.Session.StopTimeout.Duration,

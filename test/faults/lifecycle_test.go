@@ -51,7 +51,7 @@ func TestVFloodBounded(t *testing.T) {
 		n = 400
 	}
 	const bound = 8
-	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.MaxPendingOps, c.FlushTimeout = bound, 3*time.Second }})
+	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.PendingOps, c.FlushTimeout = bound, 3*time.Second }})
 	w.Srv.RESTLatency(time.Millisecond)
 	ts := newTCPServer(t)
 	id, c := w.tcpCall(ts, "")
