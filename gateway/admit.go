@@ -138,16 +138,16 @@ func (g *Gateway) enqueueAdmission(ev *ari.Event) {
 // admitLoop is the admission goroutine (owned by run). When done is closed
 // (after the event source stopped and run's ctx ended) it admits what is
 // still queued (those sessions end at once with SHUTDOWN) and returns.
-func (g *Gateway) admitLoop(done <-chan struct{}) {
+func (g *Gateway) admitLoop(ctx, base context.Context, done <-chan struct{}) {
 	for {
 		select {
 		case a := <-g.admitQ:
-			g.admit(a)
+			g.admit(ctx, base, a)
 		case <-done:
 			for {
 				select {
 				case a := <-g.admitQ:
-					g.admit(a)
+					g.admit(ctx, base, a)
 				default:
 					return
 				}
@@ -160,7 +160,7 @@ func (g *Gateway) admitLoop(done <-chan struct{}) {
 // string is parsed and checked, the session registered (with the events
 // held for it, in order) and started; refusals get a session too, which
 // sets EIVRGW_STATUS and releases the channel.
-func (g *Gateway) admit(a *admission) {
+func (g *Gateway) admit(ctx, base context.Context, a *admission) {
 	ev := a.ev
 	ch := ev.Channel
 	log := g.log.With("app", ev.Application, "channel", ch.ID)
@@ -171,8 +171,8 @@ func (g *Gateway) admit(a *admission) {
 	parsed, perr := eivr.ParseStasisArgs(ev.Args)
 
 	g.mu.Lock()
-	st, ctx, base := g.apps[ev.Application], g.ctx, g.base
-	if st == nil || ctx == nil {
+	st := g.apps[ev.Application]
+	if st == nil {
 		if g.admitting[ch.ID] == a {
 			delete(g.admitting, ch.ID)
 		}
@@ -290,27 +290,26 @@ func (g *Gateway) requestResync(reason string, n uint64) {
 		return
 	}
 	g.mu.Lock()
-	ctx, apps, seq := g.ctx, g.connApps, max(g.connSeq, 2)
-	if ctx != nil {
-		g.wg.Add(1)
-	}
+	apps, seq := g.connApps, max(g.connSeq, 2)
 	g.mu.Unlock()
-	if ctx == nil {
+	accepted := g.onRun(func(ctx context.Context) {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.resyncWanted.Store(false)
+			lost := g.lostEvents.Swap(0)
+			g.log.Warn("ARI events lost: the event pipeline lagged; reconciling the apps as after a reconnect",
+				"reason", reason, "events", lost, "apps", apps)
+			var wg sync.WaitGroup
+			for _, app := range apps {
+				// seq > 1: sessions are judged by the GET, and a call whose
+				// StasisStart was lost is adopted (outage 0).
+				wg.Go(func() { g.reconcile(ctx, app, seq, 0) })
+			}
+			wg.Wait()
+		}()
+	})
+	if !accepted {
 		g.resyncWanted.Store(false)
-		return
 	}
-	go func() {
-		defer g.wg.Done()
-		g.resyncWanted.Store(false)
-		lost := g.lostEvents.Swap(0)
-		g.log.Warn("ARI events lost: the event pipeline lagged; reconciling the apps as after a reconnect",
-			"reason", reason, "events", lost, "apps", apps)
-		var wg sync.WaitGroup
-		for _, app := range apps {
-			// seq > 1: sessions are judged by the GET, and a call whose
-			// StasisStart was lost is adopted (outage 0).
-			wg.Go(func() { g.reconcile(ctx, app, seq, 0) })
-		}
-		wg.Wait()
-	}()
 }

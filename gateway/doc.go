@@ -242,18 +242,14 @@
 //
 // # Contexts
 //
-// Contexts flow as arguments (a session's end sequence gets Run's base
-// through session.run and finish), with three documented exceptions, the
-// ones Go's guidance allows (TestNoContextInStructs in cmd/eivr-gateway
-// fails on any other):
+// Contexts flow as arguments: Pipeline.Run's context reaches the
+// admission goroutine and the work loop as arguments, and the pipeline's
+// callbacks, which carry no context (Connected, EventsLost, an
+// ApplicationReplaced), start their work there (Gateway.onRun); a session's
+// end sequence gets its base through session.run and finish. One
+// documented exception remains, of the kind Go's guidance allows
+// (TestNoContextInStructs in cmd/eivr-gateway fails on any other):
 //
-//   - Gateway.ctx and Gateway.base are Pipeline.Run's: Connected, Deliver and
-//     EventsLost (the pipeline's callbacks) carry no context and are
-//     only ever called from inside Pipeline.Run (source and reorderer),
-//     so Run's ctx is the one in force for each of them. Run sets both once,
-//     under mu, before the first callback; before Run they are nil and the
-//     callbacks start nothing. base outlives ctx until ShutdownTimeout after
-//     it ends, for the sessions' end sequences.
 //   - session.opsCtx bounds the calls a session's loop starts on goroutines
 //     (lane calls, the S/A existence check, G's reads). It belongs to one
 //     call, as exec.Cmd keeps its context: made by run from its base

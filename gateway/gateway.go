@@ -66,11 +66,15 @@ type Gateway struct {
 	foreign   *simplelru.LRU[string, struct{}]
 	reclaimed map[string]bool
 	lostAt    time.Time
-	idle      chan struct{}   // closed and replaced when sessions becomes empty
-	ctx       context.Context // Run's: sessions run under it (set once by Run; doc.go, Contexts)
-	base      context.Context // outlives ctx: end sequences (doc.go, Contexts)
-	wg        sync.WaitGroup  // sessions and resyncs
-	running   atomic.Bool
+	idle      chan struct{} // closed and replaced when sessions becomes empty
+	// work takes what a callback without a context of its own
+	// (Connected, EventsLost, an ApplicationReplaced) starts: run's
+	// workLoop runs it with run's context (onRun); workDone is closed when
+	// that loop stops taking work.
+	work     chan func(ctx context.Context)
+	workDone chan struct{}
+	wg       sync.WaitGroup // sessions and resyncs
+	running  atomic.Bool
 
 	replacedPoll time.Duration // hang-up polling of replaced apps (replaced.go)
 	stats        lifeStats     // lifecycle counters (stats.go)
@@ -107,6 +111,8 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 		live:      make(map[string]int),
 		pending:   make(map[string]originateWait),
 		watches:   make(map[string]*replacedWatch),
+		work:      make(chan func(context.Context), 16),
+		workDone:  make(chan struct{}),
 		idle:      make(chan struct{}),
 
 		replacedPoll: replacedPoll,
@@ -232,12 +238,10 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	defer cancel()
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	g.mu.Lock()
-	g.ctx, g.base = ctx, base
-	g.mu.Unlock()
-	stopAdmit := make(chan struct{})
+	stopAdmit, stopWork := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { g.admitLoop(stopAdmit) })
+	wg.Go(func() { g.admitLoop(ctx, base, stopAdmit) })
+	wg.Go(func() { g.workLoop(ctx, stopWork) })
 	err := events(ctx)
 	// Nothing is delivered any more. The live sessions end now
 	// (SHUTDOWN); their end sequences get ShutdownTimeout, then their
@@ -246,6 +250,7 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	t := time.AfterFunc(g.cfg.ShutdownTimeout, cancelBase)
 	defer t.Stop()
 	close(stopAdmit)
+	close(stopWork)
 	wg.Wait()
 	g.wg.Wait()
 	g.sounds.close()
@@ -326,21 +331,48 @@ func (g *Gateway) Connected(info ari.ConnInfo) {
 	}
 	g.mu.Lock()
 	g.connSeq, g.connApps = info.Seq, slices.Clone(info.Apps)
-	ctx := g.ctx
 	var outage time.Duration
 	if !g.lostAt.IsZero() {
 		outage = time.Since(g.lostAt)
 	}
 	g.mu.Unlock()
-	if ctx == nil {
-		return
+	g.onRun(func(ctx context.Context) {
+		for _, app := range info.Apps {
+			g.wg.Add(1)
+			go func() {
+				defer g.wg.Done()
+				g.reconcile(ctx, app, info.Seq, outage)
+			}()
+		}
+	})
+}
+
+// onRun hands f to run's workLoop, which calls it with run's context: the
+// pipeline's callbacks carry no context of their own, so what they start
+// (f must only start goroutines, counted in g.wg) starts there. Before run
+// and once run stops taking work, f is dropped (false): nothing is started.
+func (g *Gateway) onRun(f func(ctx context.Context)) bool {
+	if !g.running.Load() {
+		return false
 	}
-	for _, app := range info.Apps {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.reconcile(ctx, app, info.Seq, outage)
-		}()
+	select {
+	case g.work <- f:
+		return true
+	case <-g.workDone:
+		return false
+	}
+}
+
+// workLoop runs the work of onRun until done is closed.
+func (g *Gateway) workLoop(ctx context.Context, done <-chan struct{}) {
+	defer close(g.workDone)
+	for {
+		select {
+		case f := <-g.work:
+			f(ctx)
+		case <-done:
+			return
+		}
 	}
 }
 

@@ -30,32 +30,70 @@ const (
 
 // replacedWatch is the watch of one replaced app, owned by g.mu.
 type replacedWatch struct {
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	stopped bool
+	stop    context.CancelFunc // the poller's, once it has started
+}
+
+func newReplacedWatch() *replacedWatch { return &replacedWatch{} }
+
+// start gives the watch its poller's cancel; false (and cancelled) when
+// the watch was cancelled before its poller started.
+func (w *replacedWatch) start(cancel context.CancelFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		cancel()
+		return false
+	}
+	w.stop = cancel
+	return true
+}
+
+// cancel ends the watch: its poller's context is cancelled (now, or as it
+// starts).
+func (w *replacedWatch) cancel() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.stop != nil {
+		w.stop()
+	}
 }
 
 // appReplaced starts watching app's sessions. It is called on the dispatch
-// goroutine and only starts a goroutine.
+// goroutine and only starts a goroutine (on run's workLoop, which has the
+// context).
 func (g *Gateway) appReplaced(app string) {
+	if !g.running.Load() {
+		return
+	}
 	g.mu.Lock()
-	if g.ctx == nil || g.watches[app] != nil {
+	if g.watches[app] != nil {
 		g.mu.Unlock()
 		return
 	}
-	ctx, cancel := context.WithCancel(g.ctx)
-	g.watches[app] = &replacedWatch{cancel: cancel}
+	w := newReplacedWatch()
+	g.watches[app] = w
 	g.reclaimed[app] = true // its next reconcile leaves the other client's channels alone
 	n := g.live[app]
-	g.wg.Add(1)
 	g.mu.Unlock()
 	g.log.Error("application taken over by another ARI client: its live calls keep running, "+
 		"but their DTMF and events cannot be received while it is replaced and new calls go to the other client; "+
 		"hang-ups are detected by polling GET /channels/{id}",
 		"app", app, "sessions", n, "poll", g.replacedPoll, "err", ari.ErrReplaced)
-	go func() {
-		defer g.wg.Done()
-		defer cancel()
-		g.watchReplaced(ctx, app)
-	}()
+	g.onRun(func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		if !w.start(cancel) {
+			return
+		}
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			defer cancel()
+			g.watchReplaced(ctx, app)
+		}()
+	})
 }
 
 // appsSubscribed stops the watch of every app in apps (a connection
