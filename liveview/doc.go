@@ -1,55 +1,51 @@
 // Package liveview is the live call view of the admin listener: a page at
 // GET / (plain HTML, one small script and a style sheet, embedded with
 // go:embed: no build step, no external asset) showing the calls the
-// gateway serves, each with its state, its caller and, for ExternalIVR
+// gateway sees, each with its state and caller and, for ExternalIVR
 // sessions, the exchange with the script (the lines to and from it, and
 // the playbacks) as it happens.
 //
 // # Flow
 //
-//	gateway session goroutines ──gateway.Observer──▶ View (bounded model)
-//	                                                   │ publish: non-blocking
-//	                                                   ▼
-//	                      Sub queue (Options.Buffer) ──▶ GET /live/events (NDJSON) ──▶ page
+//	gateway sessions ──Observer adapter (cmd)──▶ cti.Hub.Publish ─┐
+//	CTI app's ARI events ──reorder──────────────▶ cti.Hub.Deliver ┴▶ GET /v1/events (NDJSON) ──fetch──▶ page
 //
-// View is a gateway.Observer (the cmd adds it to the gateway's observers).
-// It keeps the calls, live and ended: an ended call lingers
-// Options.Linger (default 30 s), at most Options.MaxCalls calls are kept
-// (past it the oldest ended call goes first) and at most Options.MaxLines
-// lines per call (the last ones). Every change is an Event, numbered in
-// order, queued to each subscriber without ever blocking the session: a
-// subscriber whose queue is full is cut off ("bye", reason "slow", and a
-// warning in the log); the page reconnects and starts again from a fresh
-// snapshot. Close (on the admin listener's shutdown) ends every stream
-// ("bye", reason "shutdown").
+// The page has no feed of its own: it reads the CTI stream of package cti
+// (GET v1/events, relative to the page, as NDJSON; Options.Events), in
+// the hub's order. A new page starts from the CTISnapshot (the live
+// channels and sessions); ARI channel events (ChannelStateChange,
+// ChannelHold, ChannelDestroyed, ...) give a call's state and caller,
+// EIVRSession events (started, line, playback, ended) its ExternalIVR
+// exchange. After a CTICutOff or a broken stream the page reconnects
+// after 2 s with Last-Event-ID: the hub resumes without a gap, or sends
+// a CTIGap (shown) and a fresh snapshot.
 //
-// # The stream
+// # The page's model
 //
-// GET /live/events answers application/x-ndjson, one Event per line: first
-// a "hello" with the snapshot of every call kept (each with its lines) and
-// the linger in ms, then "call" (a call started, changed state or ended),
-// "line" (one line of a call: dir "to" the script, "from" it, or a "note"
-// about a playback), "gone" (the view no longer keeps a call), "ping"
-// (every Keepalive on an idle stream) and a last "bye". The stream is the
-// view's own, fed by the gateway's Observer; a CTI hub's stream can feed
-// the same View later through the same Observer calls.
+// One row per channel, in arrival order. An ended call (EIVRSession
+// ended, or ChannelDestroyed) lingers Options.Linger (default 30 s), then
+// goes; at most Options.MaxCalls calls are kept (past it the oldest ended
+// one goes first, then the oldest) and at most Options.MaxLines lines per
+// call (the last ones). The options reach the script in a <meta> tag of
+// the page. Every text from a call is set with textContent, never parsed
+// as HTML.
 //
 // # Authentication
 //
-// The stream requires the admin token as "Authorization: Bearer <token>"
-// (403 when admin.token is unset, 401 when wrong). The page asks for the
-// token once, keeps it in the tab's sessionStorage and sends it only in
-// that header with fetch: never in a URL, so no access log or proxy log
-// can record it, and the handler never logs it. The page's
+// The page itself holds no data and needs no token. The stream requires
+// the admin token as "Authorization: Bearer <token>" (cti.Handler: 401
+// when wrong, 403 while admin.token is unset). The page asks for it once,
+// keeps it in the tab's sessionStorage and sends it only in that header:
+// never in a URL, so no access or proxy log can record it. The page's
 // Content-Security-Policy allows only its own script, style and origin
 // (form-action 'none': even without script the login form cannot submit
-// the token anywhere). Every text from a call is shown with textContent,
-// never parsed as HTML.
+// the token anywhere).
 //
 // # Redaction
 //
-// Options.Redact rewrites each line before the view keeps it: the seam
-// where the transcripts' redaction rules (DTMF digits, named variables)
-// apply to the live view too, so the page never shows what a transcript
-// would not.
+// The page shows what the stream carries. The transcripts' redaction
+// rules (DTMF digits, named variables) apply where the gateway's session
+// lines enter the stream (the cmd's Observer adapter in front of
+// cti.Hub.Publish), so the CTI stream and the live view never show what a
+// transcript would not.
 package liveview

@@ -1,11 +1,9 @@
 package liveview
 
 import (
-	"crypto/subtle"
 	"embed"
-	"encoding/json"
-	"errors"
-	"log/slog"
+	"fmt"
+	"html"
 	"net/http"
 	"strings"
 	"time"
@@ -14,43 +12,73 @@ import (
 //go:embed static/index.html static/live.js static/live.css
 var static embed.FS
 
-// EventsPath is where the page reads the stream.
-const EventsPath = "/live/events"
+// Defaults of Options.
+const (
+	DefaultEvents   = "v1/events"
+	DefaultLinger   = 30 * time.Second
+	DefaultMaxCalls = 200
+	DefaultMaxLines = 300
+)
 
-// Keepalive is how often an idle stream carries a "ping", so a dead peer
-// is noticed and proxies keep the stream open.
-const Keepalive = 15 * time.Second
+// Options configure the page. Zero values take the defaults.
+type Options struct {
+	// Events is the stream the page reads, relative to the page (so the
+	// view works behind a proxy that adds a path prefix). Default
+	// "v1/events": the CTI hub's GET /v1/events on the same listener.
+	Events string
+	// Linger is how long an ended call stays on the page. Default 30 s.
+	Linger time.Duration
+	// MaxCalls bounds the calls the page keeps (live and ended): past it
+	// the oldest ended call goes first, then the oldest live one.
+	// Default 200.
+	MaxCalls int
+	// MaxLines bounds the exchange kept per call (the last ones).
+	// Default 300.
+	MaxLines int
+}
 
 // csp lets the page load only its own script and style and talk only to
 // its own origin; form-action 'none' also keeps a browser without script
 // from ever submitting the token in a URL.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// Handler serves the view: the page at GET / (with /live.js and
-// /live.css) and the stream at GET /live/events. token returns the admin
-// token the stream requires as "Authorization: Bearer <token>" ("" turns
-// the stream off with 403). The page itself holds no data and needs no
-// token: it asks for it once and keeps it in the tab's sessionStorage,
-// never in a URL.
-func Handler(v *View, token func() string, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// Handler serves the page: GET / (index.html with opt filled in),
+// GET /live.js and GET /live.css; anything else is 404. The page holds no
+// data and needs no token: it asks for the admin token once and sends it
+// only as "Authorization: Bearer" on its stream request.
+func Handler(opt Options) http.Handler {
+	if opt.Events == "" {
+		opt.Events = DefaultEvents
 	}
+	if opt.Linger <= 0 {
+		opt.Linger = DefaultLinger
+	}
+	if opt.MaxCalls <= 0 {
+		opt.MaxCalls = DefaultMaxCalls
+	}
+	if opt.MaxLines <= 0 {
+		opt.MaxLines = DefaultMaxLines
+	}
+	page := string(mustRead("static/index.html"))
+	conf := fmt.Sprintf(`<meta name="eivr-live" data-events="%s" data-linger="%d" data-max-calls="%d" data-max-lines="%d">`,
+		html.EscapeString(opt.Events), opt.Linger.Milliseconds(), opt.MaxCalls, opt.MaxLines)
+	page = strings.Replace(page, "<!--config-->", conf, 1)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", file("static/index.html", "text/html; charset=utf-8"))
-	mux.HandleFunc("GET /live.js", file("static/live.js", "text/javascript; charset=utf-8"))
-	mux.HandleFunc("GET /live.css", file("static/live.css", "text/css; charset=utf-8"))
-	mux.HandleFunc("GET "+EventsPath, func(w http.ResponseWriter, r *http.Request) {
-		stream(w, r, v, token(), log)
-	})
+	mux.HandleFunc("GET /{$}", serve([]byte(page), "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /live.js", serve(mustRead("static/live.js"), "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /live.css", serve(mustRead("static/live.css"), "text/css; charset=utf-8"))
 	return mux
 }
 
-func file(name, ctype string) http.HandlerFunc {
+func mustRead(name string) []byte {
 	data, err := static.ReadFile(name)
 	if err != nil {
 		panic("liveview: " + name + " not embedded: " + err.Error()) // a build mistake, caught by every test
 	}
+	return data
+}
+
+func serve(data []byte, ctype string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", ctype)
@@ -59,81 +87,5 @@ func file(name, ctype string) http.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
 		w.Write(data)
-	}
-}
-
-// authorized reports whether r carries token; token is never logged.
-func authorized(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
-func stream(w http.ResponseWriter, r *http.Request, v *View, token string, log *slog.Logger) {
-	w.Header().Set("Cache-Control", "no-store")
-	if token == "" {
-		http.Error(w, "the live view is off: set admin.token (or EIVR_ADMIN_TOKEN)", http.StatusForbidden)
-		return
-	}
-	if !authorized(r, token) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="eivr-gateway"`)
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-		log.Warn("live view: refused a stream without the admin token", "remote", r.RemoteAddr)
-		return
-	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
-	sub, err := v.Subscribe()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	defer sub.Close()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	tick := time.NewTicker(Keepalive)
-	defer tick.Stop()
-	events := sub.Events()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-tick.C:
-			if enc.Encode(Event{Type: "ping"}) != nil {
-				return
-			}
-			flusher.Flush()
-		case ev, ok := <-events:
-			if !ok {
-				reason := "closed"
-				switch err := sub.Err(); {
-				case errors.Is(err, ErrSlow):
-					reason = "slow"
-				case errors.Is(err, ErrClosed):
-					reason = "shutdown"
-				}
-				enc.Encode(Event{Type: "bye", Reason: reason})
-				flusher.Flush()
-				return
-			}
-			if err := enc.Encode(ev); err != nil {
-				return
-			}
-			// Send what is queued at once, then flush once.
-			for n := len(events); n > 0; n-- {
-				ev, ok := <-events
-				if !ok {
-					break
-				}
-				if enc.Encode(ev) != nil {
-					return
-				}
-			}
-			flusher.Flush()
-		}
 	}
 }

@@ -1,133 +1,88 @@
 package liveview
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
-	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"go.uber.org/goleak"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func TestHandlerStatic(t *testing.T) {
-	srv := httptest.NewServer(Handler(New(Options{}), func() string { return "tok" }, nil))
-	defer srv.Close()
-	tests := []struct {
-		path, ctype, contains string
-		code                  int
-	}{
-		{"/", "text/html; charset=utf-8", `<script src="live.js"`, 200},
-		{"/live.js", "text/javascript; charset=utf-8", "'Authorization': 'Bearer ' + token", 200},
-		{"/live.css", "text/css; charset=utf-8", ".call", 200},
-		{"/nothing", "text/plain; charset=utf-8", "404", 404},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			res, err := http.Get(srv.URL + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tt.code || res.Header.Get("Content-Type") != tt.ctype || !strings.Contains(string(body), tt.contains) {
-				t.Fatalf("%d %q, want %d %q containing %q:\n%s", res.StatusCode, res.Header.Get("Content-Type"), tt.code, tt.ctype, tt.contains, body)
-			}
-			if tt.code == 200 && !strings.Contains(res.Header.Get("Content-Security-Policy"), "form-action 'none'") {
-				t.Errorf("CSP %q", res.Header.Get("Content-Security-Policy"))
-			}
-		})
-	}
-}
-
-func TestHandlerAuth(t *testing.T) {
-	logs := &syncBuf{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	tests := []struct {
-		name, token, auth string
-		code              int
-	}{
-		{"no token configured", "", "Bearer x", http.StatusForbidden},
-		{"no header", "s3cret", "", http.StatusUnauthorized},
-		{"wrong token", "s3cret", "Bearer s3cre", http.StatusUnauthorized},
-		{"basic", "s3cret", "Basic s3cret", http.StatusUnauthorized},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(Handler(New(Options{}), func() string { return tt.token }, log))
-			defer srv.Close()
-			req, _ := http.NewRequest("GET", srv.URL+EventsPath, nil)
-			if tt.auth != "" {
-				req.Header.Set("Authorization", tt.auth)
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != tt.code {
-				t.Errorf("status %d, want %d", res.StatusCode, tt.code)
-			}
-		})
-	}
-	if strings.Contains(logs.String(), "s3cre") {
-		t.Errorf("a token reached the log:\n%s", logs)
-	}
-}
-
-func TestHandlerStream(t *testing.T) {
-	v := New(Options{})
-	srv := httptest.NewServer(Handler(v, func() string { return "tok" }, nil))
-	defer srv.Close()
-	v.SessionStarted(info(1))
-	req, _ := http.NewRequest("GET", srv.URL+EventsPath, nil)
-	req.Header.Set("Authorization", "Bearer tok")
-	res, err := http.DefaultClient.Do(req)
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-ndjson" {
-		t.Fatalf("status %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(res.Body)
-	read := func() Event {
-		t.Helper()
-		if !sc.Scan() {
-			t.Fatalf("stream ended: %v", sc.Err())
+	return res, string(body)
+}
+
+func TestHandler(t *testing.T) {
+	tests := []struct {
+		name     string
+		opt      Options
+		path     string
+		code     int
+		ctype    string
+		contains []string
+	}{
+		{"page with defaults", Options{}, "/", 200, "text/html; charset=utf-8", []string{
+			`<script src="live.js" defer></script>`,
+			`<meta name="eivr-live" data-events="v1/events" data-linger="30000" data-max-calls="200" data-max-lines="300">`,
+		}},
+		{"page with options", Options{Events: `x/"ev"`, Linger: 2 * time.Second, MaxCalls: 5, MaxLines: 7}, "/", 200, "text/html; charset=utf-8", []string{
+			`data-events="x/&#34;ev&#34;" data-linger="2000" data-max-calls="5" data-max-lines="7">`,
+		}},
+		{"script", Options{}, "/live.js", 200, "text/javascript; charset=utf-8", []string{
+			`'Authorization': 'Bearer ' + token`, `headers['Last-Event-ID'] = lastID`,
+		}},
+		{"style", Options{}, "/live.css", 200, "text/css; charset=utf-8", []string{".call"}},
+		{"anything else", Options{}, "/live/nothing", 404, "text/plain; charset=utf-8", []string{"404"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(Handler(tt.opt))
+			defer srv.Close()
+			res, body := get(t, srv.URL+tt.path)
+			if res.StatusCode != tt.code || res.Header.Get("Content-Type") != tt.ctype {
+				t.Fatalf("%d %q, want %d %q:\n%s", res.StatusCode, res.Header.Get("Content-Type"), tt.code, tt.ctype, body)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(body, s) {
+					t.Errorf("no %q in:\n%s", s, body)
+				}
+			}
+			if tt.code == 200 {
+				if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'none'") || !strings.Contains(csp, "script-src 'self'") {
+					t.Errorf("CSP %q", csp)
+				}
+				if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+					t.Errorf("headers %v", res.Header)
+				}
+			}
+		})
+	}
+}
+
+// TestNoExternalAssets: the page loads nothing from elsewhere and never
+// puts the token in a URL or in markup.
+func TestNoExternalAssets(t *testing.T) {
+	for _, name := range []string{"static/index.html", "static/live.js", "static/live.css"} {
+		data := string(mustRead(name))
+		for _, bad := range []string{"http://", "https://", "//cdn", "innerHTML", "?token", "&token", "eval("} {
+			if strings.Contains(data, bad) {
+				t.Errorf("%s contains %q", name, bad)
+			}
 		}
-		var ev Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("%q: %v", sc.Text(), err)
-		}
-		return ev
-	}
-	if ev := read(); ev.Type != "hello" || len(ev.Calls) != 1 || ev.Calls[0].ChannelName != "PJSIP/1001-00000001" {
-		t.Fatalf("hello %+v", ev)
-	}
-	// Written after the hello was read: the stream carries it live.
-	v.SessionLine(gateway.WireLine{Session: "s1", Sent: true, Line: "7,1764763200"})
-	if ev := read(); ev.Type != "line" || ev.Session != "s1" || ev.Line.Text != "7,1764763200" {
-		t.Fatalf("line %+v", ev)
-	}
-	v.Close()
-	if ev := read(); ev.Type != "bye" || ev.Reason != "shutdown" {
-		t.Fatalf("bye %+v", ev)
-	}
-	if sc.Scan() {
-		t.Errorf("after bye: %q", sc.Text())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/liveview"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -190,7 +191,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	defer stopRun()
 
 	if cfg.Admin.Listen != "" {
-		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, cfg.Admin.Pprof, log)
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
 		if err != nil {
 			return err
 		}
