@@ -1,0 +1,248 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
+	"github.com/eivr-gateway/eivr-gateway/cti"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/eivr-gateway/eivr-gateway/liveview"
+	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	app   = "eivr"
+	token = "live-view-s3cret"
+)
+
+// chromium returns the browser to run: $EIVR_CHROMIUM, else the first of
+// Debian's and Google's names on PATH. Without one the test skips, unless
+// EIVR_REQUIRE_BROWSER=1 (CI, which installs Debian's chromium): then it
+// fails.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("EIVR_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("EIVR_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no Chromium on PATH (chromium, chromium-browser, google-chrome) and EIVR_REQUIRE_BROWSER=1: install Debian's chromium (.ci/run does) or set EIVR_CHROMIUM")
+	}
+	t.Skip("no Chromium on PATH (chromium, chromium-browser, google-chrome): the live view's browser test skips (CI installs it and sets EIVR_REQUIRE_BROWSER=1)")
+	return ""
+}
+
+// hubFeed hands the gateway's sessions to the CTI hub, as the cmd does.
+type hubFeed struct{ hub *cti.Hub }
+
+func (f hubFeed) SessionStarted(s gateway.SessionInfo) {
+	f.hub.Publish(cti.SessionEvent{Phase: cti.PhaseStarted, At: s.Started, App: s.App, Session: s.Session,
+		Channel: s.Channel, ChannelName: s.ChannelName, CallerNumber: s.CallerNum, CallerName: s.CallerName,
+		Target: s.Target, Argv: s.Argv, Options: s.Options})
+}
+
+func (f hubFeed) SessionLine(l gateway.WireLine) {
+	f.hub.Publish(cti.SessionEvent{Phase: cti.PhaseLine, At: l.At, Session: l.Session, Channel: l.Channel, Sent: l.Sent, Line: l.Line})
+}
+
+func (f hubFeed) SessionPlayback(p gateway.PlaybackNote) {
+	f.hub.Publish(cti.SessionEvent{Phase: cti.PhasePlayback, At: p.At, Session: p.Session, Channel: p.Channel,
+		File: p.File, Started: p.Started, Interrupted: p.Interrupted})
+}
+
+func (f hubFeed) SessionEnded(r gateway.Report) {
+	cause := ""
+	if r.Cause != nil {
+		cause = r.Cause.Error()
+	}
+	f.hub.Publish(cti.SessionEvent{Phase: cti.PhaseEnded, At: r.Started.Add(r.Duration), App: r.App, Session: r.Session,
+		Channel: r.Channel, Served: r.Served, Status: r.Status, Cause: cause, Duration: r.Duration})
+}
+
+// TestLiveViewInBrowser: headless Chromium loads the live view, the token
+// is typed into its form; a simulated call runs the bundled TCP menu
+// (tcpivr), the caller presses 4 (the menu appends digits/4) then 2 (the
+// menu exits). The DOM shows the call with its caller, the digit lines of
+// the exchange, then the call ended; once the linger is over the call
+// goes. A screenshot of the ended call is written; its path is logged.
+func TestLiveViewInBrowser(t *testing.T) {
+	browser := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// The CTI hub and the admin routes the live view needs: the page at /
+	// and the stream at /v1/events, as on the admin listener.
+	hub := cti.New(cti.Config{})
+	hubCtx, stopHub := context.WithCancel(ctx)
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); hub.Run(hubCtx) }()
+	defer func() { stopHub(); <-hubDone }()
+	var reqMu sync.Mutex
+	var requests []string // an access log: the token must never be in it
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/events", &cti.Handler{Hub: hub, Token: func() string { return token }})
+	const linger = 4 * time.Second
+	mux.Handle("/", liveview.Handler(liveview.Options{Linger: linger}))
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqMu.Lock()
+		requests = append(requests, r.Method+" "+r.URL.String())
+		reqMu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	defer admin.Close()
+	defer admin.CloseClientConnections() // the browser's stream, if still open
+
+	// The bundled TCP menu, in process.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivrCtx, stopIVR := context.WithCancel(ctx)
+	ivrDone := make(chan error, 1)
+	go func() { ivrDone <- (&tcpivr.Server{}).Serve(ivrCtx, ln) }()
+	defer func() { stopIVR(); <-ivrDone }()
+
+	w := gwharness.Start(t, gwharness.Options{
+		App:    app,
+		Server: aritest.Options{Speed: 10},
+		ARI:    ari.Config{BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+		Gateway: gateway.Config{
+			Apps:          []gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}, Grace: time.Second}},
+			NoIdleSilence: true,
+			Observer:      hubFeed{hub},
+		},
+		Connect: testwait.Long,
+	})
+	defer w.Close()
+
+	// The browser.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1100, 700),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, stopAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer stopAlloc()
+	bctx, stopBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	defer stopBrowser()
+	// run runs steps, bounded: each step of this test waits for the DOM.
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bctx, testwait.Long)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			t.Fatalf("browser: %s: %v\nlogs:\n%s", what, err, w.Logs.String())
+		}
+	}
+	// The first Run starts the browser: on the context that lives as long
+	// as the browser, not on a bounded one.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v", browser, err)
+	}
+	until := func(what, expr string) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bctx, testwait.Long)
+		defer cancel()
+		if _, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(testwait.Long))); err != nil {
+			dctx, cancel := context.WithTimeout(bctx, 5*time.Second)
+			defer cancel()
+			page, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("browser: waiting until %s: %v\nthe page shows:\n%s\nlogs:\n%s", what, err, page, w.Logs.String())
+		}
+	}
+
+	run("load the page and log in",
+		chromedp.Navigate(admin.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+	)
+	until("the stream is live", `document.getElementById('status').textContent === 'live'`)
+
+	id := "1764770000.42"
+	if _, err := w.Srv.StartCall(app, []string{"ivr://" + ln.Addr().String() + "(beep)"},
+		aritest.CallOptions{ID: id, Name: "PJSIP/1000-0000002a", Caller: &aritest.CallerID{Name: "Alice", Number: "1000"}}); err != nil {
+		t.Fatal(err)
+	}
+	row := fmt.Sprintf(`document.querySelector('article.call[data-channel="%s"]')`, id)
+	until("the call appears with its caller", row+` !== null && `+row+`.querySelector('.caller').textContent === '"Alice" <1000>' && `+row+`.querySelector('.name').textContent === 'PJSIP/1000-0000002a'`)
+	lines := `[...` + row + `.querySelectorAll('.lines li')].map(li => li.dataset.dir + ' ' + li.querySelector('code').textContent)`
+	until("the menu's greeting played", lines+`.some(l => /^to F,\d+,beep$/.test(l))`)
+
+	if err := w.Srv.PressDTMF(id, '4', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	until("the digit 4 and the menu's answer appear", lines+`.some(l => /^to 4,\d+$/.test(l)) && `+lines+`.some(l => l === 'from A,digits/4')`)
+	if err := w.Srv.PressDTMF(id, '2', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	until("the digit 2 appears and the call ends", lines+`.some(l => /^to 2,\d+$/.test(l)) && `+row+`.dataset.state === 'ended' && `+row+`.querySelector('.state').textContent === 'ended'`)
+	if end := w.WaitEnd(id, testwait.Long); !end.Continued {
+		t.Errorf("call end %+v: want it continued in the dialplan (E)", end)
+	}
+
+	sctx, cancelShot := context.WithTimeout(bctx, testwait.Long)
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	cancelShot()
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "eivr-liveview-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "live-view.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the live view: %s", shot)
+
+	until("the ended call goes after its linger", row+` === null && !document.getElementById('empty').hidden`)
+
+	sctx, cancelLoc := context.WithTimeout(bctx, testwait.Long)
+	loc, err := chromedp.Run(sctx, chromedp.Location())
+	cancelLoc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopBrowser()
+	admin.CloseClientConnections()
+	if strings.Contains(loc, token) {
+		t.Errorf("the token is in the page's URL %q", loc)
+	}
+	reqMu.Lock()
+	seen := strings.Join(requests, "\n")
+	reqMu.Unlock()
+	if strings.Contains(seen, token) || strings.Contains(w.Logs.String(), token) {
+		t.Errorf("the token reached a URL or the log:\n%s", seen)
+	}
+	if !strings.Contains(seen, "GET /v1/events") {
+		t.Errorf("the page never read the stream:\n%s", seen)
+	}
+}
