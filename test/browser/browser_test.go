@@ -23,6 +23,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/liveview"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
+	"github.com/eivr-gateway/eivr-gateway/transcript"
 	"go.uber.org/goleak"
 )
 
@@ -83,8 +84,9 @@ func (f hubFeed) SessionEnded(r gateway.Report) {
 
 // TestLiveViewInBrowser: headless Chromium loads the live view, the token
 // is typed into its form; a simulated call runs the bundled TCP menu
-// (tcpivr), the caller presses 4 (the menu appends digits/4) then 2 (the
-// menu exits). The DOM shows the call with its caller, the digit lines of
+// (tcpivr), the caller presses 1 (the menu sets and reads MENU_CHOICE, a
+// redacted variable), 4 (the menu appends digits/4) then 2 (the menu
+// exits). The DOM shows the call with its caller, the digit lines of
 // the exchange, then the call ended; once the linger is over the call
 // goes. A screenshot of the ended call is written; its path is logged.
 func TestLiveViewInBrowser(t *testing.T) {
@@ -131,7 +133,10 @@ func TestLiveViewInBrowser(t *testing.T) {
 		Gateway: gateway.Config{
 			Apps:          []gateway.AppConfig{{Name: app, TCPHosts: []string{"127.0.0.1:*"}, Grace: time.Second}},
 			NoIdleSilence: true,
-			Observer:      hubFeed{hub},
+			// The transcripts' redaction, on the live view too.
+			Observer: liveview.Redact(hubFeed{hub}, func(string) transcript.Redaction {
+				return transcript.Redaction{Vars: []string{"MENU_CHOICE"}}
+			}),
 		},
 		Connect: testwait.Long,
 	})
@@ -195,6 +200,12 @@ func TestLiveViewInBrowser(t *testing.T) {
 	lines := `[...` + row + `.querySelectorAll('.lines li')].map(li => li.dataset.dir + ' ' + li.querySelector('code').textContent)`
 	until("the menu's greeting played", lines+`.some(l => /^to F,\d+,beep$/.test(l))`)
 
+	if err := w.Srv.PressDTMF(id, '1', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	until("the digit 1 and the menu's variable appear, its value redacted", lines+`.some(l => /^to 1,\d+$/.test(l)) && `+
+		lines+`.some(l => l === 'from V,MENU_CHOICE=[redacted]') && `+lines+`.some(l => /^to G,\d+,MENU_CHOICE=\[redacted\]$/.test(l)) && `+
+		lines+`.some(l => l === 'from S,beep')`)
 	if err := w.Srv.PressDTMF(id, '4', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +213,7 @@ func TestLiveViewInBrowser(t *testing.T) {
 	if err := w.Srv.PressDTMF(id, '2', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	until("the digit 2 appears and the call ends", lines+`.some(l => /^to 2,\d+$/.test(l)) && `+row+`.dataset.state === 'ended' && `+row+`.querySelector('.state').textContent === 'ended'`)
+	until("the digit 2 appears and the call ends, no variable's value shown", `!`+row+`.textContent.includes('MENU_CHOICE=1') && `+lines+`.some(l => /^to 2,\d+$/.test(l)) && `+row+`.dataset.state === 'ended' && `+row+`.querySelector('.state').textContent === 'ended'`)
 	if end := w.WaitEnd(id, testwait.Long); !end.Continued {
 		t.Errorf("call end %+v: want it continued in the dialplan (E)", end)
 	}
