@@ -80,7 +80,7 @@ func deliver(tb testing.TB, h *Hub, e ev) {
 // got is a message as a test reads it back.
 type got struct {
 	ID, Type, Channel, Call string
-	Timestamp           string
+	Timestamp               string
 }
 
 func parse(tb testing.TB, m *Message) got {

@@ -210,12 +210,12 @@ func TestResume(t *testing.T) {
 			}
 			msgs := drain(t, sub, 3)
 			var gap struct {
-				Type, Reason           string
-				ID                     string `json:"cti_id"`
-				Last                   string `json:"last_event_id"`
-				Missed                 int
-				From                   string `json:"missed_from"`
-				To                     string `json:"missed_to"`
+				Type, Reason string
+				ID           string `json:"cti_id"`
+				Last         string `json:"last_event_id"`
+				Missed       int
+				From         string `json:"missed_from"`
+				To           string `json:"missed_to"`
 			}
 			if err := json.Unmarshal(msgs[0].JSON, &gap); err != nil || gap.Type != "CTIGap" {
 				t.Fatalf("first message %s (%v), want a CTIGap", msgs[0].JSON, err)
@@ -402,8 +402,8 @@ func TestOverflowAndBadInput(t *testing.T) {
 	for _, e := range trace[:5] {
 		deliver(t, h, e)
 	}
-	h.Deliver(reorder.Key{}, &ari.Event{Type: "ChannelCreated"})                            // no raw frame
-	h.Deliver(reorder.Key{}, &ari.Event{Type: "ChannelCreated", Raw: []byte(`[1,2]`)})        // not an object
+	h.Deliver(reorder.Key{}, &ari.Event{Type: "ChannelCreated"})                             // no raw frame
+	h.Deliver(reorder.Key{}, &ari.Event{Type: "ChannelCreated", Raw: []byte(`[1,2]`)})       // not an object
 	h.Deliver(reorder.Key{}, &ari.Event{Type: "ChannelCreated", Raw: []byte(`{"type":"X"`)}) // truncated
 	s := h.Stats()
 	if s.Overflow != 2 || s.Bad != 3 || s.Sent != 2 {
