@@ -15,8 +15,8 @@ func (s *session) onCommand(c command) {
 	if s.env.trace {
 		s.log.Debug("command", "cmd", string(c.letter), "param", string(c.param))
 	}
-	if s.env.wire != nil {
-		s.env.wire(WireLine{Channel: s.ch, Session: s.id, Line: string(c.letter) + "," + string(c.param), At: time.Now()})
+	if o := s.env.obs; o != nil {
+		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Line: string(c.letter) + "," + string(c.param), At: time.Now()})
 	}
 	switch c.letter {
 	case 'S', 'A', 'I', 'O':

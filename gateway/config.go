@@ -60,19 +60,16 @@ type Config struct {
 	// Trace logs every client command, event line and ARI event of every
 	// session at Debug (wire tracing; off by default).
 	Trace bool
-	// Wire, if set, is handed every line a session exchanges with its
-	// client: each command as the reader framed it and each event line
-	// once written. It is called on the session's goroutine and must
-	// return quickly (the demo prints its transcript from it).
-	Wire func(WireLine)
+	// Observer, if set, is told about every session: its start, each
+	// line exchanged with its client, its playbacks and how it ended
+	// (observe.go). The cmd assembles its metrics, the demo's transcript
+	// and other observers with Observers.
+	Observer Observer
 	// Logger receives everything; nil discards. Lines about a session
 	// carry app, channel, session and target (the program path or
 	// ivr:// URL, argv[0]; absent when the application string did not
 	// parse).
 	Logger *slog.Logger
-	// Metrics, if set, is told about sessions (the cmd implements it with
-	// Prometheus).
-	Metrics Metrics
 	// Now is the clock of event timestamps. Default time.Now.
 	Now func() time.Time
 }
@@ -106,16 +103,6 @@ type AppConfig struct {
 	// WriteBuffer bounds the bytes of events queued for a client that
 	// does not read (Q27). 0 = eivr's default (64 KiB).
 	WriteBuffer int
-}
-
-// Metrics is what the gateway reports; every method must be cheap and
-// safe for concurrent use.
-type Metrics interface {
-	// SessionStarted: a session got a client.
-	SessionStarted(app string)
-	// SessionEnded: a session ended; status is the EIVRGW_STATUS set ("" for
-	// none), cause the reason (an Err* of this package, as text).
-	SessionEnded(app, status, cause string, d time.Duration)
 }
 
 func (c *Config) withDefaults() Config {

@@ -118,6 +118,21 @@
 //
 // The hang-ups mirror native ExternalIVR returning -1 in the same cases.
 //
+// # Observing sessions (observe.go)
+//
+// Config.Observer is told, on each session's goroutine and in the order
+// things happened to it: SessionStarted once the session has its client
+// (SessionInfo: caller, channel name, target and argv with URL passwords
+// redacted, options), SessionLine for every command read and every event
+// line written, SessionPlayback when a file of the playlist is posted and
+// when it ends (Interrupted: stopped, failed or cut by a hang-up or the
+// end), and SessionEnded with the Report once the end sequence is done.
+// A refused call (DENIED, BADARGS, LIMIT, DRAINING) and one whose client
+// could not be started get SessionEnded only (Report.Served false).
+// Report.Cause is one of the Err* of errors.go, possibly joined with
+// details: test it with errors.Is. Observers fans out to several; the
+// cmd's Prometheus metrics and the demo's transcript are observers.
+//
 // # Hangup and the i and d options
 //
 // The first ChannelHangupRequest or StasisEnd (also an AMI Redirect, Q29)

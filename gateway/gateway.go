@@ -150,7 +150,7 @@ func (g *Gateway) newEnv(a AppConfig) *sessionEnv {
 		trace:        g.cfg.Trace,
 		maxPending:   g.cfg.MaxPendingOps,
 		stats:        &g.stats,
-		wire:         g.cfg.Wire,
+		obs:          g.cfg.Observer,
 		earlyDropped: &g.earlyDropped,
 	}
 }
@@ -571,25 +571,27 @@ func newAppSpec(a eivr.App) appSpec {
 	return spec
 }
 
-// serve runs one session and removes it when it is done.
+// serve runs one session and removes it when it is done. It tells the
+// Observer how the session ended once its end sequence is done.
 func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 	defer g.wg.Done()
-	start := time.Now()
+	s.started = time.Now()
 	if counted {
 		s.log.Info("session started", "argv", s.app.argv)
-		if g.cfg.Metrics != nil {
-			g.cfg.Metrics.SessionStarted(s.appName)
-		}
 	}
 	out := s.run(ctx, base)
 	g.noteEnded(s, out)
+	d := time.Since(s.started)
 	cause := "?"
 	if out.cause != nil {
 		cause = out.cause.Error()
 	}
-	s.log.Info("session ended", "cause", cause, "status", out.status, "duration", time.Since(start).Round(time.Millisecond))
-	if g.cfg.Metrics != nil {
-		g.cfg.Metrics.SessionEnded(s.appName, out.status, cause, time.Since(start))
+	s.log.Info("session ended", "cause", cause, "status", out.status, "duration", d.Round(time.Millisecond))
+	if o := s.env.obs; o != nil {
+		o.SessionEnded(Report{
+			App: s.appName, Channel: s.ch, Session: s.id, Served: s.served,
+			Status: out.status, Cause: out.cause, Started: s.started, Duration: d,
+		})
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -1,6 +1,10 @@
 package gateway
 
-import "time"
+import (
+	"net/url"
+	"strings"
+	"time"
+)
 
 // Observer is told about every session: the metrics, the demo's
 // transcript, call transcripts and the live call view are observers; the
@@ -32,10 +36,10 @@ type SessionInfo struct {
 	Session     string // the gateway's session id (log field "session")
 	CallerNum   string
 	CallerName  string
-	Target      string   // argv[0]: program path or ivr:// URL (credentials redacted)
-	Argv        []string // the parsed application string (credentials redacted)
-	Options     string   // the options argument as given
-	Started     time.Time
+	Target      string    // argv[0]: program path or ivr:// URL (credentials redacted)
+	Argv        []string  // the parsed application string (credentials redacted)
+	Options     string    // the options in effect, in the order "nid" (e.g. "n", "id"; "" for none)
+	Started     time.Time // when the gateway took the call (Report.Started)
 }
 
 // WireLine is one line between a session and its client, without its
@@ -61,7 +65,8 @@ type PlaybackNote struct {
 }
 
 // Report is how a session ended. Cause is one of this package's Err*
-// (wrapped, with detail): test it with errors.Is, never by its text.
+// (wrapped, with detail), or the shutdown's context cause: test it with
+// errors.Is, never by its text.
 type Report struct {
 	App      string
 	Channel  string
@@ -69,8 +74,8 @@ type Report struct {
 	Served   bool   // the session got a client (SessionStarted was called)
 	Status   string // EIVRGW_STATUS set on the channel ("" for none)
 	Cause    error
-	Started  time.Time
-	Duration time.Duration
+	Started  time.Time     // when the gateway took the call
+	Duration time.Duration // until the end sequence was done
 }
 
 // Observers returns an Observer that tells each of obs in turn (nil
@@ -115,4 +120,81 @@ func (m multiObserver) SessionEnded(v Report) {
 	for _, o := range m {
 		o.SessionEnded(v)
 	}
+}
+
+// info is the SessionInfo of s (on the session goroutine, once it has its
+// client).
+func (s *session) info() SessionInfo {
+	argv := redactArgv(s.app.argv)
+	target := ""
+	if len(argv) > 0 {
+		target = argv[0]
+	}
+	return SessionInfo{
+		App: s.appName, Channel: s.ch, ChannelName: s.first.Name, Session: s.id,
+		CallerNum: s.first.Caller.Number, CallerName: s.first.Caller.Name,
+		Target: target, Argv: argv, Options: s.app.options(), Started: s.started,
+	}
+}
+
+// options renders the option letters in effect.
+func (a appSpec) options() string {
+	var b []byte
+	if a.noAnswer {
+		b = append(b, 'n')
+	}
+	if a.ignoreHangup {
+		b = append(b, 'i')
+	}
+	if a.runDead {
+		b = append(b, 'd')
+	}
+	return string(b)
+}
+
+// redactedSecret replaces a password in an argument.
+const redactedSecret = "xxxxx"
+
+// redactArgv returns a copy of argv with the password of every URL
+// argument ("scheme://user:secret@host...") replaced: observers keep and
+// show these values.
+func redactArgv(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = redactURL(a)
+	}
+	return out
+}
+
+func redactURL(a string) string {
+	if !strings.Contains(a, "://") || !strings.Contains(a, "@") {
+		return a
+	}
+	u, err := url.Parse(a)
+	if err != nil || u.User == nil {
+		return a
+	}
+	if _, has := u.User.Password(); !has {
+		return a
+	}
+	u.User = url.UserPassword(u.User.Username(), redactedSecret)
+	return u.String()
+}
+
+// notePlayback tells the observer that file started or ended.
+func (s *session) notePlayback(file string, started, interrupted bool) {
+	if o := s.env.obs; o != nil {
+		o.SessionPlayback(PlaybackNote{Channel: s.ch, Session: s.id, File: file, Started: started, Interrupted: interrupted, At: time.Now()})
+	}
+}
+
+// haltPlaylist stops the generator for good (playlist.halt) and notes the
+// outstanding playback, if any, as interrupted; it returns its id.
+func (s *session) haltPlaylist() string {
+	file := s.pl.cur.file
+	id := s.pl.halt()
+	if id != "" {
+		s.notePlayback(file, false, true)
+	}
+	return id
 }

@@ -54,17 +54,17 @@ type sessionEnv struct {
 	now     func() time.Time
 	newID   func() string // playback ids (unique per gateway)
 
-	idleSilence  bool           // POST /silence whenever the playlist is empty (§3.5)
-	stopTimeout  time.Duration  // wait for PlaybackFinished after a stop
-	flushTimeout time.Duration  // wait for pending variable sets before leaving
-	callTimeout  time.Duration  // each REST call of the end sequence
-	goneGrace    time.Duration  // after the client is gone, wait this long for its last commands
-	closeTimeout time.Duration  // client Close
-	trace        bool           // log every command, event line and ARI event at Debug
-	maxPending   int            // control-lane calls per session before the reader is throttled (pending.go)
-	flushMax     time.Duration  // hard bound of the wait for pending sets at the end (0 = 10 × flushTimeout)
-	stats        *lifeStats     // the gateway's lifecycle counters (nil in unit tests)
-	wire         func(WireLine) // Config.Wire (nil = none)
+	idleSilence  bool          // POST /silence whenever the playlist is empty (§3.5)
+	stopTimeout  time.Duration // wait for PlaybackFinished after a stop
+	flushTimeout time.Duration // wait for pending variable sets before leaving
+	callTimeout  time.Duration // each REST call of the end sequence
+	goneGrace    time.Duration // after the client is gone, wait this long for its last commands
+	closeTimeout time.Duration // client Close
+	trace        bool          // log every command, event line and ARI event at Debug
+	maxPending   int           // control-lane calls per session before the reader is throttled (pending.go)
+	flushMax     time.Duration // hard bound of the wait for pending sets at the end (0 = 10 × flushTimeout)
+	stats        *lifeStats    // the gateway's lifecycle counters (nil in unit tests)
+	obs          Observer      // Config.Observer (nil = none)
 
 	// DTMF before the answer (early.go)
 	earlyDropped *atomic.Uint64 // digits dropped beyond MaxEarlyDTMF; may be nil
@@ -98,6 +98,7 @@ type session struct {
 	app     appSpec
 	first   ari.Channel // StasisStart's channel
 	appName string
+	started time.Time // set by serve before run
 	// released is set when the session gives the channel back (continue
 	// or hangup): a new StasisStart for it then starts a new session.
 	released   atomic.Bool
@@ -115,6 +116,7 @@ type session struct {
 
 	// --- owned by the session goroutine ---
 	refusal    *outcome // set before start: end at once with it
+	served     bool     // the session got its client (Observer.SessionStarted was called)
 	conn       clientConn
 	readerDone chan struct{}
 	readErr    error
@@ -274,6 +276,10 @@ func (s *session) start(ctx context.Context) {
 		return
 	}
 	s.conn = r.conn
+	s.served = true
+	if o := s.env.obs; o != nil {
+		o.SessionStarted(s.info())
+	}
 	s.readerDone = make(chan struct{})
 	s.wg.Add(1)
 	go s.readCommands(r.src)
@@ -397,8 +403,8 @@ func (s *session) send(tag byte, data string) {
 		s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
 		return
 	}
-	if s.env.wire != nil {
-		s.env.wire(WireLine{Channel: s.ch, Session: s.id, Sent: true, Line: string(s.buf[:len(s.buf)-1]), At: time.Now()})
+	if o := s.env.obs; o != nil {
+		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Sent: true, Line: string(s.buf[:len(s.buf)-1]), At: time.Now()})
 	}
 }
 
@@ -520,7 +526,7 @@ func (s *session) onHangup() {
 	}
 	s.hungUp = true
 	s.discardEarly()
-	s.pl.halt() // no T/D/F for the playlist; Asterisk fails the playback itself
+	s.haltPlaylist() // no T/D/F for the playlist; Asterisk fails the playback itself
 	s.silenceOn = false
 	switch {
 	case s.app.runDead:
@@ -539,10 +545,12 @@ func (s *session) onHangup() {
 // playbackEnded handles the end of one playback: PlaybackFinished, a failed
 // POST, a stop answered 404, or the stop timeout.
 func (s *session) playbackEnded(id string, played bool) {
+	file := s.pl.cur.file
 	f, ours := s.pl.finished(id, played)
 	if !ours {
 		return
 	}
+	s.notePlayback(file, false, f == "")
 	if f != "" && s.up && !s.hungUp {
 		s.send('F', f) // §7.4: F only while Up
 	}
@@ -579,6 +587,7 @@ func (s *session) kick() {
 	}
 	if cur, ok := s.pl.next(s.env.newID); ok {
 		s.silenceOn = false // a play stops the silence generator (P18)
+		s.notePlayback(cur.file, true, false)
 		s.postPlay(cur)
 		return
 	}
@@ -676,6 +685,7 @@ func (s *session) finish(out outcome) {
 		}()
 	}
 	s.drainEvents()
+	playing := s.haltPlaylist() // nothing more is posted
 	if out.action != endNone && s.inStasis && !s.hungUp {
 		ctx := s.base
 		call := func(name string, f func(ctx context.Context) error) error {
@@ -687,8 +697,8 @@ func (s *session) finish(out outcome) {
 			}
 			return err
 		}
-		if id := s.pl.halt(); id != "" {
-			_ = call("stop playback", func(ctx context.Context) error { return s.env.ops.StopPlayback(ctx, id) })
+		if playing != "" {
+			_ = call("stop playback", func(ctx context.Context) error { return s.env.ops.StopPlayback(ctx, playing) })
 		}
 		s.flush()
 		if s.silenceOn && out.action == endContinue {

@@ -382,35 +382,3 @@ func TestNothingAfterH(t *testing.T) {
 	h.outcome()
 	h.noLine()
 }
-
-// Config.Wire sees every command read and every event line sent, in the
-// order the session handled them, with the channel.
-func TestWireSeesBothDirections(t *testing.T) {
-	wire := make(chan WireLine, 100)
-	h := startHarness(t, appSpec{}, "Up", func(e *sessionEnv, _ *fakeOps, _ *fakeConn) {
-		e.wire = func(l WireLine) { wire <- l }
-	})
-	h.cmd("S,beep")
-	h.expectCalls("play sound:beep pb1")
-	h.finished("pb1", "done")
-	h.expectLines("F,ts,beep")
-	h.cmd("E,done-01")
-	h.expectLines("E,ts")
-	h.outcome()
-	for _, want := range []WireLine{
-		{Channel: "c1", Line: "S,beep"},
-		{Channel: "c1", Sent: true, Line: "F,ts,beep"},
-		{Channel: "c1", Line: "E,done-01"},
-		{Channel: "c1", Sent: true, Line: "E,ts"},
-	} {
-		select {
-		case got := <-wire:
-			got.Line = strings.TrimSuffix(maskTS(got.Line+"\n"), "\n")
-			if got != want {
-				t.Fatalf("wire line %+v, want %+v", got, want)
-			}
-		case <-time.After(3 * time.Second):
-			t.Fatalf("no wire line %+v within 3s", want)
-		}
-	}
-}

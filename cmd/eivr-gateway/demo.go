@@ -74,9 +74,9 @@ type demoCall struct {
 	title  string
 	ch     string
 	start  time.Time
-	ended  chan struct{}
+	ended  chan struct{} // closed by the observer's SessionEnded
+	report gateway.Report
 	result string
-	cause  string
 	ok     bool
 }
 
@@ -118,8 +118,10 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 
 	level := new(slog.LevelVar)
 	setLevel(level, logLevel)
+	// The sessions' own log lines (they carry a session id) stay off
+	// stderr: the observer tells the transcript about the sessions.
 	base := newLogger(d.e.stderr, level, "auto")
-	log := slog.New(&tapHandler{next: base.Handler(), d: d})
+	log := slog.New(sessionless{base.Handler()})
 
 	d.sim, err = aritest.NewServer(aritest.Options{Speed: d.speed})
 	if err != nil {
@@ -163,7 +165,7 @@ func (d *demo) run(ctx context.Context, logLevel string) error {
 	defer stopSrv()
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- serve(srvCtx, cfg, serveOptions{log: log, level: level, wire: d.wire, started: func(s *server) { started <- s }})
+		serveErr <- serve(srvCtx, cfg, serveOptions{log: log, level: level, observer: (*demoObserver)(d), started: func(s *server) { started <- s }})
 	}()
 	var s *server
 	select {
@@ -222,6 +224,7 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		perl        bool
 		act         func(c *demoCall) error
 		want        func(end aritest.End) (string, bool)
+		cause       error // the session's Report.Cause (errors.Is)
 	}
 	continued := func(end aritest.End) (string, bool) {
 		return "the dialplan continues after Stasis()", end.Continued
@@ -237,7 +240,8 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			act: func(c *demoCall) error {
 				return d.press(ctx, c, []press{{"hello-world", "1", 800 * time.Millisecond}, {"beep", "5", 1200 * time.Millisecond}, {"digits/5", "2", 900 * time.Millisecond}})
 			},
-			want: continued,
+			want:  continued,
+			cause: gateway.ErrClientExit,
 		},
 		{
 			title: "the TCP menu (ivr://): press 4 during the greeting, then 3 (the script hangs up)",
@@ -245,7 +249,8 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			act: func(c *demoCall) error {
 				return d.press(ctx, c, []press{{"tt-monkeys", "4", 1500 * time.Millisecond}, {"digits/4", "3", 1000 * time.Millisecond}})
 			},
-			want: hungUp,
+			want:  hungUp,
+			cause: gateway.ErrClientHangup,
 		},
 		{
 			title: "the Perl menu again: the caller hangs up during the greeting",
@@ -261,13 +266,15 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 				d.say(c, "caller", "hangs up")
 				return d.sim.FarHangup(c.ch, 16)
 			},
-			want: hungUp,
+			want:  hungUp,
+			cause: gateway.ErrHangup,
 		},
 		{
 			title: "a program that is not on the allow-list: refused, hung up as a failed ExternalIVR()",
 			data:  "/bin/sh(-c,echo pwned)",
 			act:   func(c *demoCall) error { return nil },
 			want:  hungUp,
+			cause: gateway.ErrDenied,
 		},
 	}
 	for i, sc := range scenarios {
@@ -283,12 +290,16 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 		actErr := sc.act(c)
 		wctx, cancel := context.WithTimeout(ctx, d.scaled(20*time.Second)+5*time.Second)
 		end, err := d.sim.WaitEnd(wctx, c.ch)
-		cancel()
-		// Let the gateway's last lines (session ended) reach the transcript.
-		select {
-		case <-c.ended:
-		case <-time.After(2 * time.Second):
+		reported := false
+		if err == nil {
+			// The session's report comes once its end sequence is done.
+			select {
+			case <-c.ended:
+				reported = true
+			case <-wctx.Done():
+			}
 		}
+		cancel()
 		stopTail()
 		if actErr != nil {
 			return calls, fmt.Errorf("call %d: %w", c.n, actErr)
@@ -297,8 +308,16 @@ func (d *demo) callers(ctx context.Context, tcpAddr string) ([]*demoCall, error)
 			return calls, fmt.Errorf("call %d did not end: %w", c.n, err)
 		}
 		c.result, c.ok = sc.want(end)
-		if !c.ok {
+		d.mu.Lock()
+		r := c.report
+		d.mu.Unlock()
+		switch {
+		case !c.ok:
 			c.result = fmt.Sprintf("unexpected end %+v", end)
+		case !reported:
+			c.ok, c.result = false, "the gateway did not report the session's end"
+		case !errors.Is(r.Cause, sc.cause):
+			c.ok, c.result = false, fmt.Sprintf("%s, but the session ended with %v, want %v", c.result, r.Cause, sc.cause)
 		}
 		d.say(c, "result", c.result)
 	}
@@ -380,12 +399,27 @@ func (d *demo) placeCall(c *demoCall, data string) error {
 	return nil
 }
 
-// wire is the gateway's Config.Wire: every line between a session and its
-// script, both directions, for the transcript.
-func (d *demo) wire(l gateway.WireLine) {
-	d.mu.Lock()
-	c := d.calls[l.Channel]
-	d.mu.Unlock()
+// demoObserver is the gateway.Observer of the demo: the session lines of
+// the transcript (start, both directions of the script's wire, playbacks,
+// the end) and each call's Report for the summary.
+type demoObserver demo
+
+func (o *demoObserver) call(ch string) *demoCall {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.calls[ch]
+}
+
+func (o *demoObserver) SessionStarted(s gateway.SessionInfo) {
+	if c := o.call(s.Channel); c != nil {
+		(*demo)(o).sayAt(c, s.Started, "session", fmt.Sprintf("session started argv=%q", s.Argv))
+	}
+}
+
+// SessionLine: every line between a session and its script, both
+// directions.
+func (o *demoObserver) SessionLine(l gateway.WireLine) {
+	c := o.call(l.Channel)
 	if c == nil {
 		return
 	}
@@ -393,7 +427,54 @@ func (d *demo) wire(l gateway.WireLine) {
 	if l.Sent {
 		arrow = "← " // an event line it reads
 	}
-	d.say(c, "script", arrow+l.Line)
+	(*demo)(o).sayAt(c, l.At, "script", arrow+l.Line)
+}
+
+// SessionPlayback shows how each file ended (its start is the gateway's
+// play request).
+func (o *demoObserver) SessionPlayback(p gateway.PlaybackNote) {
+	c := o.call(p.Channel)
+	if c == nil || p.Started {
+		return
+	}
+	how := "played to its end"
+	if p.Interrupted {
+		how = "interrupted"
+	}
+	(*demo)(o).sayAt(c, p.At, "session", p.File+" "+how)
+}
+
+func (o *demoObserver) SessionEnded(r gateway.Report) {
+	c := o.call(r.Channel)
+	if c == nil {
+		return
+	}
+	(*demo)(o).sayAt(c, r.Started.Add(r.Duration), "session", endText(r))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case <-c.ended:
+	default:
+		c.report = r
+		close(c.ended)
+	}
+}
+
+// endText describes a session's end for the transcript.
+func endText(r gateway.Report) string {
+	var text string
+	switch {
+	case errors.Is(r.Cause, gateway.ErrDenied):
+		text = "application denied by the allow-list; hung up as a failed ExternalIVR()"
+	case !r.Served:
+		text = fmt.Sprintf("call refused: %v", r.Cause)
+	default:
+		text = fmt.Sprintf("session ended cause=%q", fmt.Sprint(r.Cause))
+	}
+	if r.Status != "" {
+		text += " " + gateway.StatusVariable + "=" + r.Status
+	}
+	return text
 }
 
 // tail follows what the gateway asked Asterisk for this call; it stops
@@ -490,8 +571,8 @@ func (d *demo) summary(calls []*demoCall, metricsText string) error {
 			failed++
 		}
 		cause := ""
-		if c.cause != "" {
-			cause = " — session: " + c.cause
+		if c.report.Cause != nil {
+			cause = " — session: " + c.report.Cause.Error()
 		}
 		fmt.Fprintf(d.e.stdout, "  %s call %d: %s%s\n", mark, c.n, c.result, cause)
 	}
@@ -568,72 +649,31 @@ func (d *demo) paint(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// tapHandler passes the gateway's log lines about demo calls to the
-// transcript (session start and end, refusals) and the rest to next.
-type tapHandler struct {
-	next  slog.Handler
-	d     *demo
-	attrs []slog.Attr
-}
+// sessionless drops the log lines about a session (those with a "session"
+// attribute) and passes the others on.
+type sessionless struct{ slog.Handler }
 
-func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
-}
-
-func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
-	attrs := map[string]string{}
-	for _, a := range h.attrs {
-		attrs[a.Key] = a.Value.String()
-	}
+func (h sessionless) Handle(ctx context.Context, r slog.Record) error {
+	about := false
 	r.Attrs(func(a slog.Attr) bool {
-		attrs[a.Key] = a.Value.String()
-		return true
+		about = a.Key == "session"
+		return !about
 	})
-	h.d.mu.Lock()
-	c := h.d.calls[attrs["channel"]]
-	h.d.mu.Unlock()
-	if c != nil {
-		text := r.Message
-		if r.Message == "stderr" {
-			text = "script stderr: " + attrs["line"]
-		} else {
-			for _, k := range []string{"text", "argv", "target", "why", "cause", "status", "err"} {
-				if k == "target" && !strings.Contains(r.Message, "denied") {
-					continue // every session line has it; argv says it once
-				}
-				if v, ok := attrs[k]; ok && v != "" {
-					text += fmt.Sprintf(" %s=%s", k, v)
-				}
-			}
-		}
-		h.d.sayAt(c, r.Time, "session", text)
-		if r.Message == "session ended" || strings.Contains(r.Message, "denied") {
-			h.d.mu.Lock()
-			if attrs["cause"] != "" || c.cause == "" {
-				c.cause = attrs["cause"]
-			}
-			if c.cause == "" {
-				c.cause = r.Message
-			}
-			select {
-			case <-c.ended:
-			default:
-				close(c.ended)
-			}
-			h.d.mu.Unlock()
-		}
+	if about {
 		return nil
 	}
-	if h.next.Enabled(ctx, r.Level) {
-		return h.next.Handle(ctx, r)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h sessionless) WithAttrs(as []slog.Attr) slog.Handler {
+	for _, a := range as {
+		if a.Key == "session" {
+			return slog.DiscardHandler // a logger about one session
+		}
 	}
-	return nil
+	return sessionless{h.Handler.WithAttrs(as)}
 }
 
-func (h *tapHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &tapHandler{next: h.next.WithAttrs(as), d: h.d, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
-}
-
-func (h *tapHandler) WithGroup(name string) slog.Handler {
-	return &tapHandler{next: h.next.WithGroup(name), d: h.d, attrs: h.attrs}
+func (h sessionless) WithGroup(name string) slog.Handler {
+	return sessionless{h.Handler.WithGroup(name)}
 }

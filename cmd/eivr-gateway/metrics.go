@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
@@ -13,8 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics implements gateway.Metrics with Prometheus. Names follow
-// Prometheus conventions: eivr_ prefix, _total counters, _seconds units.
+// metrics is the gateway.Observer that keeps the Prometheus session
+// metrics. Names follow Prometheus conventions: eivr_ prefix, _total
+// counters, _seconds units.
 type metrics struct {
 	active   *prometheus.GaugeVec
 	started  *prometheus.CounterVec
@@ -24,7 +23,7 @@ type metrics struct {
 	rest     *prometheus.HistogramVec
 }
 
-var _ gateway.Metrics = (*metrics)(nil)
+var _ gateway.Observer = (*metrics)(nil)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -54,29 +53,43 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) SessionStarted(app string) {
-	m.active.WithLabelValues(app).Inc()
-	m.started.WithLabelValues(app).Inc()
+// SessionStarted: the session got its client.
+func (m *metrics) SessionStarted(s gateway.SessionInfo) {
+	m.active.WithLabelValues(s.App).Inc()
+	m.started.WithLabelValues(s.App).Inc()
 }
 
-func (m *metrics) SessionEnded(app, status, cause string, d time.Duration) {
-	switch status {
-	case gateway.StatusDraining, gateway.StatusBadArgs, gateway.StatusDenied, gateway.StatusLimit:
-		// Refused before it started: SessionStarted was not called.
-	default:
-		m.active.WithLabelValues(app).Dec()
+// SessionLine: not measured.
+func (m *metrics) SessionLine(gateway.WireLine) {}
+
+// SessionPlayback: not measured.
+func (m *metrics) SessionPlayback(gateway.PlaybackNote) {}
+
+// SessionEnded counts the session by status and cause; a session that got
+// its client leaves the active gauge.
+func (m *metrics) SessionEnded(r gateway.Report) {
+	if r.Served {
+		m.active.WithLabelValues(r.App).Dec()
 	}
-	cause = causeLabel(cause)
-	m.ended.WithLabelValues(app, status, cause).Inc()
-	m.duration.WithLabelValues(app).Observe(d.Seconds())
-	switch cause {
-	case gateway.ErrClientExit.Error():
-		m.exits.WithLabelValues(app, "exit").Inc()
-	case gateway.ErrClientHangup.Error():
-		m.exits.WithLabelValues(app, "hangup").Inc()
-	case gateway.ErrClientGone.Error():
-		m.exits.WithLabelValues(app, "gone").Inc()
+	m.ended.WithLabelValues(r.App, r.Status, causeLabel(r.Cause)).Inc()
+	m.duration.WithLabelValues(r.App).Observe(r.Duration.Seconds())
+	for _, e := range exitHows {
+		if errors.Is(r.Cause, e.cause) {
+			m.exits.WithLabelValues(r.App, e.how).Inc()
+			break
+		}
 	}
+}
+
+// exitHows are the ends the client chose, as eivr_script_exits_total's
+// how label.
+var exitHows = []struct {
+	cause error
+	how   string
+}{
+	{gateway.ErrClientExit, "exit"},
+	{gateway.ErrClientHangup, "hangup"},
+	{gateway.ErrClientGone, "gone"},
 }
 
 // restObserver returns the ari.Config.OnREST of the client of ARI url.
@@ -86,9 +99,9 @@ func (m *metrics) restObserver(url string) func(ari.RESTCall) {
 	}
 }
 
-// causes are the session end causes, as label values. A cause is the text
-// of one of them, possibly with details joined after it (user input, which
-// must not become a label).
+// causes are the session end causes; the text of the one a Report's Cause
+// is (errors.Is) is its label value. The details joined to it (user
+// input) never become a label.
 var causes = []error{
 	gateway.ErrHangup, gateway.ErrClientExit, gateway.ErrClientHangup, gateway.ErrClientGone,
 	gateway.ErrSlowClient, gateway.ErrStartFailed, gateway.ErrBadArgs, gateway.ErrBadOption,
@@ -96,9 +109,9 @@ var causes = []error{
 	gateway.ErrNoChannel,
 }
 
-func causeLabel(cause string) string {
+func causeLabel(cause error) string {
 	for _, c := range causes {
-		if strings.HasPrefix(cause, c.Error()) {
+		if errors.Is(cause, c) {
 			return c.Error()
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -55,14 +57,22 @@ func TestRegisterReorder(t *testing.T) {
 	}
 }
 
+// The session metrics come from the Report: the active gauge from Served,
+// the cause label and the exits from errors.Is on Cause (details joined to
+// it, user input, stay out of the labels).
 func TestSessionMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
-	m.SessionStarted("a")
-	m.SessionStarted("a")
-	m.SessionEnded("a", "", gateway.ErrClientExit.Error(), time.Second)
-	m.SessionEnded("a", gateway.StatusDenied, gateway.ErrDenied.Error(), 0)                              // refused: never started
-	m.SessionEnded("a", gateway.StatusBadArgs, gateway.ErrBadArgs.Error()+"\n\"/x(\": missing paren", 0) // user input stays out of labels
+	var o gateway.Observer = m
+	o.SessionStarted(gateway.SessionInfo{App: "a"})
+	o.SessionStarted(gateway.SessionInfo{App: "a"})
+	o.SessionStarted(gateway.SessionInfo{App: "a"})
+	o.SessionEnded(gateway.Report{App: "a", Served: true, Cause: gateway.ErrClientExit, Duration: time.Second})
+	o.SessionEnded(gateway.Report{App: "a", Status: gateway.StatusDenied, Cause: gateway.ErrDenied}) // refused: never started
+	o.SessionEnded(gateway.Report{App: "a", Status: gateway.StatusBadArgs,
+		Cause: errors.Join(gateway.ErrBadArgs, errors.New(`"/x(": missing paren`))}) // user input stays out of labels
+	o.SessionEnded(gateway.Report{App: "a", Served: true, Cause: fmt.Errorf("program exited: %w", gateway.ErrClientGone)}) // wrapped, not first
+	o.SessionEnded(gateway.Report{App: "b", Status: gateway.StatusShutdown, Cause: context.Canceled})                      // no Err* of the gateway
 	check := func(name string, want ...string) {
 		t.Helper()
 		if got := samples(t, reg, name); strings.Join(got, "|") != strings.Join(want, "|") {
@@ -70,11 +80,14 @@ func TestSessionMetrics(t *testing.T) {
 		}
 	}
 	check("eivr_sessions_active", "app=a 1")
+	check("eivr_sessions_started_total", "app=a 3")
 	check("eivr_sessions_ended_total",
 		"app=a,cause=application not allowed,status=DENIED 1",
 		"app=a,cause=bad application string,status=BADARGS 1",
-		"app=a,cause=client exited (E/X),status= 1")
-	check("eivr_script_exits_total", "app=a,how=exit 1")
+		"app=a,cause=client exited (E/X),status= 1",
+		"app=a,cause=client went away,status= 1",
+		"app=b,cause=other,status=SHUTDOWN 1")
+	check("eivr_script_exits_total", "app=a,how=exit 1", "app=a,how=gone 1")
 }
 
 func TestRESTMetrics(t *testing.T) {

@@ -66,8 +66,9 @@ type serveOptions struct {
 	level   *slog.LevelVar // adjusted on reload; may be nil
 	signals <-chan os.Signal
 	reload  func() (config.Config, error) // SIGHUP
-	// wire, if set, is every gateway's Config.Wire (the demo's transcript).
-	wire func(gateway.WireLine)
+	// observer, if set, is told about every session of every gateway
+	// besides the metrics (the demo's transcript).
+	observer gateway.Observer
 	// started, if set, is called once the gateways run and the admin
 	// listener (if any) is bound: addr is its address ("" = none).
 	started func(s *server)
@@ -150,8 +151,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		gc := gatewayConfig(cfg, log, m)
-		gc.Wire = opt.wire
+		gc := gatewayConfig(cfg, log, gateway.Observers(m, opt.observer))
 		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
@@ -383,7 +383,7 @@ func programEnv(a config.App, environ []string, secrets []string) []string {
 }
 
 // gatewayConfig turns the configuration into a gateway.Config.
-func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gateway.Config {
+func gatewayConfig(cfg config.Config, log *slog.Logger, obs gateway.Observer) gateway.Config {
 	windows := reorder.DefaultWindows()
 	for k, w := range windows {
 		if w > 0 {
@@ -407,6 +407,6 @@ func gatewayConfig(cfg config.Config, log *slog.Logger, m gateway.Metrics) gatew
 		SoundsTTL:       cfg.Session.SoundsTTL.Duration,
 		Trace:           cfg.Log.Trace,
 		Logger:          log,
-		Metrics:         m,
+		Observer:        obs,
 	}
 }
