@@ -2,7 +2,7 @@ package cti
 
 import (
 	"crypto/subtle"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"

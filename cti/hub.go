@@ -284,6 +284,9 @@ type rawEvent struct {
 	Channel json.RawMessage `json:"channel"`
 	Peer    json.RawMessage `json:"peer"`
 	Caller  json.RawMessage `json:"caller"`
+	// Members the hub adds: a frame that has them is refused.
+	CtiID   json.RawMessage `json:"cti_id"`
+	CtiCall json.RawMessage `json:"cti_call"`
 	Bridge  *struct {
 		ID       string   `json:"id"`
 		Channels []string `json:"channels"`
@@ -327,7 +330,10 @@ func (h *Hub) poke() {
 	}
 }
 
-var errNotObject = errors.New("frame is not a JSON object")
+var (
+	errNotObject = errors.New("frame is not a JSON object")
+	errReserved  = errors.New("frame has a cti_id or cti_call member")
+)
 
 func parseEvent(key reorder.Key, ev *ari.Event) (*item, error) {
 	if len(ev.Raw) == 0 {
@@ -345,6 +351,9 @@ func parseEvent(key reorder.Key, ev *ari.Event) (*item, error) {
 	var r rawEvent
 	if err := json.Unmarshal(obj, &r); err != nil {
 		return nil, errors.Join(errNotObject, err)
+	}
+	if r.CtiID != nil || r.CtiCall != nil {
+		return nil, errReserved
 	}
 	it := &item{typ: r.Type, obj: obj, ts: ev.Timestamp}
 	if it.typ == "" {
