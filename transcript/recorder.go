@@ -67,6 +67,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by session id; live sessions
 	ready    []*session          // sessions with queued records
+	prunes   []*appState         // directories to rotate
 	closed   bool
 
 	wake chan struct{}
@@ -145,18 +146,29 @@ func newRecorder(apps map[string]AppConfig, log *slog.Logger) (*Recorder, error)
 		done:     make(chan struct{}),
 		open:     map[*session]struct{}{},
 	}
+	if err := r.Update(apps); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Update replaces the apps' configurations (a reload): sessions that
+// start from now on use them, running ones keep theirs. On an error
+// nothing changes.
+func (r *Recorder) Update(apps map[string]AppConfig) error {
+	next := map[string]*appState{}
 	for name, c := range apps {
 		if c.Dir == "" {
-			return nil, fmt.Errorf("%w: app %q: no directory", ErrConfig, name)
+			return fmt.Errorf("%w: app %q: no directory", ErrConfig, name)
 		}
 		if c.MaxBytes < 0 || c.Keep < 0 || c.MaxAge < 0 || c.Queue < 0 {
-			return nil, fmt.Errorf("%w: app %q: negative limit", ErrConfig, name)
+			return fmt.Errorf("%w: app %q: negative limit", ErrConfig, name)
 		}
 		if c.MaxBytes == 0 {
 			c.MaxBytes = DefaultMaxBytes
 		}
 		if c.MaxBytes < 2*endReserve {
-			return nil, fmt.Errorf("%w: app %q: max bytes %d below %d", ErrConfig, name, c.MaxBytes, 2*endReserve)
+			return fmt.Errorf("%w: app %q: max bytes %d below %d", ErrConfig, name, c.MaxBytes, 2*endReserve)
 		}
 		if c.Keep == 0 {
 			c.Keep = DefaultKeep
@@ -165,13 +177,29 @@ func newRecorder(apps map[string]AppConfig, log *slog.Logger) (*Recorder, error)
 			c.Queue = DefaultQueue
 		}
 		if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("transcripts of app %q: %w", name, err)
+			return fmt.Errorf("transcripts of app %q: %w", name, err)
 		}
-		a := &appState{name: name, cfg: c}
-		r.prune(a, time.Now())
-		r.apps[name] = a
+		next[name] = &appState{name: name, cfg: c}
 	}
-	return r, nil
+	r.mu.Lock()
+	r.apps = next
+	r.mu.Unlock()
+	// Rotation of the new directories, by the writer (it knows the open
+	// files).
+	r.mu.Lock()
+	for _, a := range next {
+		r.prunes = append(r.prunes, a)
+	}
+	r.mu.Unlock()
+	r.signal()
+	return nil
+}
+
+func (r *Recorder) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Stats returns the counters.
@@ -184,16 +212,13 @@ func (r *Recorder) Stats() Stats {
 
 // SessionStarted opens a transcript if the session's app has one.
 func (r *Recorder) SessionStarted(info gateway.SessionInfo) {
-	a := r.apps[info.App]
-	if a == nil {
-		return
-	}
-	s := &session{app: a, info: info, red: a.cfg.Redaction.NewRedactor()}
 	r.mu.Lock()
-	if r.closed {
+	a := r.apps[info.App]
+	if a == nil || r.closed {
 		r.mu.Unlock()
 		return
 	}
+	s := &session{app: a, info: info, red: a.cfg.Redaction.NewRedactor()}
 	r.sessions[info.Session] = s
 	r.mu.Unlock()
 	r.enqueue(s, item{typ: TypeHeader, at: info.Started})
@@ -261,10 +286,7 @@ func (r *Recorder) enqueue(s *session, it item) {
 	r.mu.Lock()
 	r.ready = append(r.ready, s)
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.signal()
 }
 
 // Close writes what is queued, ends the files of sessions still running
@@ -297,7 +319,10 @@ func (r *Recorder) writer() {
 			for s := range r.open {
 				r.finish(s, Record{Type: TypeEnd, Cause: "transcript closed before the session ended", US: time.Since(s.info.Started).Microseconds()})
 			}
-			for _, a := range r.apps {
+			r.mu.Lock()
+			apps := r.apps
+			r.mu.Unlock()
+			for _, a := range apps {
 				r.prune(a, time.Now())
 			}
 			return
@@ -308,11 +333,14 @@ func (r *Recorder) writer() {
 func (r *Recorder) flushReady() {
 	for {
 		r.mu.Lock()
-		batch := r.ready
-		r.ready = nil
+		batch, prunes := r.ready, r.prunes
+		r.ready, r.prunes = nil, nil
 		r.mu.Unlock()
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(prunes) == 0 {
 			return
+		}
+		for _, a := range prunes {
+			r.prune(a, time.Now())
 		}
 		for _, s := range batch {
 			s.mu.Lock()

@@ -10,6 +10,8 @@
 //	                                             rewrite ExternalIVR() calls in extensions.conf
 //	eivr-gateway originate --endpoint PJSIP/1000 --run '/path/prog(args)'
 //	                                             click-to-call
+//	eivr-gateway replay [--program PATH] FILE     run a script against a recorded call, diff its commands
+//	eivr-gateway replay --check DIR              the same for every transcript of DIR
 //	eivr-gateway version                         build information
 //
 // See README.md for the configuration reference and the migration guide.
@@ -62,6 +64,7 @@ func commands() []command {
 		{"check", "validate the configuration and probe ARI (never the events socket)", cmdCheck},
 		{"migrate", "rewrite ExternalIVR() calls in extensions.conf to Stasis()", cmdMigrate},
 		{"originate", "place a call that runs an ExternalIVR program when answered", cmdOriginate},
+		{"replay", "run a script against recorded calls (transcripts) without Asterisk; diff its commands", cmdReplay},
 		{"version", "print the build information", cmdVersion},
 	}
 }

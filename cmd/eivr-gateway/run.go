@@ -20,6 +20,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 	"github.com/eivr-gateway/eivr-gateway/liveview"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
+	"github.com/eivr-gateway/eivr-gateway/transcript"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -85,6 +86,7 @@ type server struct {
 	gateways []*gateway.Gateway
 	admin    *adminServer
 	calls    *callService
+	records  *transcript.Recorder // call transcripts
 }
 
 // config returns the running configuration.
@@ -133,6 +135,12 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	s := &server{cfg: cfg, log: log}
+	rec, stopRec, err := startTranscripts(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopRec() // after the gateways (deferred later, run first)
+	s.records = rec
 	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
 	for i, url := range cfg.ARI.URLs {
 		shown[i] = config.RedactURL(url)
@@ -152,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		gc := gatewayConfig(cfg, log, gateway.Observers(m, opt.observer))
+		gc := gatewayConfig(cfg, log, gateway.Observers(m, rec, opt.observer))
 		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
@@ -301,6 +309,9 @@ func (s *server) reload(opt serveOptions) {
 			s.log.Error("reload failed", "err", err)
 			return
 		}
+	}
+	if err := s.records.Update(transcriptApps(cfg)); err != nil {
+		s.log.Error("reload: transcripts keep the running configuration", "err", err)
 	}
 	if opt.level != nil {
 		setLevel(opt.level, cfg.Log.Level)

@@ -90,6 +90,27 @@ type App struct {
 	// WriteBuffer bounds the bytes of events queued for a client that
 	// does not read them; when full the session ends. Default 65536.
 	WriteBuffer int `toml:"write_buffer"`
+
+	// Transcripts, if set, is the directory where every session of this
+	// app writes a JSONL call transcript (created 0700, files 0600; see
+	// package transcript). Default "" = none.
+	Transcripts string `toml:"transcripts"`
+	// RedactDTMF hides the caller's digits (and those a script sends with
+	// D) in transcripts and the live view. Default false.
+	RedactDTMF bool `toml:"redact_dtmf"`
+	// RedactVars are variable names whose values are hidden in V commands
+	// and G replies (case-insensitive), in transcripts and the live view.
+	// Default [].
+	RedactVars []string `toml:"redact_vars"`
+	// TranscriptMaxBytes bounds one transcript; records beyond it are
+	// dropped (the end record says so). Default 1048576.
+	TranscriptMaxBytes int `toml:"transcript_max_bytes"`
+	// TranscriptKeep is how many transcripts the directory keeps, oldest
+	// removed first. Default 1000.
+	TranscriptKeep int `toml:"transcript_keep"`
+	// TranscriptMaxAge removes transcripts older than this; "0s" = no age
+	// limit. Default "720h" (30 days).
+	TranscriptMaxAge Duration `toml:"transcript_max_age"`
 }
 
 // Reorder tunes how ARI events are put back in causal order per channel.
@@ -237,5 +258,10 @@ func DefaultApp() App {
 		Grace:          Dur(30 * time.Second),
 		ConnectTimeout: Dur(5 * time.Second),
 		WriteBuffer:    64 << 10,
+
+		RedactVars:         []string{},
+		TranscriptMaxBytes: 1 << 20,
+		TranscriptKeep:     1000,
+		TranscriptMaxAge:   Dur(720 * time.Hour),
 	}
 }

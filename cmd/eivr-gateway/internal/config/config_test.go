@@ -207,6 +207,17 @@ func TestValidate(t *testing.T) {
 			"app[1].max_sessions", "app[1].dir", "app[1].sounds_dir", "app[1].env[1]", "app[1].env[2]",
 			"app[1].connect_timeout", "app[2].name",
 		}},
+		{"transcripts", func(c *Config) {
+			c.Apps[0].Transcripts = "relative/dir"
+			c.Apps[0].RedactVars = []string{"PIN", "", "A=B"}
+			c.Apps[0].TranscriptMaxBytes = 100
+			c.Apps[0].TranscriptKeep = 0
+		}, []string{"app[0].transcripts", "app[0].redact_vars[1]", "app[0].redact_vars[2]", "app[0].transcript_max_bytes", "app[0].transcript_keep"}},
+		{"transcripts ok", func(c *Config) {
+			c.Apps[0].Transcripts = "/var/lib/eivr-gateway/transcripts"
+			c.Apps[0].RedactDTMF = true
+			c.Apps[0].RedactVars = []string{"PIN", "CARD"}
+		}, nil},
 		{"zero durations", func(c *Config) { c.ARI.RESTTimeout = Dur(0); c.Session.SoundsTTL = Dur(0) }, []string{"ari.rest_timeout", "session.sounds_ttl"}},
 		{"queue", func(c *Config) { c.Limits.EventQueue = 0 }, []string{"limits.event_queue"}},
 		{"originate", func(c *Config) { c.Originate.App = "nope"; c.Originate.Timeout = Dur(0) }, []string{"originate.app", "originate.timeout"}},

@@ -107,6 +107,20 @@ func (c *Config) Validate() error {
 		if a.ConnectTimeout.Duration == 0 {
 			bad(key+".connect_timeout", "0 would never connect; give a duration such as \"5s\"")
 		}
+		if a.Transcripts != "" && !path.IsAbs(a.Transcripts) {
+			bad(key+".transcripts", "%q is not an absolute path", a.Transcripts)
+		}
+		for j, v := range a.RedactVars {
+			if v == "" || strings.ContainsAny(v, ",=") {
+				bad(fmt.Sprintf("%s.redact_vars[%d]", key, j), "%q: want a variable name", v)
+			}
+		}
+		if a.Transcripts != "" && a.TranscriptMaxBytes < 4096 {
+			bad(key+".transcript_max_bytes", "%d: want at least 4096 bytes", a.TranscriptMaxBytes)
+		}
+		if a.Transcripts != "" && a.TranscriptKeep < 1 {
+			bad(key+".transcript_keep", "%d: want at least 1", a.TranscriptKeep)
+		}
 	}
 
 	for _, d := range []struct {
