@@ -13,7 +13,9 @@ import (
 )
 
 // Command letters (eivr-protocol.md §6). The parameter of every command is
-// the rest of the line from byte 2; byte 1 is not checked.
+// the rest of the line from byte 2; byte 1 is not checked. Each letter has
+// its row in the command table (commandTable below): adding a letter is its
+// constant and its row.
 const (
 	CmdPlay      byte = 'S' // S,<file>: interrupt, then play file (Up-guard)
 	CmdAppend    byte = 'A' // A,<file>: append file to the playlist (Up-guard)
@@ -29,6 +31,59 @@ const (
 	CmdSendDTMF  byte = 'D' // D,digits[,interval[,duration]]: send DTMF (undocumented)
 	CmdExitQuiet byte = 'X' // X,<message>: deprecated exit, no event
 )
+
+// Spec is what the protocol says about one command letter.
+type Spec struct {
+	// Letter is the command letter (a Cmd* constant).
+	Letter byte
+	// Name is a short lower-case name for logs ("play", "exit", ...).
+	Name string
+	// UpGuarded: Asterisk refuses the command with a bare "Z,<ts>" when
+	// the channel is not Up or is hung up (§6).
+	UpGuarded bool
+	// EndsSession: the command ends the session, E and X continuing the
+	// dialplan and H hanging up (§8.3).
+	EndsSession bool
+}
+
+// commandTable is the protocol's one command table, indexed by letter:
+// every letter Asterisk executes has a row, every other letter is ignored
+// without a reply (§4.2, §10 Q7). It is never written.
+var commandTable = [...]Spec{
+	CmdPlay:      {Letter: CmdPlay, Name: "play", UpGuarded: true},
+	CmdAppend:    {Letter: CmdAppend, Name: "append", UpGuarded: true},
+	CmdInterrupt: {Letter: CmdInterrupt, Name: "interrupt", UpGuarded: true},
+	CmdHangup:    {Letter: CmdHangup, Name: "hangup", EndsSession: true},
+	CmdExit:      {Letter: CmdExit, Name: "exit", EndsSession: true},
+	CmdOption:    {Letter: CmdOption, Name: "option", UpGuarded: true},
+	CmdSetVars:   {Letter: CmdSetVars, Name: "set"},
+	CmdGetVars:   {Letter: CmdGetVars, Name: "get"},
+	CmdLog:       {Letter: CmdLog, Name: "log"},
+	CmdParams:    {Letter: CmdParams, Name: "params"},
+	CmdAnswer:    {Letter: CmdAnswer, Name: "answer"},
+	CmdSendDTMF:  {Letter: CmdSendDTMF, Name: "dtmf"},
+	CmdExitQuiet: {Letter: CmdExitQuiet, Name: "exit-quiet", EndsSession: true},
+}
+
+// Lookup returns the row of letter in the command table; ok is false for
+// a letter Asterisk does not execute.
+func Lookup(letter byte) (spec Spec, ok bool) {
+	if int(letter) >= len(commandTable) || commandTable[letter].Letter == 0 {
+		return Spec{}, false
+	}
+	return commandTable[letter], true
+}
+
+// Commands iterates the command table in letter order.
+func Commands() iter.Seq[Spec] {
+	return func(yield func(Spec) bool) {
+		for _, c := range commandTable {
+			if c.Letter != 0 && !yield(c) {
+				return
+			}
+		}
+	}
+}
 
 // MaxLine is the longest piece of a command line Asterisk reads at once
 // (§4.2, §10 Q3): a longer line is cut every MaxLine bytes and each piece is
@@ -49,33 +104,27 @@ type Command struct {
 	Param []byte
 }
 
-// Known reports whether the letter is a command Asterisk executes. Native
-// Asterisk ignores other letters silently (§4.2, §10 Q7); so should the
-// caller, after logging them.
+// Known reports whether the letter is a command Asterisk executes (it has
+// a row in the command table). Native Asterisk ignores other letters
+// silently (§4.2, §10 Q7); so should the caller, after logging them.
 func (c Command) Known() bool {
-	switch c.Letter {
-	case CmdPlay, CmdAppend, CmdInterrupt, CmdHangup, CmdExit, CmdOption,
-		CmdSetVars, CmdGetVars, CmdLog, CmdParams, CmdAnswer, CmdSendDTMF, CmdExitQuiet:
-		return true
-	}
-	return false
+	_, ok := Lookup(c.Letter)
+	return ok
+}
+
+// Spec is the row of the command's letter (the zero Spec when not Known).
+func (c Command) Spec() Spec {
+	s, _ := Lookup(c.Letter)
+	return s
 }
 
 // UpGuarded reports whether Asterisk refuses the command with a bare
 // "Z,<ts>" when the channel is not Up or is hung up: S, A, I and O (§6).
-func (c Command) UpGuarded() bool {
-	switch c.Letter {
-	case CmdPlay, CmdAppend, CmdInterrupt, CmdOption:
-		return true
-	}
-	return false
-}
+func (c Command) UpGuarded() bool { return c.Spec().UpGuarded }
 
 // EndsSession reports whether the command ends the session: E and X (the
 // dialplan continues) and H (it hangs up) (§8.3).
-func (c Command) EndsSession() bool {
-	return c.Letter == CmdExit || c.Letter == CmdHangup || c.Letter == CmdExitQuiet
-}
+func (c Command) EndsSession() bool { return c.Spec().EndsSession }
 
 // File is the file name of S and A: the whole parameter, commas included
 // (S,foo,bar names "foo,bar"), no extension expected (§6, §7.6).
@@ -84,9 +133,12 @@ func (c Command) File() string { return string(c.Param) }
 // Message is the text of E, H, X and L: the whole parameter, for the log.
 func (c Command) Message() string { return string(c.Param) }
 
-// String is the command as the client wrote it (byte 1 shown as ','), for logs.
+// String is the command as the client wrote it (byte 1 shown as ','),
+// byte for byte, for logs and transcripts.
 func (c Command) String() string {
-	return string(c.Letter) + "," + string(c.Param)
+	b := make([]byte, 0, 2+len(c.Param))
+	b = append(b, c.Letter, ',')
+	return string(append(b, c.Param...))
 }
 
 // ParseCommand interprets one line as Asterisk does (§4.2): the line ends at

@@ -151,6 +151,43 @@ func TestParseCommand_4_2(t *testing.T) {
 	if c := (Command{Letter: 'S', Param: []byte("foo,bar")}); c.File() != "foo,bar" || c.Message() != "foo,bar" || c.String() != "S,foo,bar" {
 		t.Errorf("File %q Message %q String %q", c.File(), c.Message(), c.String())
 	}
+	if c := (Command{Letter: 0xc3, Param: []byte("\xa9")}); c.String() != "\xc3,\xa9" {
+		t.Errorf("String of a non-ASCII letter %q, want the bytes as written", c.String())
+	}
+}
+
+// TestCommandTable: one row per letter Asterisk executes (§6), each keyed
+// by its own letter; Lookup, Known, UpGuarded and EndsSession read it.
+func TestCommandTable(t *testing.T) {
+	var letters string
+	names := map[string]bool{}
+	for c := range Commands() {
+		letters += string(c.Letter)
+		if got, ok := Lookup(c.Letter); !ok || got != c {
+			t.Errorf("Lookup(%c) = %+v, %v; want its row %+v", c.Letter, got, ok, c)
+		}
+		if c.Name == "" || names[c.Name] {
+			t.Errorf("%c: name %q empty or not unique", c.Letter, c.Name)
+		}
+		names[c.Name] = true
+	}
+	if letters != "ADEGHILOPSTVX" {
+		t.Errorf("table letters %q, want ADEGHILOPSTVX", letters)
+	}
+	tests := []struct {
+		letter byte
+		known  bool
+	}{
+		{'S', true}, {'X', true}, {'A', true}, {'D', true},
+		{'Q', false}, {'s', false}, {0, false}, {'Y', false}, {'Z', false}, {0xff, false}, {'B', false},
+	}
+	for _, tt := range tests {
+		_, ok := Lookup(tt.letter)
+		c := Command{Letter: tt.letter}
+		if ok != tt.known || c.Known() != tt.known || (!tt.known && (c.Spec() != Spec{} || c.UpGuarded() || c.EndsSession())) {
+			t.Errorf("letter %q: Lookup ok %v, Known %v, Spec %+v; want known %v", tt.letter, ok, c.Known(), c.Spec(), tt.known)
+		}
+	}
 }
 
 // chunkReader returns one queued chunk per Read, blocking until one is

@@ -15,8 +15,12 @@
 // # Commands (§4.2, §6)
 //
 // A [Reader] frames the client's command stream as Asterisk does and returns
-// [Command] values (a letter and the bytes from offset 2); [ParseCommand] does
-// the same for one line. Typed helpers interpret the parameters that have a
+// [Command] values (a letter and the bytes from offset 2), unknown letters
+// included; [ParseCommand] does the same for one line. The vocabulary is one
+// table keyed by letter ([Lookup], [Commands]): a [Spec] per letter Asterisk
+// executes, saying whether it is Up-guarded and whether it ends the
+// session; [Command.Known], [Command.UpGuarded] and [Command.EndsSession]
+// read it. Typed helpers interpret the parameters that have a
 // structure: [SetVars] (V), [GetNames] (G), [DTMFArgs] (D), [Autoclear] (O).
 // The P reply is [App.PReply]; S, A and L take the parameter as it is; E, H
 // and X take it as a message; I, P and T ignore it.

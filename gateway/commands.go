@@ -9,63 +9,90 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/eivr"
 )
 
+// cmdHandler executes one command on the session loop.
+type cmdHandler func(s *session, c eivr.Command)
+
+// commandTable is the gateway's one command table, keyed by the eivr
+// command letter (eivr.Lookup has the protocol's row of each: Up-guard,
+// end of session): what the session does for it. A letter with no row is
+// handled by noRoute. Adding a letter: its row in eivr's table and its row
+// here. It is never written.
+var commandTable = [...]cmdHandler{
+	eivr.CmdPlay:      func(s *session, c eivr.Command) { s.cmdPlay(c.File(), true) },
+	eivr.CmdAppend:    func(s *session, c eivr.Command) { s.cmdPlay(c.File(), false) },
+	eivr.CmdInterrupt: func(s *session, _ eivr.Command) { s.interrupt(); s.kick() },
+	eivr.CmdOption:    (*session).cmdOption,
+	eivr.CmdAnswer:    func(s *session, _ eivr.Command) { s.cmdAnswer() },
+	eivr.CmdSetVars:   func(s *session, c eivr.Command) { s.cmdSet(c.Param) },
+	eivr.CmdGetVars:   func(s *session, c eivr.Command) { s.cmdGet(c.Param) },
+	eivr.CmdParams:    func(s *session, _ eivr.Command) { s.send(eivr.TagParams, s.app.preply) },
+	eivr.CmdLog:       func(s *session, c eivr.Command) { s.log.Info("Log message from EIVR", "text", c.Message()) },
+	eivr.CmdExit:      (*session).cmdExit,
+	eivr.CmdExitQuiet: (*session).cmdExitQuiet,
+	eivr.CmdHangup:    (*session).cmdHangup,
+	eivr.CmdSendDTMF:  func(s *session, c eivr.Command) { s.cmdDTMF(c.Param) },
+}
+
+// route returns the handler of letter, noRoute when it has none.
+func route(letter byte) cmdHandler {
+	if int(letter) < len(commandTable) && commandTable[letter] != nil {
+		return commandTable[letter]
+	}
+	return (*session).noRoute
+}
+
 // onCommand executes one client command (eivr-protocol.md §6). Framing
-// (trim, 3-byte minimum, unknown letters) was done by the reader.
-func (s *session) onCommand(c command) {
+// (trim, 3-byte minimum) was done by the reader.
+func (s *session) onCommand(c eivr.Command) {
 	if s.env.trace {
-		s.log.Debug("command", "cmd", string(c.letter), "param", string(c.param))
+		s.log.Debug("command", "cmd", string(c.Letter), "param", string(c.Param))
 	}
 	if o := s.env.obs; o != nil {
-		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Line: string(c.letter) + "," + string(c.param), At: time.Now()})
+		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Line: c.String(), At: time.Now()})
 	}
-	switch c.letter {
-	case 'S', 'A', 'I', 'O':
-		if !s.up || s.hungUp {
-			// Up-guard (§6): bare Z, nothing else.
-			s.log.Warn("command called on unanswered channel", "cmd", string(c.letter))
-			s.send('Z', "")
-			return
-		}
-		switch c.letter {
-		case 'S':
-			s.cmdPlay(string(c.param), true)
-		case 'A':
-			s.cmdPlay(string(c.param), false)
-		case 'I':
-			s.interrupt()
-			s.kick()
-		case 'O':
-			if on, ok := eivr.Autoclear(c.param); ok {
-				s.autoclear = on
-			} else {
-				s.log.Warn("Unknown option requested", "cmd", "O", "option", string(c.param))
-			}
-		}
-	case 'T':
-		s.cmdAnswer()
-	case 'V':
-		s.cmdSet(c.param)
-	case 'G':
-		s.cmdGet(c.param)
-	case 'P':
-		s.send('P', s.app.preply)
-	case 'L':
-		s.log.Info("Log message from EIVR", "text", string(c.param))
-	case 'E':
-		s.log.Info("Exiting", "text", string(c.param))
-		s.send('E', "")
-		s.end(outcome{action: endContinue, cause: ErrClientExit})
-	case 'X':
-		s.log.Info("Exiting", "text", string(c.param))
-		s.log.Warn("the X command is deprecated; use E")
-		s.end(outcome{action: endContinue, cause: ErrClientExit})
-	case 'H':
-		s.log.Info("Hanging up", "text", string(c.param))
-		s.send('H', "")
-		s.end(outcome{action: endHangup, cause: ErrClientHangup})
-	case 'D':
-		s.cmdDTMF(c.param)
+	if c.UpGuarded() && (!s.up || s.hungUp) {
+		// Up-guard (§6): bare Z, nothing else.
+		s.log.Warn("command called on unanswered channel", "cmd", string(c.Letter))
+		s.send(eivr.TagError, "")
+		return
 	}
+	route(c.Letter)(s, c)
+}
+
+// noRoute is every letter Asterisk does not execute: ignored without a
+// reply, as native (§4.2, §10 Q7).
+func (s *session) noRoute(c eivr.Command) {
+	s.log.Debug("unknown command letter ignored, as ExternalIVR does", "cmd", string([]byte{c.Letter}))
+}
+
+// cmdOption is O (§6): autoclear on or off; anything else is only logged.
+func (s *session) cmdOption(c eivr.Command) {
+	if on, ok := eivr.Autoclear(c.Param); ok {
+		s.autoclear = on
+	} else {
+		s.log.Warn("Unknown option requested", "cmd", "O", "option", string(c.Param))
+	}
+}
+
+// cmdExit is E: E back, the dialplan continues.
+func (s *session) cmdExit(c eivr.Command) {
+	s.log.Info("Exiting", "text", c.Message())
+	s.send(eivr.TagExit, "")
+	s.end(outcome{action: endContinue, cause: ErrClientExit})
+}
+
+// cmdExitQuiet is X: E without the event (deprecated).
+func (s *session) cmdExitQuiet(c eivr.Command) {
+	s.log.Info("Exiting", "text", c.Message())
+	s.log.Warn("the X command is deprecated; use E")
+	s.end(outcome{action: endContinue, cause: ErrClientExit})
+}
+
+// cmdHangup is H: H back, the channel is hung up.
+func (s *session) cmdHangup(c eivr.Command) {
+	s.log.Info("Hanging up", "text", c.Message())
+	s.send(eivr.TagHangup, "")
+	s.end(outcome{action: endHangup, cause: ErrClientHangup})
 }
 
 // cmdPlay is S (replace) and A (append), after the existence check of
@@ -177,7 +204,7 @@ func (s *session) cmdGet(param []byte) {
 		}
 	}
 	if len(need) == 0 {
-		s.send('G', joinG(names, values))
+		s.sendG(names, values)
 		return
 	}
 	s.pause()
@@ -202,31 +229,19 @@ func (s *session) cmdGet(param []byte) {
 					values[i] = v
 				}
 			}
-			s.send('G', joinG(names, values))
+			s.sendG(names, values)
 			s.unpause()
 		})
 	}()
 }
 
-// joinG builds "n1=v1,n2=v2" capped at 2047 bytes.
-func joinG(names, values []string) string {
-	var b strings.Builder
+// sendG sends the reply to G, built as native builds it (eivr.GetReply).
+func (s *session) sendG(names, values []string) {
+	var g eivr.GetReply
 	for i, n := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(n)
-		b.WriteByte('=')
-		b.WriteString(values[i])
-		if b.Len() >= eivr.MaxGReply {
-			break
-		}
+		g.Add(n, values[i])
 	}
-	out := b.String()
-	if len(out) > eivr.MaxGReply {
-		out = out[:eivr.MaxGReply]
-	}
-	return out
+	s.send(eivr.TagVars, g.String())
 }
 
 // readable reports whether G may ask Asterisk for name. Native G reads

@@ -59,6 +59,15 @@
 //     Then close dead (late results are dropped), cancel in-flight calls and
 //     wait for every goroutine the session started.
 //
+// # Commands (commands.go)
+//
+// The reader hands every command line to the loop, unknown letters
+// included. The loop shows it to the Observer, applies the Up-guard of the
+// letter's eivr row (eivr.Command.UpGuarded: a bare Z when the channel is
+// not Up or hung up), then runs the handler of the gateway's command table,
+// keyed by the eivr letter; a letter without a row goes to noRoute and is
+// ignored without a reply, as native (Q7). The G reply is eivr.GetReply.
+//
 // # Playlist (ari-mapping.md §3)
 //
 // The playlist lives in the session; at most one playback is outstanding in

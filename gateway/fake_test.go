@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
@@ -187,17 +187,15 @@ func (c *fakeConn) Close(ctx context.Context) error {
 // blanks trimmed, lines under 3 bytes and leading blanks ignored.
 type lineSource struct{ br *bufio.Reader }
 
-func (l *lineSource) next() (command, error) {
+func (l *lineSource) Next() (eivr.Command, error) {
 	for {
 		line, err := l.br.ReadBytes('\n')
 		if err != nil && len(line) == 0 {
-			return command{}, err
+			return eivr.Command{}, err
 		}
-		line = bytes.TrimRight(line, " \t\r\n")
-		if len(line) < 3 || line[0] == ' ' || !strings.ContainsRune("SAIHEOVGLPTDX", rune(line[0])) {
-			continue
+		if c, ok := eivr.ParseCommand(line); ok {
+			return c, nil
 		}
-		return command{letter: line[0], param: line[2:]}, nil
 	}
 }
 

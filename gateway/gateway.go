@@ -180,23 +180,7 @@ func connector(a AppConfig) func(ctx context.Context, app appSpec, log *slog.Log
 		if err != nil {
 			return nil, nil, err
 		}
-		return conn, readerSource{eivr.NewReader(conn.Commands(), eivr.ReaderLogger(log))}, nil
-	}
-}
-
-// readerSource adapts eivr.Reader to commandSource; unknown letters are
-// skipped here (Q7: silently ignored).
-type readerSource struct{ r *eivr.Reader }
-
-func (r readerSource) next() (command, error) {
-	for {
-		c, err := r.r.Next()
-		if err != nil {
-			return command{}, err
-		}
-		if c.Known() {
-			return command{letter: c.Letter, param: c.Param}, nil
-		}
+		return conn, eivr.NewReader(conn.Commands(), eivr.ReaderLogger(log)), nil
 	}
 }
 

@@ -156,7 +156,7 @@ func TestObserverSequence(t *testing.T) {
 	if info.App != "eivr" || info.Started.Before(before) || info.Started.After(time.Now()) {
 		t.Errorf("SessionInfo app %q, started %v (test began %v)", info.App, info.Started, before)
 	}
-	if _, err := c1.Write([]byte("S,beep\n")); err != nil {
+	if _, err := c1.Write([]byte("Q,unknown\nS,beep\n")); err != nil {
 		t.Fatal(err)
 	}
 	<-fa.played
@@ -164,6 +164,7 @@ func TestObserverSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := expect(
+		"line c1 1 → Q,unknown", // ignored (no reply), but the client wrote it
 		"line c1 1 → S,beep",
 		"playback c1 1 beep started",
 		"line c1 1 → E,bye",

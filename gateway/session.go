@@ -33,16 +33,11 @@ type appSpec struct {
 	host, port   string // ivr:// target
 }
 
-// command is one client command: letter and parameter (from offset 2).
-type command struct {
-	letter byte
-	param  []byte
-}
-
-// commandSource yields the client's commands (an eivr.Reader). param may
-// alias the reader's buffer until the next call.
+// commandSource yields the client's commands, unknown letters included
+// (an *eivr.Reader). Param may alias the reader's buffer until the next
+// call.
 type commandSource interface {
-	next() (command, error)
+	Next() (eivr.Command, error)
 }
 
 // sessionEnv is what sessions of one gateway share. Read-only after start.
@@ -104,15 +99,15 @@ type session struct {
 	released   atomic.Bool
 	releasedOK bool // the end sequence's continue or hangup was accepted (lifecycle.go)
 
-	events   chan *ari.Event // from the gateway sink (bounded)
-	overflow chan struct{}   // cap 1: the sink dropped an event
-	cmds     chan command    // from the reader goroutine
-	ack      chan struct{}   // cap 1: reader may read the next command
-	results  chan func()     // completions of async calls, run on the loop
-	quit     chan struct{}   // closed when the loop ends: the reader and timers stop
-	dead     chan struct{}   // closed when the end sequence no longer takes results
-	done     chan struct{}   // closed when run has returned
-	wg       sync.WaitGroup  // reader, lane calls, timers, closer
+	events   chan *ari.Event   // from the gateway sink (bounded)
+	overflow chan struct{}     // cap 1: the sink dropped an event
+	cmds     chan eivr.Command // from the reader goroutine
+	ack      chan struct{}     // cap 1: reader may read the next command
+	results  chan func()       // completions of async calls, run on the loop
+	quit     chan struct{}     // closed when the loop ends: the reader and timers stop
+	dead     chan struct{}     // closed when the end sequence no longer takes results
+	done     chan struct{}     // closed when run has returned
+	wg       sync.WaitGroup    // reader, lane calls, timers, closer
 
 	// --- owned by the session goroutine ---
 	refusal    *outcome // set before start: end at once with it
@@ -164,7 +159,7 @@ func newSession(env *sessionEnv, log *slog.Logger, id string, ch ari.Channel, ap
 		first:    ch,
 		events:   make(chan *ari.Event, queue),
 		overflow: make(chan struct{}, 1),
-		cmds:     make(chan command),
+		cmds:     make(chan eivr.Command),
 		ack:      make(chan struct{}, 1),
 		results:  make(chan func(), 4),
 		quit:     make(chan struct{}),
@@ -292,7 +287,7 @@ func (s *session) readCommands(src commandSource) {
 	defer s.wg.Done()
 	defer close(s.readerDone)
 	for {
-		c, err := src.next()
+		c, err := src.Next()
 		if err != nil {
 			s.readErr = err
 			return
@@ -312,7 +307,7 @@ func (s *session) readCommands(src commandSource) {
 
 // step waits for one thing to happen and handles it.
 func (s *session) step(ctx context.Context) {
-	var cmds <-chan command
+	var cmds <-chan eivr.Command
 	if !s.paused && !s.ackOwed {
 		cmds = s.cmds
 	}
