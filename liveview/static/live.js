@@ -78,6 +78,10 @@
       showLogin(res.status === 401 ? 'Wrong token.' : text);
       return;
     }
+    if (res.status === 404) {
+      retry(gen, 'no event stream on this gateway (' + EVENTS + ': 404)');
+      return;
+    }
     if (!res.ok) {
       retry(gen, ((await res.text()).trim() || 'HTTP ' + res.status));
       return;
