@@ -86,9 +86,10 @@ func (f hubFeed) SessionEnded(r gateway.Report) {
 // is typed into its form; a simulated call runs the bundled TCP menu
 // (tcpivr), the caller presses 1 (the menu sets and reads MENU_CHOICE, a
 // redacted variable), 4 (the menu appends digits/4) then 2 (the menu
-// exits). The DOM shows the call with its caller, the digit lines of
-// the exchange, then the call ended; once the linger is over the call
-// goes. A screenshot of the ended call is written; its path is logged.
+// exits); between 1 and 4 the stream breaks and the page resumes with
+// Last-Event-ID. The DOM shows the call with its caller, the digit lines
+// of the exchange (each once), then the call ended; once the linger is
+// over the call goes. A screenshot of the ended call is written; its path is logged.
 func TestLiveViewInBrowser(t *testing.T) {
 	browser := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -103,6 +104,7 @@ func TestLiveViewInBrowser(t *testing.T) {
 	defer func() { stopHub(); <-hubDone }()
 	var reqMu sync.Mutex
 	var requests []string // an access log: the token must never be in it
+	var resumes []string  // the Last-Event-ID of each stream request
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/events", &cti.Handler{Hub: hub, Token: func() string { return token }})
 	const linger = 4 * time.Second
@@ -110,6 +112,9 @@ func TestLiveViewInBrowser(t *testing.T) {
 	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqMu.Lock()
 		requests = append(requests, r.Method+" "+r.URL.String())
+		if r.URL.Path == "/v1/events" {
+			resumes = append(resumes, r.Header.Get("Last-Event-ID"))
+		}
 		reqMu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))
@@ -206,6 +211,15 @@ func TestLiveViewInBrowser(t *testing.T) {
 	until("the digit 1 and the menu's variable appear, its value redacted", lines+`.some(l => /^to 1,\d+$/.test(l)) && `+
 		lines+`.some(l => l === 'from V,MENU_CHOICE=[redacted]') && `+lines+`.some(l => /^to G,\d+,MENU_CHOICE=\[redacted\]$/.test(l)) && `+
 		lines+`.some(l => l === 'from S,beep')`)
+	// The stream breaks: the page comes back with Last-Event-ID and
+	// resumes where it was, nothing shown twice.
+	admin.CloseClientConnections()
+	w.Until("the page reconnects with Last-Event-ID", testwait.Long, func() bool {
+		reqMu.Lock()
+		defer reqMu.Unlock()
+		return len(resumes) >= 2 && strings.HasPrefix(resumes[len(resumes)-1], hub.Epoch()+"-")
+	})
+	until("the page is live again", `document.getElementById('status').textContent === 'live'`)
 	if err := w.Srv.PressDTMF(id, '4', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +227,8 @@ func TestLiveViewInBrowser(t *testing.T) {
 	if err := w.Srv.PressDTMF(id, '2', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	until("the digit 2 appears and the call ends, no variable's value shown", `!`+row+`.textContent.includes('MENU_CHOICE=1') && `+lines+`.some(l => /^to 2,\d+$/.test(l)) && `+row+`.dataset.state === 'ended' && `+row+`.querySelector('.state').textContent === 'ended'`)
+	until("the digit 2 appears and the call ends, no variable's value shown, no line twice", lines+`.filter(l => /^to 1,\d+$/.test(l)).length === 1 && `+
+		lines+`.filter(l => l === 'from V,MENU_CHOICE=[redacted]').length === 1 && `+`!`+row+`.textContent.includes('MENU_CHOICE=1') && `+lines+`.some(l => /^to 2,\d+$/.test(l)) && `+row+`.dataset.state === 'ended' && `+row+`.querySelector('.state').textContent === 'ended'`)
 	if end := w.WaitEnd(id, testwait.Long); !end.Continued {
 		t.Errorf("call end %+v: want it continued in the dialplan (E)", end)
 	}
