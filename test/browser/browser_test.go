@@ -22,6 +22,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/internal/ivr/tcpivr"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 	"github.com/eivr-gateway/eivr-gateway/liveview"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/eivr-gateway/eivr-gateway/test/internal/gwharness"
 	"github.com/eivr-gateway/eivr-gateway/transcript"
 	"go.uber.org/goleak"
@@ -83,7 +84,8 @@ func (f hubFeed) SessionEnded(r gateway.Report) {
 }
 
 // TestLiveViewInBrowser: headless Chromium loads the live view, the token
-// is typed into its form; a simulated call runs the bundled TCP menu
+// is typed into its form. A phone call's ARI events (as the CTI app gets
+// them) show its caller, state and hold, then its end. A simulated call runs the bundled TCP menu
 // (tcpivr), the caller presses 1 (the menu sets and reads MENU_CHOICE, a
 // redacted variable), 4 (the menu appends digits/4) then 2 (the menu
 // exits); between 1 and 4 the stream breaks and the page resumes with
@@ -194,6 +196,34 @@ func TestLiveViewInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
 	)
 	until("the stream is live", `document.getElementById('status').textContent === 'live'`)
+
+	// A phone call the CTI app watches (ARI events, no ExternalIVR): its
+	// caller and channel state, hold, then its end.
+	phone := "1764770000.7"
+	ariEvent := func(typ, state, extra string) {
+		t.Helper()
+		frame := fmt.Sprintf(`{"type":%q,"timestamp":%q,"application":"cti","asterisk_id":"aa:bb",`+
+			`"channel":{"id":%q,"name":"PJSIP/2000-00000007","state":%q,"caller":{"name":"Bob","number":"2000"},"linkedid":%q}%s}`,
+			typ, time.Now().Format("2006-01-02T15:04:05.000-0700"), phone, state, phone, extra)
+		var ev ari.Event
+		if err := ari.Decode([]byte(frame), &ev); err != nil {
+			t.Fatalf("%s: %v", frame, err)
+		}
+		key := reorder.Key{AsteriskID: ev.AsteriskID, App: ev.Application}
+		if ev.Kind != ari.KindOther {
+			key.ChannelID = ev.Channel.ID
+		}
+		hub.Deliver(key, &ev)
+	}
+	prow := fmt.Sprintf(`document.querySelector('article.call[data-channel="%s"]')`, phone)
+	ariEvent("ChannelCreated", "Ring", "")
+	ariEvent("ChannelStateChange", "Up", "")
+	ariEvent("ChannelHold", "Up", "")
+	until("the phone call shows its caller, state and hold", prow+` !== null && `+prow+`.querySelector('.caller').textContent === '"Bob" <2000>' && `+
+		prow+`.querySelector('.name').textContent === 'PJSIP/2000-00000007' && `+prow+`.querySelector('.state').textContent === 'Up · on hold'`)
+	ariEvent("ChannelUnhold", "Up", "")
+	ariEvent("ChannelDestroyed", "Up", `,"cause":16,"cause_txt":"Normal Clearing"`)
+	until("the phone call ends", prow+`.dataset.state === 'ended' && `+prow+`.querySelector('.cause').textContent === 'Normal Clearing'`)
 
 	id := "1764770000.42"
 	if _, err := w.Srv.StartCall(app, []string{"ivr://" + ln.Addr().String() + "(beep)"},
