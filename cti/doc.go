@@ -53,6 +53,9 @@
 //
 //	{"cti_id":"lq2x3a-17","cti_call":"1764770000.30","type":"ChannelCreated","timestamp":"...","channel":{...},...}
 //
+// Asterisk 22.10.1 sends no linkedid in its Channel objects (checked on
+// the real one): then cti_call is the calling channel's id for both legs
+// once a Dial event has named them (peer and caller), and absent before.
 // Existing ARI parsers ignore the two extra members. As Server-Sent
 // Events (Accept: text/event-stream) a message is
 // "id: <cti_id>\nevent: <type>\ndata: <object>\n\n"; as NDJSON (any

@@ -163,6 +163,7 @@ type item struct {
 	bridge  string
 	members []string // bridge.channels when present
 	session *SessionEvent
+	passed  bool // reorder passed it through unordered (an unmodelled kind)
 }
 
 type liveChan struct {
@@ -415,8 +416,12 @@ func contains(l []string, s string) bool {
 
 // add queues it in the merge (h.mu held). byTime: an event reorder passed
 // through unordered (an unmodelled kind such as ChannelEnteredBridge): it
-// goes before the waiting events of its stream stamped later.
+// goes before the waiting events of its stream stamped later. An ordered
+// event keeps its place after the stream's ordered events (reorder's
+// causal order) but goes before passed-through ones stamped later: reorder
+// may have held it (its window) while they overtook it.
 func (h *Hub) add(it *item, byTime bool) {
+	it.passed = byTime
 	it.arrived = h.clock.Now()
 	h.arrivals++
 	it.n = h.arrivals
@@ -432,10 +437,8 @@ func (h *Hub) add(it *item, byTime bool) {
 	}
 	q := h.streams[it.stream]
 	i := len(q)
-	if byTime {
-		for i > 0 && q[i-1].ts.After(it.ts) {
-			i--
-		}
+	for i > 0 && q[i-1].ts.After(it.ts) && (byTime || q[i-1].passed) {
+		i--
 	}
 	q = append(q, nil)
 	copy(q[i+1:], q[i:])
@@ -653,6 +656,20 @@ func (h *Hub) track(it *item, m *Message) {
 			delete(h.sessions, it.session.Channel)
 		}
 		return
+	}
+	if it.typ == "Dial" && it.chanObj == nil && len(it.chans) >= 2 {
+		// peer, caller: without a linkedid the dialled leg joins the
+		// caller's call.
+		peer, caller := h.live[it.chans[0]], h.live[it.chans[1]]
+		if caller != nil && caller.call == "" {
+			caller.call = it.chans[1]
+		}
+		if peer != nil && peer.call == "" {
+			peer.call = it.chans[1]
+			if caller != nil {
+				peer.call = caller.call
+			}
+		}
 	}
 	if len(it.chans) > 0 && it.chanObj != nil {
 		id := it.chans[0]

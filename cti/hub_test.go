@@ -468,3 +468,54 @@ func TestIDLess(t *testing.T) {
 }
 
 func randFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed+1)) }
+
+// TestPassedThroughPlaced: reorder passes unmodelled kinds (bridge events)
+// through at once while it holds modelled ones for their window; the hub
+// puts them back by timestamp within the channel.
+func TestPassedThroughPlaced(t *testing.T) {
+	h, clock := newHandHub(Config{})
+	sub := h.Subscribe(Filter{}, "", "t")
+	defer sub.Close()
+	drain(t, sub, 1)
+	a := "1764770000.1"
+	bridge := `"bridge":{"id":"b","channels":["` + a + `"]}`
+	deliver(t, h, ev{typ: "ChannelCreated", ch: a, name: "PJSIP/1-1", ms: 1})
+	deliver(t, h, ev{typ: "ChannelEnteredBridge", ch: a, name: "PJSIP/1-1", ms: 5, extra: bridge}) // passed through
+	deliver(t, h, ev{typ: "ChannelStateChange", ch: a, name: "PJSIP/1-1", ms: 3})                  // held by reorder, stamped before
+	deliver(t, h, ev{typ: "ChannelLeftBridge", ch: a, name: "PJSIP/1-1", ms: 4, extra: bridge})    // stale straggler: by time too
+	clock.Advance(DefaultWindow)
+	h.Tick()
+	var got []string
+	for _, m := range drain(t, sub, 4) {
+		got = append(got, m.Type)
+	}
+	want := []string{"ChannelCreated", "ChannelStateChange", "ChannelLeftBridge", "ChannelEnteredBridge"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+}
+
+func TestCallFromDial(t *testing.T) {
+	h, clock := newHandHub(Config{})
+	sub := h.Subscribe(Filter{}, "", "t")
+	defer sub.Close()
+	drain(t, sub, 1)
+	a, b := "1764770000.1", "1764770000.2"
+	deliver(t, h, ev{typ: "ChannelCreated", ch: a, name: "PJSIP/1-1", ms: 1})
+	deliver(t, h, ev{typ: "ChannelCreated", ch: b, name: "PJSIP/2-2", ms: 2})
+	clock.Advance(DefaultWindow)
+	h.Tick()
+	deliver(t, h, ev{typ: "Dial", ms: 3, extra: `"peer":{"id":"` + b + `","name":"PJSIP/2-2"},"caller":{"id":"` + a + `","name":"PJSIP/1-1"},"dialstatus":""`})
+	clock.Advance(DefaultWindow)
+	h.Tick()
+	deliver(t, h, ev{typ: "ChannelStateChange", ch: b, name: "PJSIP/2-2", ms: 4})
+	clock.Advance(DefaultWindow)
+	h.Tick()
+	msgs := drain(t, sub, 4)
+	if g := parse(t, msgs[0]); g.Call != "" {
+		t.Errorf("before the Dial: call %q", g.Call)
+	}
+	if g := parse(t, msgs[3]); g.Call != a {
+		t.Errorf("the dialled leg after the Dial: %s, want cti_call %s", msgs[3].JSON, a)
+	}
+}
