@@ -126,6 +126,11 @@
 //	LATE          StasisStart lost, outage > AdoptWindow     continue (hang up if that fails)
 //
 // The hang-ups mirror native ExternalIVR returning -1 in the same cases.
+// SLOW_CLIENT is set only for eivr.ErrSlowClient (the bounded event queue
+// is full); an event line that meets a broken stream (the program exited
+// or closed its stdin, the server closed the socket) means the client is
+// gone: the lines already in its pipe are run, then the channel is hung up
+// without a status (ErrClientGone), as native.
 //
 // # Observing sessions (observe.go)
 //

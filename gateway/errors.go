@@ -10,9 +10,11 @@ var (
 	ErrClientExit = errors.New("client exited (E/X)")
 	// ErrClientHangup: the client sent H; the channel is hung up.
 	ErrClientHangup = errors.New("client hung up (H)")
-	// ErrClientGone: the program exited or the server closed the connection.
+	// ErrClientGone: the program exited or the server closed the
+	// connection (also seen as a broken event stream).
 	ErrClientGone = errors.New("client went away")
-	// ErrSlowClient: the client stopped reading its events (Q27).
+	// ErrSlowClient: the client stopped reading its events and its
+	// bounded queue is full (eivr.ErrSlowClient, Q27).
 	ErrSlowClient = errors.New("client does not read its events")
 	// ErrStartFailed: the program could not be started or the server reached.
 	ErrStartFailed = errors.New("cannot start the client")

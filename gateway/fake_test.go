@@ -157,7 +157,10 @@ type fakeConn struct {
 	lines chan string
 	done  chan struct{}
 	once  sync.Once
-	slow  bool
+
+	mu      sync.Mutex
+	sendErr error // non-nil: Send fails with it, and the conn is done with it as cause (as eivr's)
+	cause   error
 }
 
 func newFakeConn() *fakeConn {
@@ -167,19 +170,36 @@ func newFakeConn() *fakeConn {
 
 func (c *fakeConn) Commands() io.Reader { return c.cmdR }
 func (c *fakeConn) Send(line []byte) error {
-	if c.slow {
-		return errors.New("queue full")
+	c.mu.Lock()
+	err := c.sendErr
+	c.mu.Unlock()
+	if err != nil {
+		c.end(err)
+		return err
 	}
 	c.lines <- string(line)
 	return nil
 }
 func (c *fakeConn) Done() <-chan struct{} { return c.done }
-func (c *fakeConn) Err() error            { return nil }
-func (c *fakeConn) Close(ctx context.Context) error {
+func (c *fakeConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
+
+// end closes done with cause (the first one wins).
+func (c *fakeConn) end(cause error) {
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.cause = cause
+		c.mu.Unlock()
 		close(c.done)
-		c.cmdR.CloseWithError(errors.New("closed"))
 	})
+}
+
+func (c *fakeConn) Close(ctx context.Context) error {
+	c.end(errors.New("closed"))
+	c.cmdR.CloseWithError(errors.New("closed"))
 	return nil
 }
 

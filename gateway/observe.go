@@ -15,11 +15,14 @@ import (
 // observer may keep.
 type Observer interface {
 	// SessionStarted: a session got its client (program started or TCP
-	// server connected). Refused calls are reported by SessionEnded only
-	// (Report.Served false).
+	// server connected). Refused calls (DENIED, BADARGS, LIMIT, DRAINING)
+	// and sessions whose client could not be reached (START_FAILED,
+	// BADOPTION, a channel gone before the answer, a shutdown while
+	// connecting) are reported by SessionEnded only (Report.Served false).
 	SessionStarted(SessionInfo)
 	// SessionLine: a line exchanged with the client (a command as the
-	// reader framed it, an event line once written).
+	// reader framed it, unknown letters included; an event line once
+	// handed to the client's queue).
 	SessionLine(WireLine)
 	// SessionPlayback: a file of the playlist started or ended on the
 	// channel.

@@ -112,6 +112,7 @@ type session struct {
 	// --- owned by the session goroutine ---
 	refusal    *outcome // set before start: end at once with it
 	served     bool     // the session got its client (Observer.SessionStarted was called)
+	sendBroken bool     // a Send failed on a broken event stream (logged once)
 	conn       clientConn
 	readerDone chan struct{}
 	readErr    error
@@ -392,15 +393,38 @@ func (s *session) send(tag byte, data string) {
 		s.log.Debug("event line", "event", string(s.buf[:len(s.buf)-1]))
 	}
 	if err := s.conn.Send(s.buf); err != nil {
-		if s.out == nil {
-			s.log.Warn("client does not read its events; ending the session", "err", err)
-		}
-		s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
+		s.sendFailed(err)
 		return
 	}
 	if o := s.env.obs; o != nil {
 		o.SessionLine(WireLine{Channel: s.ch, Session: s.id, Sent: true, Line: string(s.buf[:len(s.buf)-1]), At: time.Now()})
 	}
+}
+
+// sendFailed handles a failed Send. Only a client that does not read its
+// events (eivr.ErrSlowClient: its bounded queue is full) is a slow client
+// (Q27). Any other failure is a broken event stream: the program exited
+// or closed its stdin, the server closed the socket. The conn's Done is
+// then closed with that cause and the session ends as on a client gone
+// (§8.3), after the lines already in the pipe, as native, which never
+// notices a failed event write and ends on EOF.
+func (s *session) sendFailed(err error) {
+	if !errors.Is(err, eivr.ErrSlowClient) {
+		if s.out == nil && !s.sendBroken {
+			s.sendBroken = true
+			s.log.Info("the client's event stream is broken; it is gone", "err", err)
+		}
+		select {
+		case <-s.conn.Done(): // step's gone case ends the session
+		default: // a conn that failed without saying it is done
+			s.end(outcome{action: endHangup, cause: errors.Join(ErrClientGone, err)})
+		}
+		return
+	}
+	if s.out == nil {
+		s.log.Warn("client does not read its events; ending the session", "err", err)
+	}
+	s.end(outcome{action: endHangup, status: StatusSlowClient, cause: errors.Join(ErrSlowClient, err)})
 }
 
 // post runs f on the session loop; used by the goroutines of async calls.

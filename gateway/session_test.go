@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,10 +290,36 @@ func TestIdleSilence(t *testing.T) {
 	h.expectCalls("unsilence", "continue")
 }
 
-func TestSlowClientEnds(t *testing.T) {
-	h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, _ *fakeOps, c *fakeConn) { c.slow = true })
-	h.cmd("P,x")
-	h.expectCalls("set EIVRGW_STATUS=SLOW_CLIENT", "hangup")
+// A failed Send is a slow client only when it is one (eivr.ErrSlowClient);
+// a broken event stream (the program exited, the server closed) is the
+// client gone: hung up without EIVRGW_STATUS, as native.
+func TestSendFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		calls  []string
+		status string
+		cause  error
+	}{
+		{"slow client", fmt.Errorf("%w: 65536 bytes pending, limit 65536", eivr.ErrSlowClient),
+			[]string{"set EIVRGW_STATUS=SLOW_CLIENT", "hangup"}, StatusSlowClient, ErrSlowClient},
+		{"broken pipe", fmt.Errorf("write event: %w", syscall.EPIPE), []string{"hangup"}, "", ErrClientGone},
+		{"connection reset", fmt.Errorf("write event: %w", syscall.ECONNRESET), []string{"hangup"}, "", ErrClientGone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHarness(t, appSpec{}, "Up", func(_ *sessionEnv, _ *fakeOps, c *fakeConn) { c.sendErr = tt.err })
+			h.cmd("P,x")
+			h.expectCalls(tt.calls...)
+			out := h.outcome()
+			if out.status != tt.status || !errors.Is(out.cause, tt.cause) || out.action != endHangup {
+				t.Errorf("outcome %+v, want status %q, cause %v, hangup", out, tt.status, tt.cause)
+			}
+			if tt.cause != ErrSlowClient && errors.Is(out.cause, ErrSlowClient) {
+				t.Errorf("cause %v is a slow client", out.cause)
+			}
+		})
+	}
 }
 
 func TestStartFailureAnswersThenHangsUp(t *testing.T) {

@@ -67,6 +67,10 @@ func scenarios(l *Lane) []*scenario {
 		// Q31: option d on a live channel is refused natively (ERROR "not
 		// supported", hang-up) and by the gateway (EIVRGW_STATUS=BADOPTION).
 		{name: "option-d-live-channel", opts: "d", noClient: true},
+		// The G reply's 2047-byte cut right after an item's ',' (24 items of
+		// 89 bytes "GA=<85>,"): native drops that one trailing ',' (2046).
+		{name: "G-cut-after-separator", setVars: []string{"GA"}, steps: steps("V,GA="+strings.Repeat("g", 85),
+			"G"+strings.Repeat(",GA", 24), waitFor("G"), "E,x", waitFor("E"))},
 		{name: "latin1-V-G", setVars: []string{"CHOICE"}, steps: steps("V,CHOICE=caf\xe9", "G,CHOICE", waitFor("G"), "E,x", waitFor("E"))},
 
 		{name: "tcp-menu", tcp: true, args: ",arg1,arg2", steps: steps("P,x", waitFor("P"), "S,beep", "A,hello-world", waitFor("FF"),
