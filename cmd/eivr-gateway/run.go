@@ -132,6 +132,14 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	s := &server{cfg: cfg, log: log}
+	feed, err := newCTIFeed(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer feed.close()
+	if err := registerCTI(reg, feed.hub); err != nil {
+		return err
+	}
 	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
 	for i, url := range cfg.ARI.URLs {
 		shown[i] = config.RedactURL(url)
@@ -151,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		gc := gatewayConfig(cfg, log, gateway.Observers(m, opt.observer))
+		gc := gatewayConfig(cfg, log, gateway.Observers(m, opt.observer, ctiObserver{feed.hub}))
 		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
@@ -188,6 +196,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	}
 	defer wg.Wait()
 	defer stopRun()
+	wg.Go(func() { feed.run(runCtx) })
 
 	if cfg.Admin.Listen != "" {
 		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, cfg.Admin.Pprof, log)
@@ -195,6 +204,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 			return err
 		}
 		s.admin = a
+		a.mux.Handle("GET /v1/events", feed.handler(func() string { return s.config().Admin.Token }))
 		wg.Go(func() {
 			if err := a.Serve(); err != nil {
 				runErr <- err
