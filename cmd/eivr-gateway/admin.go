@@ -21,6 +21,7 @@ import (
 type adminServer struct {
 	srv *http.Server
 	ln  net.Listener
+	mux *http.ServeMux // more routes (GET /v1/events) are added before Serve
 }
 
 // readiness reports whether the gateway serves calls, and why not.
@@ -60,7 +61,8 @@ func newAdmin(addr string, reg *prometheus.Registry, ready readiness, calls, liv
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	return &adminServer{
-		ln: ln,
+		ln:  ln,
+		mux: mux,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,

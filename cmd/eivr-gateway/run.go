@@ -141,6 +141,21 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	}
 	defer stopRec() // after the gateways (deferred later, run first)
 	s.records = rec
+	feed, err := newCTIFeed(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer feed.close()
+	if err := registerCTI(reg, feed.hub); err != nil {
+		return err
+	}
+	// The session lines reach the CTI stream, and so the live call view,
+	// with the app's transcript redaction applied.
+	ctiSessions := liveview.Redact(ctiObserver{feed.hub}, func(app string) transcript.Redaction {
+		c := s.config() // the running [[app]] tables: a reload applies to new sessions
+		a, _ := c.App(app)
+		return redaction(a)
+	})
 	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
 	for i, url := range cfg.ARI.URLs {
 		shown[i] = config.RedactURL(url)
@@ -160,7 +175,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		gc := gatewayConfig(cfg, log, gateway.Observers(m, rec, opt.observer))
+		gc := gatewayConfig(cfg, log, gateway.Observers(m, rec, opt.observer, ctiSessions))
 		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
@@ -197,6 +212,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	}
 	defer wg.Wait()
 	defer stopRun()
+	wg.Go(func() { feed.run(runCtx) })
 
 	if cfg.Admin.Listen != "" {
 		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
@@ -204,6 +220,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 			return err
 		}
 		s.admin = a
+		a.mux.Handle("GET /v1/events", feed.handler(func() string { return s.config().Admin.Token }))
 		wg.Go(func() {
 			if err := a.Serve(); err != nil {
 				runErr <- err
