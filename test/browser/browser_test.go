@@ -91,7 +91,8 @@ func (f hubFeed) SessionEnded(r gateway.Report) {
 // exits); between 1 and 4 the stream breaks and the page resumes with
 // Last-Event-ID. The DOM shows the call with its caller, the digit lines
 // of the exchange (each once), then the call ended; once the linger is
-// over the call goes. A screenshot of the ended call is written; its path is logged.
+// over the call goes. Past MaxCalls the oldest ended call goes first, then
+// the oldest live one. A screenshot of the ended call is written; its path is logged.
 func TestLiveViewInBrowser(t *testing.T) {
 	browser := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -110,7 +111,8 @@ func TestLiveViewInBrowser(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/events", &cti.Handler{Hub: hub, Token: func() string { return token }})
 	const linger = 4 * time.Second
-	mux.Handle("/", liveview.Handler(liveview.Options{Linger: linger}))
+	const maxCalls = 3
+	mux.Handle("/", liveview.Handler(liveview.Options{Linger: linger, MaxCalls: maxCalls}))
 	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqMu.Lock()
 		requests = append(requests, r.Method+" "+r.URL.String())
@@ -200,11 +202,11 @@ func TestLiveViewInBrowser(t *testing.T) {
 	// A phone call the CTI app watches (ARI events, no ExternalIVR): its
 	// caller and channel state, hold, then its end.
 	phone := "1764770000.7"
-	ariEvent := func(typ, state, extra string) {
+	chanEvent := func(ch, typ, state, extra string) {
 		t.Helper()
 		frame := fmt.Sprintf(`{"type":%q,"timestamp":%q,"application":"cti","asterisk_id":"aa:bb",`+
 			`"channel":{"id":%q,"name":"PJSIP/2000-00000007","state":%q,"caller":{"name":"Bob","number":"2000"},"linkedid":%q}%s}`,
-			typ, time.Now().Format("2006-01-02T15:04:05.000-0700"), phone, state, phone, extra)
+			typ, time.Now().Format("2006-01-02T15:04:05.000-0700"), ch, state, ch, extra)
 		var ev ari.Event
 		if err := ari.Decode([]byte(frame), &ev); err != nil {
 			t.Fatalf("%s: %v", frame, err)
@@ -215,6 +217,7 @@ func TestLiveViewInBrowser(t *testing.T) {
 		}
 		hub.Deliver(key, &ev)
 	}
+	ariEvent := func(typ, state, extra string) { t.Helper(); chanEvent(phone, typ, state, extra) }
 	prow := fmt.Sprintf(`document.querySelector('article.call[data-channel="%s"]')`, phone)
 	ariEvent("ChannelCreated", "Ring", "")
 	ariEvent("ChannelStateChange", "Up", "")
@@ -280,6 +283,20 @@ func TestLiveViewInBrowser(t *testing.T) {
 	t.Logf("screenshot of the live view: %s", shot)
 
 	until("the ended call goes after its linger", row+` === null && !document.getElementById('empty').hidden`)
+
+	// At most maxCalls calls: past it the oldest ended one goes first,
+	// then the oldest live one.
+	calls := `[...document.querySelectorAll('article.call')].map(a => a.dataset.channel + ':' + a.dataset.state).join(' ')`
+	for _, ch := range []string{"p1", "p2", "p3"} {
+		chanEvent(ch, "ChannelCreated", "Ring", "")
+	}
+	until("three calls", calls+` === 'p1:live p2:live p3:live'`)
+	chanEvent("p2", "ChannelDestroyed", "Up", "")
+	until("p2 ended", calls+` === 'p1:live p2:ended p3:live'`)
+	chanEvent("p4", "ChannelCreated", "Ring", "")
+	until("the ended p2 made room for p4", calls+` === 'p1:live p3:live p4:live'`)
+	chanEvent("p5", "ChannelCreated", "Ring", "")
+	until("the oldest live p1 made room for p5", calls+` === 'p3:live p4:live p5:live'`)
 
 	sctx, cancelLoc := context.WithTimeout(bctx, testwait.Long)
 	loc, err := chromedp.Run(sctx, chromedp.Location())
