@@ -7,8 +7,8 @@
 //
 // # Flow
 //
-//	gateway sessions ──Observer adapter (cmd)──▶ cti.Hub.Publish ─┐
-//	CTI app's ARI events ──reorder──────────────▶ cti.Hub.Deliver ┴▶ GET /v1/events (NDJSON) ──fetch──▶ page
+//	gateway sessions ──Redact──▶ ctiObserver (cmd) ──▶ cti.Hub.Publish ─┐
+//	CTI app's ARI events ──reorder────────────────────▶ cti.Hub.Deliver ┴▶ GET /v1/events (NDJSON) ──fetch──▶ page
 //
 // The page has no feed of its own: it reads the CTI stream of package cti
 // (GET v1/events, relative to the page, as NDJSON; Options.Events), in
@@ -43,9 +43,9 @@
 //
 // # Redaction
 //
-// The page shows what the stream carries. The transcripts' redaction
-// rules (DTMF digits, named variables) apply where the gateway's session
-// lines enter the stream (the cmd's Observer adapter in front of
-// cti.Hub.Publish), so the CTI stream and the live view never show what a
-// transcript would not.
+// The page shows what the stream carries. [Redact] is the Observer in
+// front of the cmd's adapter to cti.Hub.Publish: it applies each app's
+// transcript redaction (package transcript: DTMF digits, named
+// variables) to the session lines before they enter the stream, so the
+// CTI stream and the live view never show what a transcript would not.
 package liveview
