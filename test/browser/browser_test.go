@@ -56,7 +56,8 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// hubFeed hands the gateway's sessions to the CTI hub, as the cmd does.
+// hubFeed hands the gateway's sessions to the CTI hub, as the cmd's
+// ctiObserver does (package main cannot be imported).
 type hubFeed struct{ hub *cti.Hub }
 
 func (f hubFeed) SessionStarted(s gateway.SessionInfo) {
