@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // ctiState is what the fake keeps for CTI consumers: endpoints, bridges and
@@ -14,6 +15,7 @@ type ctiState struct {
 	bridges   map[string]*bridge         // by id
 	brSubs    map[string]map[string]bool // app -> bridge ids
 	phones    map[string]*channel        // channels made by PhoneCall (outside Stasis)
+	last      time.Time                  // the latest phone event stamp (stamps never go back)
 }
 
 func (s *Server) ctiLocked() *ctiState {
@@ -25,6 +27,26 @@ func (s *Server) ctiLocked() *ctiState {
 		}
 	}
 	return &s.cti
+}
+
+// stamp is the first timestamp of a phone operation: now, or just after
+// the latest stamp given (PhoneCall stamps a few ms ahead), so that the
+// phones' events are causal in their timestamps.
+func (st *ctiState) stamp(now time.Time, span int) time.Time {
+	if floor := st.last.Add(time.Millisecond); now.Before(floor) {
+		now = floor
+	}
+	st.last = now.Add(time.Duration(span) * time.Millisecond)
+	return now
+}
+
+// ctiForgetLocked drops an app's endpoint and bridge subscriptions when its
+// socket goes: Asterisk forgets them with the app's registration, so a
+// client subscribes again after every reconnect.
+func (s *Server) ctiForgetLocked(app string) {
+	st := s.ctiLocked()
+	delete(st.epSubs, app)
+	delete(st.brSubs, app)
 }
 
 // AddEndpoints registers endpoints ("PJSIP/1000"): they are listed by GET

@@ -50,7 +50,7 @@ func (s *Server) PhoneCall(from, to string, opt PhoneOptions) (Phone, error) {
 	if s.closed {
 		return Phone{}, ErrClosed
 	}
-	t0 := time.Now()
+	t0 := s.ctiLocked().stamp(time.Now(), 7)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	a := s.phoneChannelLocked(from, "Ring", callerJSON{Name: opt.CallerName, Number: resource(from)})
 	a.created = t0
@@ -80,7 +80,7 @@ func (s *Server) PhoneAnswer(p Phone) error {
 	if s.ctiLocked().phones[p.A] == nil || s.ctiLocked().phones[p.B] == nil {
 		return fmt.Errorf("%w: %s/%s", ErrNoChannel, p.A, p.B)
 	}
-	s.phoneAnswerLocked(p, time.Now())
+	s.phoneAnswerLocked(p, s.ctiLocked().stamp(time.Now(), 1))
 	return nil
 }
 
@@ -108,10 +108,11 @@ func (s *Server) PhoneHold(id string, hold bool) error {
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNoChannel, id)
 	}
+	ts := s.ctiLocked().stamp(time.Now(), 0)
 	if hold {
-		s.emitAtLocked(c, "ChannelHold", time.Now(), nil, []kv{{"musicclass", "default"}})
+		s.emitAtLocked(c, "ChannelHold", ts, nil, []kv{{"musicclass", "default"}})
 	} else {
-		s.emitAtLocked(c, "ChannelUnhold", time.Now(), nil, nil)
+		s.emitAtLocked(c, "ChannelUnhold", ts, nil, nil)
 	}
 	return nil
 }
@@ -127,7 +128,7 @@ func (s *Server) PhoneTransfer(p Phone, to string) (Phone, error) {
 	if a == nil || b == nil {
 		return p, fmt.Errorf("%w: %s/%s", ErrNoChannel, p.A, p.B)
 	}
-	t0 := time.Now()
+	t0 := st.stamp(time.Now(), 5)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	c := s.phoneChannelLocked(to, "Down", a.caller)
 	c.created = t0
@@ -161,7 +162,7 @@ func (s *Server) PhoneHangup(p Phone) error {
 	if a == nil && b == nil {
 		return fmt.Errorf("%w: %s/%s", ErrNoChannel, p.A, p.B)
 	}
-	now := time.Now()
+	now := st.stamp(time.Now(), 2)
 	for i, c := range []*channel{a, b} {
 		if c != nil {
 			s.leaveAllBridgesLocked(c, now)

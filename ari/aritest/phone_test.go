@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
 )
 
 func subscribe(t *testing.T, s *Server, app, src string, want int) []byte {
@@ -44,6 +46,14 @@ func TestEndpointSubscriptions(t *testing.T) {
 	}
 	mustCall(t, s, "GET", "/endpoints/Local", nil, 404)
 	tp.quiet(s)
+	// The subscriptions go with the socket: a client makes them again.
+	tp.close()
+	testwait.Until(t, testwait.Long, "the socket is gone", func() bool { return !s.AppConnected("cti") })
+	app = applicationJSON{}
+	json.Unmarshal(mustCall(t, s, "GET", "/applications/cti", nil, 200), &app)
+	if len(app.EndpointIDs) != 0 {
+		t.Errorf("endpoint_ids after the socket closed: %v", app.EndpointIDs)
+	}
 }
 
 // TestPhoneCall: a two-party call outside Stasis, a hold, a transfer and
