@@ -48,6 +48,9 @@
 // <start UTC>-<session>.jsonl, at most MaxBytes each. Rotation keeps at most
 // Keep files per directory and removes those older than MaxAge, checked at
 // start-up and after sessions end (at most once a second per directory).
+// [Recorder.Update] replaces the configurations (a reload) for the sessions
+// that start afterwards. Lines are stored as JSON strings: invalid UTF-8
+// becomes U+FFFD.
 //
 // # Concurrency
 //
