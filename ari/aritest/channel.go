@@ -140,6 +140,7 @@ func (s *Server) chanAppsLocked(c *channel) []string {
 			add(name)
 		}
 	}
+	s.ctiAppsLocked(c, add)
 	return out
 }
 
@@ -479,6 +480,7 @@ func (s *Server) requestHangupLocked(c *channel, cause int, ari bool) {
 	}
 	c.hangup = h
 	s.emitLocked(c, "ChannelHangupRequest", pre, nil)
+	s.leaveAllBridgesLocked(c, time.Now())
 	switch {
 	case c.inStasis && c.running:
 		c.poke() // the Stasis thread flushes and ends

@@ -42,6 +42,9 @@
 //	GET  /asterisk/info, /asterisk/ping, /asterisk/variable
 //	GET  /applications, /applications/{app}        (channel_ids for resync)
 //	POST /applications/{app}/subscription?eventSource=channel:ID (then ChannelDestroyed etc. after StasisEnd)
+//	     eventSource=endpoint:Tech[/res] (AddEndpoints; Local: 422), bridge:ID (its own events only)
+//	GET  /endpoints, /endpoints/{tech}
+//	GET|POST /bridges, GET|POST|DELETE /bridges/{id}, POST /bridges/{id}/addChannel|removeChannel?channel=a,b
 //	GET  /sounds[?lang=&format=], /sounds/{id}     (from the catalogue)
 //	GET  /channels, /channels/{id}
 //	POST /channels[/{id}] originate (endpoint, app, appArgs, callerId, timeout, channelId, otherChannelId, {"variables":{}})
@@ -108,6 +111,35 @@
 // /channels/create puts the channel into the app at once (state Down,
 // StasisStart); /dial then gives the same progress events (BUSY/NOANSWER
 // hang it up with cause 17/19). SetEndpoint chooses an endpoint's outcome.
+//
+// # Endpoints and bridges (CTI)
+//
+// As checked on a real 22.10.1 (README, "CTI event stream"):
+// Local has no endpoints (GET /endpoints is [], endpoint:Local and
+// endpoint:Local/x@ctx are 422 "Event source does not exist"); AddEndpoints
+// registers endpoints of other technologies, and an app subscribed to
+// endpoint:PJSIP/1000 (or endpoint:PJSIP) gets every event of the
+// channels named PJSIP/1000-… (PJSIP/…), in or out of Stasis. A bridge
+// made with POST /bridges gets no BridgeCreated (nobody is subscribed yet);
+// addChannel needs channels in Stasis (422 "Channel not in Stasis
+// application") and subscribes their app to the bridge; ChannelEnteredBridge
+// and ChannelLeftBridge carry the bridge with its members after the change
+// and go to the apps that see the channel and those subscribed to the
+// bridge, which get nothing else of the members; a hang-up takes a channel
+// out of its bridge right after ChannelHangupRequest; DELETE /bridges/{id}
+// empties it and sends BridgeDestroyed to its subscribers.
+//
+// Phones outside Stasis (a PBX's Dial(), for CTI tests):
+//
+//	p, _ := srv.PhoneCall("PJSIP/1000", "PJSIP/1002", aritest.PhoneOptions{}) // Phone{A, B, Bridge}: the published
+//	    // trace of docs/cti.md: A's ConnectedLine stamped before B's ChannelCreated is delivered after it,
+//	    // both legs Up in one millisecond, then both enter the call's bridge
+//	srv.PhoneHold(p.A, true)                      // ChannelHold{musicclass:"default"}; false: ChannelUnhold
+//	p, _ = srv.PhoneTransfer(p, "PJSIP/1003")     // C rings and answers, B leaves and is destroyed (16), C enters
+//	srv.PhoneHangup(p)                            // each leg leaves the bridge, then ChannelDestroyed{16}
+//
+// With ReorderWindow the delivery is shuffled further, as with several
+// sources.
 //
 // # Caller side (what a phone / the dialplan would do)
 //

@@ -68,6 +68,7 @@ func (s *Server) routes() http.Handler {
 		h("POST /ari/channels/{id}/"+op, s.nop)
 		h("DELETE /ari/channels/{id}/"+op, s.nop)
 	}
+	s.bridgeRoutes(h)
 	h("GET /ari/playbacks/{pb}", s.getPlayback)
 	h("DELETE /ari/playbacks/{pb}", s.stopPlayback)
 	h("POST /ari/playbacks/{pb}/control", s.controlPlayback)
@@ -302,6 +303,7 @@ func (s *Server) appJSONLocked(name string) applicationJSON {
 		}
 	}
 	sort.Strings(a.ChannelIDs)
+	s.ctiAppJSONLocked(name, &a)
 	return a
 }
 
@@ -333,8 +335,9 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p params) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// subscribe handles eventSource=channel:ID (other sources are accepted
-// and ignored): the app then also sees the channel outside Stasis.
+// subscribe handles eventSource=channel:ID (the app then also sees the
+// channel outside Stasis), endpoint:Tech[/res] and bridge:ID (endpoint.go;
+// other sources are accepted and ignored).
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, p params) {
 	name := r.PathValue("app")
 	src := p.str("eventSource")
@@ -356,6 +359,9 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, p params) {
 				return
 			}
 			c.subApp = name
+		} else if !s.subscribeCTILocked(name, one) {
+			writeErr(w, http.StatusUnprocessableEntity, "Event source does not exist")
+			return
 		}
 	}
 	writeJSON(w, http.StatusOK, s.appJSONLocked(name))

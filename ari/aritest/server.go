@@ -109,6 +109,7 @@ type Server struct {
 	sentDTMF  map[string]string
 	faults    faults
 	rng       *rand.Rand
+	cti       ctiState // endpoints and bridges (endpoint.go, bridge.go)
 }
 
 // NewServer starts a fake Asterisk on 127.0.0.1:0.

@@ -89,6 +89,7 @@ func (s *Server) unregister(c *wsClient) {
 	for _, a := range s.apps {
 		if a.client == c {
 			a.client, a.subscribeAll = nil, false
+			s.ctiForgetLocked(a.name)
 		}
 	}
 }

@@ -15,17 +15,25 @@ import (
 )
 
 // adminServer is the admin HTTP listener: /metrics, /healthz, /readyz,
-// POST /v1/calls and, when enabled, /debug/pprof/.
+// POST /v1/calls, the live call view (GET /, /live.js, /live.css: package
+// liveview, reading the CTI stream GET /v1/events) and, when enabled,
+// /debug/pprof/.
 type adminServer struct {
 	srv *http.Server
 	ln  net.Listener
+	mux *http.ServeMux // more routes (GET /v1/events) are added before Serve
 }
 
 // readiness reports whether the gateway serves calls, and why not.
 type readiness func() (bool, string)
 
-func newAdmin(addr string, reg *prometheus.Registry, ready readiness, calls http.Handler, pprofOn bool, log *slog.Logger) (*adminServer, error) {
+// newAdmin binds the listener. live, if set, is the live call view's page,
+// served under / (the catch-all: what no other route takes is its 404).
+func newAdmin(addr string, reg *prometheus.Registry, ready readiness, calls, live http.Handler, pprofOn bool, log *slog.Logger) (*adminServer, error) {
 	mux := http.NewServeMux()
+	if live != nil {
+		mux.Handle("/", live)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -53,7 +61,8 @@ func newAdmin(addr string, reg *prometheus.Registry, ready readiness, calls http
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	return &adminServer{
-		ln: ln,
+		ln:  ln,
+		mux: mux,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,

@@ -262,7 +262,7 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 		wg.Wait()
 	}()
 	if cfg.Admin.Listen != "" {
-		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, cfg.Admin.Pprof, log)
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, nil, cfg.Admin.Pprof, log)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/liveview"
 	"github.com/eivr-gateway/eivr-gateway/reorder"
 	"github.com/eivr-gateway/eivr-gateway/transcript"
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,6 +150,21 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	if err := registerTranscripts(reg, rec); err != nil {
 		return err
 	}
+	feed, err := newCTIFeed(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer feed.close()
+	if err := registerCTI(reg, feed.hub); err != nil {
+		return err
+	}
+	// The session lines reach the CTI stream, and so the live call view,
+	// with the app's transcript redaction applied.
+	ctiSessions := liveview.Redact(ctiObserver{feed.hub}, func(app string) transcript.Redaction {
+		c := s.config() // the running [[app]] tables: a reload applies to new sessions
+		a, _ := c.App(app)
+		return redaction(a)
+	})
 	shown := make([]string, len(cfg.ARI.URLs)) // URLs as logged: never with a password
 	for i, url := range cfg.ARI.URLs {
 		shown[i] = config.RedactURL(url)
@@ -168,7 +184,7 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		if err := registerClient(reg, u, client); err != nil {
 			return err
 		}
-		gc := gatewayConfig(cfg, log, gateway.Observers(m, rec, opt.observer))
+		gc := gatewayConfig(cfg, log, gateway.Observers(m, rec, opt.observer, ctiSessions))
 		g, err := gateway.New(gc, client)
 		if err != nil {
 			return fmt.Errorf("gateway for %s: %w", u, err)
@@ -208,13 +224,15 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 	}
 	defer wg.Wait()
 	defer stopRun()
+	wg.Go(func() { feed.run(runCtx) })
 
 	if cfg.Admin.Listen != "" {
-		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, cfg.Admin.Pprof, log)
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, s.calls, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
 		if err != nil {
 			return err
 		}
 		s.admin = a
+		a.mux.Handle("GET /v1/events", feed.handler(func() string { return s.config().Admin.Token }))
 		wg.Go(func() {
 			if err := a.Serve(); err != nil {
 				runErr <- err

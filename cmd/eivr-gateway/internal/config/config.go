@@ -12,6 +12,7 @@ type Config struct {
 	Limits    Limits    `toml:"limits"`
 	Originate Originate `toml:"originate"`
 	Admin     Admin     `toml:"admin"`
+	CTI       CTI       `toml:"cti"`
 	Log       Log       `toml:"log"`
 	Listen    Listen    `toml:"listen"`
 }
@@ -241,6 +242,7 @@ func Default() Config {
 		Admin: Admin{
 			Listen: "127.0.0.1:9248",
 		},
+		CTI: DefaultCTI(),
 		Log: Log{
 			Level:  "info",
 			Format: "auto",

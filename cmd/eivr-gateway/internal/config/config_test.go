@@ -236,6 +236,18 @@ func TestValidate(t *testing.T) {
 		{"originate", func(c *Config) { c.Originate.App = "nope"; c.Originate.Timeout = Dur(0) }, []string{"originate.app", "originate.timeout"}},
 		{"admin", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen"}},
 		{"admin off", func(c *Config) { c.Admin.Listen = "" }, nil},
+		{"cti sources", func(c *Config) {
+			c.CTI.Endpoints = []string{"PJSIP/1000", "PJSIP"}
+			c.CTI.Channels = []string{"a1"}
+			c.CTI.Bridges = []string{"br1"}
+		}, nil},
+		{"cti app is an [[app]]", func(c *Config) { c.CTI.App = "eivr" }, []string{"cti.app"}},
+		{"cti bad", func(c *Config) {
+			c.CTI.Endpoints = []string{"/1000", "Local/100@ctx"}
+			c.CTI.Channels = []string{"a,b"}
+			c.CTI.Window = Dur(0)
+			c.CTI.Queue = 0
+		}, []string{"cti.endpoints[0]", "cti.endpoints[1]", "cti.channels[0]", "cti.window", "cti.queue"}},
 		{"log", func(c *Config) { c.Log.Level = "verbose"; c.Log.Format = "xml" }, []string{"log.level", "log.format"}},
 		{"trace without debug", func(c *Config) { c.Log.Trace = true }, []string{"log.trace"}},
 		{"trace", func(c *Config) { c.Log.Trace = true; c.Log.Level = "debug" }, nil},

@@ -162,6 +162,7 @@ func (c *Config) Validate() error {
 			bad("admin.listen", "%q: bad port", c.Admin.Listen)
 		}
 	}
+	c.validateCTI(bad, names)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

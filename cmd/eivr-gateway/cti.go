@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/eivr-gateway/eivr-gateway/ari"
+	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
+	"github.com/eivr-gateway/eivr-gateway/cti"
+	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/reorder"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ctiFeed is the process's CTI stream: one hub, fed by the sessions (an
+// Observer making EIVRSession events) and, when [cti] watches sources, per
+// ARI URL by a client of its own on the CTI app (KeepRaw, subscriptions
+// made after every Connected) through a reorderer of its own:
+// ari.Client → reorder → cti.Hub. Nothing of it runs on the sessions'
+// socket or read loop.
+type ctiFeed struct {
+	hub   *cti.Hub
+	log   *slog.Logger
+	conns []*ctiConn
+}
+
+// ctiConn is the CTI application on one Asterisk.
+type ctiConn struct {
+	url     string // as logged (no password)
+	app     string
+	sources []string
+	client  *ari.Client
+	ro      *reorder.Reorderer
+	log     *slog.Logger
+	timeout time.Duration
+
+	mu  sync.Mutex
+	ctx context.Context // run's, for the subscription calls made from Connected
+}
+
+// ctiKinds get cti.reorder_window in the CTI reorderer: every modelled
+// kind (the unmodelled ones, bridge events among them, pass reorder
+// through and are placed by the hub).
+func ctiKinds() []ari.Kind {
+	return []ari.Kind{
+		ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelCreated, ari.KindChannelStateChange,
+		ari.KindChannelDestroyed, ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived, ari.KindChannelVarset,
+		ari.KindChannelCallerId, ari.KindChannelConnectedLine, ari.KindChannelHold, ari.KindChannelUnhold,
+		ari.KindChannelTalkingStarted, ari.KindChannelTalkingFinished, ari.KindPlaybackStarted,
+		ari.KindPlaybackContinuing, ari.KindPlaybackFinished, ari.KindApplicationReplaced, ari.KindDial,
+	}
+}
+
+// subscribeTimeout bounds one subscription call.
+const subscribeTimeout = 5 * time.Second
+
+func newCTIFeed(cfg config.Config, log *slog.Logger) (*ctiFeed, error) {
+	log = log.With("cti", cfg.CTI.App)
+	f := &ctiFeed{
+		hub: cti.New(cti.Config{Window: cfg.CTI.Window.Duration, Ring: cfg.CTI.Ring, Queue: cfg.CTI.Queue, Logger: log}),
+		log: log,
+	}
+	if !cfg.CTI.Watching() {
+		return f, nil
+	}
+	windows := map[ari.Kind]time.Duration{}
+	for _, k := range ctiKinds() {
+		windows[k] = cfg.CTI.ReorderWindow.Duration
+	}
+	for _, url := range cfg.ARI.URLs {
+		u := config.RedactURL(url)
+		clog := log.With("ari", u)
+		ac, err := ariConfig(cfg, url, clog)
+		if err != nil {
+			return nil, err
+		}
+		ac.Apps = []string{cfg.CTI.App}
+		ac.SubscribeAll = false
+		ac.KeepRaw = true
+		client, err := ari.NewClient(ac)
+		if err != nil {
+			return nil, fmt.Errorf("CTI ARI %s: %w", u, err)
+		}
+		f.conns = append(f.conns, &ctiConn{
+			url: u, app: cfg.CTI.App, sources: cfg.CTI.Sources(), client: client, log: clog,
+			ro:      reorder.New(reorder.Config{Windows: windows, HoldLimit: cfg.Reorder.HoldLimit.Duration, Logger: clog}, f.hub),
+			timeout: subscribeTimeout,
+		})
+	}
+	return f, nil
+}
+
+// run runs the hub and the CTI connections until ctx ends.
+func (f *ctiFeed) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { f.hub.Run(ctx) })
+	for _, c := range f.conns {
+		c.mu.Lock()
+		c.ctx = ctx
+		c.mu.Unlock()
+		wg.Go(func() { c.ro.Run(ctx) })
+		wg.Go(func() {
+			if err := c.client.Run(ctx, c); err != nil && ctx.Err() == nil {
+				c.log.Error("CTI events socket stopped", "err", err)
+			}
+		})
+	}
+	if len(f.conns) > 0 {
+		f.log.Info("CTI stream watching", "sources", f.conns[0].sources, "asterisks", len(f.conns))
+	}
+	wg.Wait()
+}
+
+// close releases the CTI clients (after run returned).
+func (f *ctiFeed) close() {
+	for _, c := range f.conns {
+		c.client.Close()
+	}
+}
+
+// handler serves GET /v1/events; token is read at each request.
+func (f *ctiFeed) handler(token func() string) http.Handler {
+	return &cti.Handler{Hub: f.hub, Token: token, Logger: f.log}
+}
+
+// Connected subscribes the sources again (Asterisk forgets an app's
+// subscriptions with its socket), one at a time so that one that does not
+// exist (yet) does not stop the others.
+func (c *ctiConn) Connected(info ari.ConnInfo) {
+	c.mu.Lock()
+	ctx := c.ctx
+	c.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ok := 0
+	for _, src := range c.sources {
+		sctx, cancel := context.WithTimeout(ctx, c.timeout)
+		_, err := c.client.Subscribe(sctx, c.app, src)
+		cancel()
+		var ae *ari.Error
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity:
+			c.log.Warn("CTI source does not exist (Local channels have no endpoints; a channel or bridge may not exist yet): tried again at the next reconnect", "source", src, "err", err)
+		default:
+			c.log.Error("CTI subscription failed", "source", src, "err", err)
+		}
+	}
+	c.log.Info("CTI events socket connected", "connection", info.Seq, "subscribed", ok, "sources", len(c.sources))
+}
+
+// Event hands an event to the CTI reorderer (never blocks).
+func (c *ctiConn) Event(ev *ari.Event) { c.ro.Push(0, ev) }
+
+// Disconnected logs; the client reconnects by itself.
+func (c *ctiConn) Disconnected(err error) {
+	c.log.Warn("CTI events socket lost; reconnecting", "err", err)
+}
+
+// ctiObserver turns the sessions' Observer calls into EIVRSession events.
+type ctiObserver struct{ hub *cti.Hub }
+
+var _ gateway.Observer = ctiObserver{}
+
+func (o ctiObserver) SessionStarted(v gateway.SessionInfo) {
+	o.hub.Publish(cti.SessionEvent{
+		Phase: cti.PhaseStarted, At: v.Started, App: v.App, Session: v.Session, Channel: v.Channel, ChannelName: v.ChannelName,
+		CallerNumber: v.CallerNum, CallerName: v.CallerName, Target: v.Target, Argv: v.Argv, Options: v.Options,
+	})
+}
+
+func (o ctiObserver) SessionLine(v gateway.WireLine) {
+	o.hub.Publish(cti.SessionEvent{Phase: cti.PhaseLine, At: v.At, Session: v.Session, Channel: v.Channel, Sent: v.Sent, Line: v.Line})
+}
+
+func (o ctiObserver) SessionPlayback(v gateway.PlaybackNote) {
+	o.hub.Publish(cti.SessionEvent{Phase: cti.PhasePlayback, At: v.At, Session: v.Session, Channel: v.Channel, File: v.File, Started: v.Started, Interrupted: v.Interrupted})
+}
+
+func (o ctiObserver) SessionEnded(v gateway.Report) {
+	cause := ""
+	if v.Cause != nil {
+		cause = v.Cause.Error()
+	}
+	o.hub.Publish(cti.SessionEvent{
+		Phase: cti.PhaseEnded, At: v.Started.Add(v.Duration), App: v.App, Session: v.Session, Channel: v.Channel,
+		Served: v.Served, Status: v.Status, Cause: cause, Duration: v.Duration,
+	})
+}
+
+// registerCTI exports the hub's counters.
+func registerCTI(reg prometheus.Registerer, h *cti.Hub) error {
+	counter := func(name, help string, f func(cti.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(h.Stats())) })
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{
+		counter("eivr_cti_events_total", "Events sent on the CTI stream (ARI and EIVRSession).", func(s cti.Stats) uint64 { return s.Sent }),
+		counter("eivr_cti_events_bad_total", "CTI events dropped: no raw frame or not a JSON object.", func(s cti.Stats) uint64 { return s.Bad }),
+		counter("eivr_cti_events_overflow_total", "CTI events released before their merge window (too many waiting).", func(s cti.Stats) uint64 { return s.Overflow }),
+		counter("eivr_cti_consumers_cut_off_total", "CTI consumers cut off for not reading fast enough.", func(s cti.Stats) uint64 { return s.CutOff }),
+		counter("eivr_cti_resumes_total", "CTI consumers that resumed with Last-Event-ID without a gap.", func(s cti.Stats) uint64 { return s.Resumed }),
+		counter("eivr_cti_gaps_total", "CTI consumers told of a gap (restart, evicted or unknown Last-Event-ID).", func(s cti.Stats) uint64 { return s.Gaps }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eivr_cti_consumers", Help: "Connected CTI consumers."}, func() float64 { return float64(h.Stats().Subscribers) }),
+	} {
+		errs = append(errs, reg.Register(c))
+	}
+	return errors.Join(errs...)
+}
