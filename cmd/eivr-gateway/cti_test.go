@@ -23,7 +23,7 @@ import (
 // ctiGateway runs serve in-process against sim with the CTI stream on
 // (endpoint:PJSIP, token "tok"), margins for a busy machine in the
 // windows; it returns the admin address.
-func ctiGateway(t *testing.T, sim *aritest.Server, change func(*config.Config)) string {
+func ctiGateway(t testing.TB, sim *aritest.Server, change func(*config.Config)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.ARI.URLs = []string{sim.URL()}
@@ -94,7 +94,7 @@ func (l *lockedBuffer) String() string {
 
 // waitSubscribed waits until the fake Asterisk lists the CTI app's
 // endpoint subscription (made after its Connected).
-func waitSubscribed(t *testing.T, sim *aritest.Server, app, ep string) {
+func waitSubscribed(t testing.TB, sim *aritest.Server, app, ep string) {
 	t.Helper()
 	testwait.Until(t, testwait.Long, "the CTI app subscribed endpoint:"+ep, func() bool {
 		req, _ := http.NewRequest("GET", sim.URL()+"/applications/"+app, nil)
@@ -399,7 +399,7 @@ func TestCTIStalledConsumerCutOff(t *testing.T) {
 	}
 }
 
-func acceptIVR(t *testing.T, s *eivrtest.Server) *eivrtest.Client {
+func acceptIVR(t testing.TB, s *eivrtest.Server) *eivrtest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testwait.Long)
 	defer cancel()
