@@ -49,14 +49,17 @@
 //
 // Each message is one JSON object: the ARI event exactly as Asterisk sent
 // it (compacted to one line), with "cti_id" as its first member and, when
-// the hub knows the call, "cti_call" (the channel's linkedid) second:
+// the hub knows the call, "cti_call" second:
 //
 //	{"cti_id":"lq2x3a-17","cti_call":"1764770000.30","type":"ChannelCreated","timestamp":"...","channel":{...},...}
 //
-// Asterisk 22.10.1 sends no linkedid in its Channel objects (checked on
-// the real one): then cti_call is the calling channel's id for both legs
-// once a Dial event has named them (peer and caller), and absent before.
-// Existing ARI parsers ignore the two extra members. As Server-Sent
+// cti_call groups the legs of a call: the channel's linkedid when Asterisk
+// sends one; else "bridge:<id>" once the channel entered a bridge (the
+// bridge it is or was last in: both legs of a bridged call share it);
+// else, after a Dial event named the dialled and the calling channel, the
+// calling channel's id; absent before. (Asterisk 22.10.1 sends no linkedid
+// in its Channel objects: checked on the real one.) Existing ARI parsers
+// ignore the two extra members. As Server-Sent
 // Events (Accept: text/event-stream) a message is
 // "id: <cti_id>\nevent: <type>\ndata: <object>\n\n"; as NDJSON (any
 // other Accept, Content-Type application/x-ndjson) it is the object and
@@ -70,6 +73,8 @@
 //	  not counted: the old process is gone); missed_from..missed_to is the
 //	  range of this epoch, both absent when missed is 0.
 //	{"type":"CTISnapshot","cti_id":"<id of the newest event it includes>",
+//	  (the channels and bridges the stream has seen events of and no end:
+//	  nothing of what Asterisk had before the CTI app subscribed)
 //	 "channels":[<ARI Channel>...],"bridges":[{"id":"...","channels":["<id>"...]}...],
 //	 "sessions":[<the last EIVRSession "started" of each live session>...]}
 //	{"type":"CTICutOff","cti_id":"<id of the last event sent>","reason":"slow consumer: N events queued"}

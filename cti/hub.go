@@ -415,11 +415,12 @@ func contains(l []string, s string) bool {
 }
 
 // add queues it in the merge (h.mu held). byTime: an event reorder passed
-// through unordered (an unmodelled kind such as ChannelEnteredBridge): it
-// goes before the waiting events of its stream stamped later. An ordered
-// event keeps its place after the stream's ordered events (reorder's
-// causal order) but goes before passed-through ones stamped later: reorder
-// may have held it (its window) while they overtook it.
+// through unordered (an unmodelled kind that reorder could not key by a
+// channel: it names one only inside another object): it goes before the
+// waiting events of its stream stamped later. An ordered event keeps its
+// place after the stream's ordered events (reorder's causal order) but
+// goes before passed-through ones stamped later: reorder may have held it
+// (its window) while they overtook it.
 func (h *Hub) add(it *item, byTime bool) {
 	it.passed = byTime
 	it.arrived = h.clock.Now()

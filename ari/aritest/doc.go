@@ -135,7 +135,7 @@
 //	    // trace of docs/cti.md: A's ConnectedLine stamped before B's ChannelCreated is delivered after it,
 //	    // both legs Up in one millisecond, then both enter the call's bridge
 //	srv.PhoneHold(p.A, true)                      // ChannelHold{musicclass:"default"}; false: ChannelUnhold
-//	p, _ = srv.PhoneTransfer(p, "PJSIP/1003")     // C rings and answers, B leaves and is destroyed (16), C enters
+//	p, _ = srv.PhoneTransfer(p, "PJSIP/1003")     // C rings and answers, B leaves, C enters, B is destroyed (16)
 //	srv.PhoneHangup(p)                            // each leg leaves the bridge, then ChannelDestroyed{16}
 //
 // With ReorderWindow the delivery is shuffled further, as with several

@@ -127,6 +127,7 @@ func (s *Server) DropWebSockets() {
 	}
 	for _, a := range s.apps {
 		a.client, a.subscribeAll = nil, false
+		s.ctiForgetLocked(a.name)
 	}
 	s.mu.Unlock()
 	for _, c := range cs {

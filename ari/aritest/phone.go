@@ -118,8 +118,8 @@ func (s *Server) PhoneHold(id string, hold bool) error {
 }
 
 // PhoneTransfer: leg B of p transfers A (blind) to endpoint to. A new leg
-// C rings and answers, B leaves the bridge and hangs up (cause 16), C
-// enters it. It returns the call as it is now (B = C).
+// C rings and answers, B leaves the bridge, C enters it, B hangs up (cause
+// 16). It returns the call as it is now (B = C).
 func (s *Server) PhoneTransfer(p Phone, to string) (Phone, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -128,7 +128,7 @@ func (s *Server) PhoneTransfer(p Phone, to string) (Phone, error) {
 	if a == nil || b == nil {
 		return p, fmt.Errorf("%w: %s/%s", ErrNoChannel, p.A, p.B)
 	}
-	t0 := st.stamp(time.Now(), 5)
+	t0 := st.stamp(time.Now(), 6)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	c := s.phoneChannelLocked(to, "Down", a.caller)
 	c.created = t0
@@ -141,19 +141,19 @@ func (s *Server) PhoneTransfer(p Phone, to string) (Phone, error) {
 	s.emitAtLocked(c, "ChannelStateChange", ms(3), nil, nil)
 	if br := st.bridges[p.Bridge]; br != nil {
 		s.leaveBridgeLocked(br, b, ms(4))
-		s.phoneDestroyLocked(b, 16, ms(4))
 		s.enterBridgeLocked(br, c, ms(5))
-	} else {
-		s.phoneDestroyLocked(b, 16, ms(4))
 	}
+	s.phoneDestroyLocked(b, 16, ms(5))
 	a.connected = callerJSON{Number: resource(to)}
-	s.emitAtLocked(a, "ChannelConnectedLine", ms(5), nil, nil)
+	s.emitAtLocked(a, "ChannelConnectedLine", ms(6), nil, nil)
 	p.B = c.id
 	return p, nil
 }
 
 // PhoneHangup hangs up both legs of p (cause 16, Normal Clearing): each
-// leaves the bridge, then ChannelDestroyed, A then B.
+// leaves the bridge, A then B, then each is destroyed, A then B, 1 ms
+// apart (events of one channel in the same millisecond can only be told
+// apart by their arrival, which a shuffled delivery loses).
 func (s *Server) PhoneHangup(p Phone) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,11 +162,11 @@ func (s *Server) PhoneHangup(p Phone) error {
 	if a == nil && b == nil {
 		return fmt.Errorf("%w: %s/%s", ErrNoChannel, p.A, p.B)
 	}
-	now := st.stamp(time.Now(), 2)
+	now := st.stamp(time.Now(), 3)
 	for i, c := range []*channel{a, b} {
 		if c != nil {
-			s.leaveAllBridgesLocked(c, now)
-			s.phoneDestroyLocked(c, 16, now.Add(time.Duration(2*i)*time.Millisecond))
+			s.leaveAllBridgesLocked(c, now.Add(time.Duration(i)*time.Millisecond))
+			s.phoneDestroyLocked(c, 16, now.Add(time.Duration(2+i)*time.Millisecond))
 		}
 	}
 	if br := st.bridges[p.Bridge]; br != nil && len(br.members) == 0 {

@@ -109,15 +109,15 @@ func TestPhoneCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs = tp.expect("ChannelCreated", "ChannelConnectedLine", "ChannelStateChange", "ChannelStateChange",
-		"ChannelLeftBridge", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelConnectedLine")
-	if evs[4].str("channel", "id") != p.B || evs[5].str("channel", "id") != p.B || evs[5].str("cause") != "16" || evs[6].str("channel", "id") != p2.B {
+		"ChannelLeftBridge", "ChannelEnteredBridge", "ChannelDestroyed", "ChannelConnectedLine")
+	if evs[4].str("channel", "id") != p.B || evs[6].str("channel", "id") != p.B || evs[6].str("cause") != "16" || evs[5].str("channel", "id") != p2.B {
 		t.Errorf("transfer %v", evs)
 	}
 	if err := s.PhoneHangup(p2); err != nil {
 		t.Fatal(err)
 	}
 	evs = tp.expect("ChannelLeftBridge", "ChannelDestroyed", "ChannelLeftBridge", "ChannelDestroyed")
-	if evs[1].str("channel", "id") != p.A || evs[3].str("channel", "id") != p2.B || evs[3].str("cause_txt") != "Normal Clearing" {
+	if evs[1].str("channel", "id") != p.A || evs[3].str("channel", "id") != p2.B || evs[3].str("cause_txt") != "Normal Clearing" || evs[0].str("timestamp") >= evs[1].str("timestamp") {
 		t.Errorf("hang-up %v", evs)
 	}
 	tp.quiet(s)

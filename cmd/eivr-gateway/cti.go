@@ -43,12 +43,12 @@ type ctiConn struct {
 	ctx context.Context // run's, for the subscription calls made from Connected
 }
 
-// ctiKinds get cti.reorder_window in the CTI reorderer: every modelled
-// kind (the unmodelled ones, bridge events among them, pass reorder
-// through and are placed by the hub).
+// ctiKinds get cti.reorder_window in the CTI reorderer: every kind, the
+// unmodelled ones (KindOther: bridge events...) too, which reorder keys by
+// their "channel" like the others.
 func ctiKinds() []ari.Kind {
 	return []ari.Kind{
-		ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelCreated, ari.KindChannelStateChange,
+		ari.KindOther, ari.KindStasisStart, ari.KindStasisEnd, ari.KindChannelCreated, ari.KindChannelStateChange,
 		ari.KindChannelDestroyed, ari.KindChannelHangupRequest, ari.KindChannelDtmfReceived, ari.KindChannelVarset,
 		ari.KindChannelCallerId, ari.KindChannelConnectedLine, ari.KindChannelHold, ari.KindChannelUnhold,
 		ari.KindChannelTalkingStarted, ari.KindChannelTalkingFinished, ari.KindPlaybackStarted,
