@@ -38,9 +38,6 @@ type ctiConn struct {
 	ro      *reorder.Reorderer
 	log     *slog.Logger
 	timeout time.Duration
-
-	mu  sync.Mutex
-	ctx context.Context // run's, for the subscription calls made from Connected
 }
 
 // ctiKinds get cti.reorder_window in the CTI reorderer: every kind, the
@@ -100,12 +97,10 @@ func (f *ctiFeed) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.hub.Run(ctx) })
 	for _, c := range f.conns {
-		c.mu.Lock()
-		c.ctx = ctx
-		c.mu.Unlock()
 		wg.Go(func() { c.ro.Run(ctx) })
 		wg.Go(func() {
-			if err := c.client.Run(ctx, c); err != nil && ctx.Err() == nil {
+			h := ctiHandler{c, func(info ari.ConnInfo) { c.connected(ctx, info) }}
+			if err := c.client.Run(ctx, h); err != nil && ctx.Err() == nil {
 				c.log.Error("CTI events socket stopped", "err", err)
 			}
 		})
@@ -128,16 +123,19 @@ func (f *ctiFeed) handler(token func() string) http.Handler {
 	return &cti.Handler{Hub: f.hub, Token: token, Logger: f.log}
 }
 
-// Connected subscribes the sources again (Asterisk forgets an app's
+// ctiHandler is the ari.Handler of one run of a CTI connection: its
+// Connected subscribes with that run's context.
+type ctiHandler struct {
+	*ctiConn
+	onConnected func(ari.ConnInfo)
+}
+
+func (h ctiHandler) Connected(info ari.ConnInfo) { h.onConnected(info) }
+
+// connected subscribes the sources again (Asterisk forgets an app's
 // subscriptions with its socket), one at a time so that one that does not
 // exist (yet) does not stop the others.
-func (c *ctiConn) Connected(info ari.ConnInfo) {
-	c.mu.Lock()
-	ctx := c.ctx
-	c.mu.Unlock()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func (c *ctiConn) connected(ctx context.Context, info ari.ConnInfo) {
 	ok := 0
 	for _, src := range c.sources {
 		sctx, cancel := context.WithTimeout(ctx, c.timeout)
