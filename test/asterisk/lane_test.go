@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,6 +40,7 @@ const (
 	helperApp = "lanehelper" // our own app: the ;1 halves and subscribeAll
 	gwApp     = "lanegw"     // the gateway's app
 	outApp    = "lanegwout"  // the outbound gateway's app (ari.conf [lane-out], per call)
+	persApp   = "lanegwpers" // its app on a persistent connection (ari.conf [lane-pers])
 	// websocket_client.conf [lane-percall]'s credentials.
 	outUser, outPassword = "lane", "lane-outbound-secret"
 )
@@ -431,13 +431,19 @@ programs = [%q]
 tcp_hosts = ["127.0.0.1:*"]
 grace = "5s"
 
+[[app]]
+name = %q
+programs = [%q]
+tcp_hosts = ["127.0.0.1:*"]
+grace = "5s"
+
 [admin]
 listen = ""
 
 [log]
 level = "debug"
 format = "json"
-`, l.outPort, outUser, outPassword, l.base, l.user, outApp, l.relay)
+`, l.outPort, outUser, outPassword, l.base, l.user, outApp, l.relay, persApp, l.relay)
 	l.outConf = filepath.Join(dir, "config-out.toml")
 	if err := os.WriteFile(l.outConf, []byte(conf), 0o600); err != nil {
 		return err
@@ -446,9 +452,16 @@ format = "json"
 	return l.runOutbound()
 }
 
-// runOutbound starts the listener gateway and waits until its port
-// accepts connections.
+// runOutbound starts the listener gateway and waits until Asterisk's
+// persistent connection (lane-persistent, redialled every second) reached
+// it: the new instance logs its ApplicationRegistered for lanegwpers.
+// (Per-call sockets Asterisk still held for ended calls may reach it
+// first: Asterisk redials them too.)
 func (l *Lane) runOutbound() error {
+	var from int64
+	if fi, err := os.Stat(l.outLog); err == nil {
+		from = fi.Size()
+	}
 	p, err := l.spawn(l.outConf, l.outLog)
 	if err != nil {
 		return err
@@ -457,9 +470,7 @@ func (l *Lane) runOutbound() error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+l.outPort, time.Second)
-		if err == nil {
-			c.Close()
+		if b, err := os.ReadFile(l.outLog); err == nil && int64(len(b)) >= from && persRegistered(b[from:]) {
 			l.out = p
 			return nil
 		}
@@ -470,9 +481,21 @@ func (l *Lane) runOutbound() error {
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return fmt.Errorf("eivr-gateway (listener mode) did not listen on port %s within 30 s; log:\n%s", l.outPort, tail(l.outLog, 20))
+			return fmt.Errorf("eivr-gateway (listener mode) on port %s: no persistent connection from Asterisk within 30 s (websocket_client.conf [lane-persistent]); log:\n%s", l.outPort, tail(l.outLog, 20))
 		}
 	}
+}
+
+// persRegistered reports whether a gateway log shows Asterisk's
+// persistent connection registered (app lanegwpers).
+func persRegistered(log []byte) bool {
+	for _, line := range bytes.Split(log, []byte("\n")) {
+		var e struct{ Msg, App string }
+		if json.Unmarshal(line, &e) == nil && e.Msg == "ari listener: application registered" && e.App == persApp {
+			return true
+		}
+	}
+	return false
 }
 
 // restartOutbound stops the listener gateway (SIGTERM) and starts a new

@@ -6,11 +6,14 @@ import (
 )
 
 // TestOutboundRestart: a gateway restart between calls loses nothing. A
-// call through the listener-mode gateway (Asterisk's per-call WebSocket),
-// then the gateway binary is stopped (SIGTERM) and started again on the
-// same port, then the next call: its per-call connection reaches the new
-// instance, and both calls read what native ExternalIVR() reads and go
-// on in the dialplan as native does.
+// call through the listener-mode gateway on each connection type
+// (Asterisk's per-call WebSocket, app lanegwout; its persistent one, app
+// lanegwpers), then the gateway binary is stopped (SIGTERM) and started
+// again on the same port, and it waits until Asterisk's persistent
+// connection is back (redialled every second), then the next calls: the
+// per-call connection reaches the new instance, the persistent one is the
+// reconnected socket, and every call reads what native ExternalIVR()
+// reads and goes on in the dialplan as native does.
 func TestOutboundRestart(t *testing.T) {
 	l := needOut(t)
 	sc := &scenario{name: "restart", tcp: true, steps: steps("S,beep", waitFor("F"), "G,PRESET", waitFor("G"), "E,x", waitFor("E"))}
@@ -30,9 +33,13 @@ func TestOutboundRestart(t *testing.T) {
 				when, d, indent(n.Transcript), indent(g.Transcript), l.gwLogFor(g.channelID))
 		}
 	}
-	check("before the restart", runSide(t, l, sc, outbound, ln))
+	for _, s := range []side{outbound, persistent} {
+		check(s.String()+" before the restart", runSide(t, l, sc, s, ln))
+	}
 	if err := l.restartOutbound(); err != nil {
 		t.Fatal(err)
 	}
-	check("after the restart", runSide(t, l, sc, outbound, ln))
+	for _, s := range []side{outbound, persistent} {
+		check(s.String()+" after the restart", runSide(t, l, sc, s, ln))
+	}
 }

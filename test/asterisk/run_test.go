@@ -24,19 +24,17 @@ const (
 	native side = iota
 	gateway
 	outbound
+	persistent // the listener-mode gateway on Asterisk's persistent connection (app lanegwpers)
 )
 
-func (s side) String() string { return [...]string{"native", "gateway", "outbound"}[s] }
+func (s side) String() string { return [...]string{"native", "gateway", "outbound", "persistent"}[s] }
 
-func (s side) context() string { return [...]string{"native-test", "gateway-test", "gateway-test"}[s] }
+func (s side) context() string {
+	return [...]string{"native-test", "gateway-test", "gateway-test", "gateway-test"}[s]
+}
 
 // app is the Stasis app of the gateway sides.
-func (s side) app() string {
-	if s == outbound {
-		return outApp
-	}
-	return gwApp
-}
+func (s side) app() string { return [...]string{"", gwApp, outApp, persApp}[s] }
 
 // Bounds of the waits of a run: generous, since the lane runs on a busy
 // 2-core machine; a scenario that works never comes near them.
