@@ -617,6 +617,7 @@ func (c *Conn) readLoop(q chan<- item) error {
 		if ev.Type == "ApplicationRegistered" && c.app.Load() == nil {
 			app := ev.Application
 			c.app.Store(&app)
+			c.log.Debug("ari listener: application registered", "app", app)
 		}
 		if len(q) < cap(q)-controlSlots {
 			st.events.Add(1)

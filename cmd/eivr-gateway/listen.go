@@ -40,8 +40,11 @@ type listenServer struct {
 	apps     []gateway.AppConfig
 	gws      map[*gateway.Gateway]struct{}
 	draining bool
-	runCtx   context.Context
-	wg       sync.WaitGroup // the connections' gateways
+	// stop is made by run and closed when it returns: it ends every
+	// connection's gateway (nil: not running yet). A channel, not a
+	// context: contexts are passed, never kept (issue 14).
+	stop chan struct{}
+	wg   sync.WaitGroup // the connections' gateways
 }
 
 // certStore holds the TLS certificate, swapped on SIGHUP.
@@ -137,11 +140,11 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	src := gateway.NewConnSource(c.Client())
 	log := s.log.With("asterisk", c.Peer(), "conn", c.Seq())
 	s.mu.Lock()
-	ctx := s.runCtx
+	stop := s.stop
 	gc := gatewayConfig(s.cfg, log, s.obs)
 	gc.Apps = s.apps
 	s.mu.Unlock()
-	if ctx == nil {
+	if stop == nil || closed(stop) {
 		src.Abort(errors.New("not running"))
 		return nil
 	}
@@ -155,6 +158,11 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	// reorderer → this gateway.
 	p := gateway.NewPipeline(src, g, reorderConfig(s.cfg))
 	s.mu.Lock()
+	if closed(stop) { // run returned meanwhile (it closes stop under mu)
+		s.mu.Unlock()
+		src.Abort(errors.New("not running"))
+		return nil
+	}
 	s.gws[g] = struct{}{}
 	if s.draining {
 		g.StopTaking()
@@ -162,13 +170,15 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	// The connection's sessions end with its socket: Run's context ends
-	// when the source is done.
-	gctx, gcancel := context.WithCancel(ctx)
+	// when the source is done, or when run returns (stop).
+	gctx, gcancel := context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
 		case <-src.Done():
+			gcancel()
+		case <-stop:
 			gcancel()
 		case <-gctx.Done():
 		}
@@ -183,6 +193,16 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 		s.mu.Unlock()
 	}()
 	return src
+}
+
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // gateways returns the live connections' gateways.
@@ -221,7 +241,17 @@ func serveListen(ctx context.Context, cfg config.Config, opt serveOptions) error
 	log := opt.log
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
-	s, err := newListenServer(cfg, log, reg, m, gateway.Observers(m, opt.observer))
+	// Transcripts as in serve: one recorder for every connection's
+	// gateway, closed after them (s.run waits for every gateway).
+	rec, stopRec, err := startTranscripts(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopRec()
+	if err := registerTranscripts(reg, rec); err != nil {
+		return err
+	}
+	s, err := newListenServer(cfg, log, reg, m, gateway.Observers(m, rec, opt.observer))
 	if err != nil {
 		return err
 	}
@@ -239,9 +269,9 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 		}
 		return 0
 	}))
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	stop := make(chan struct{})
 	s.mu.Lock()
-	s.runCtx = runCtx
+	s.stop = stop
 	s.mu.Unlock()
 	runErr := make(chan error, 2)
 	var wg sync.WaitGroup
@@ -253,7 +283,9 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 	// Exit: the gateways end their live sessions (SHUTDOWN, back to the
 	// dialplan over their still open sockets), then the sockets close.
 	defer func() {
-		stopRun()
+		s.mu.Lock()
+		close(stop)
+		s.mu.Unlock()
 		s.wg.Wait()
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,4 +380,72 @@ func TestListenerScaleOut(t *testing.T) {
 		t.Fatalf("%d scripts lost their call, want the killed instance's %d", dead, victim)
 	}
 	t.Logf("%d calls over 3 instances; killing one ended its %d calls, the %d others finished normally", calls, victim, calls-dead)
+}
+
+// TestListenerTranscripts: serve in listener mode records an app's call
+// transcripts as inbound mode does (the recorder of serve), written when
+// the call ends and closed when the gateway stops.
+func TestListenerTranscripts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Long)
+	defer cancel()
+	scripts := eivrtest.NewServer(t)
+	a, err := aritest.NewServer(aritest.Options{Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cfg := listenTestConfig(scripts.Host, config.ListenAsterisk{Name: "pbx1", Username: "pbx1", Password: "pw1", REST: "socket"})
+	dir := t.TempDir()
+	cfg.Apps[0].Transcripts = dir
+	sctx, stop := context.WithCancel(context.Background())
+	started := make(chan *listenServer, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(sctx, cfg, serveOptions{log: testLogger(t), startedListen: func(s *listenServer) { started <- s }})
+	}()
+	var s *listenServer
+	select {
+	case s = <-started:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	if err := a.AddOutbound(aritest.Outbound{URL: "ws://" + s.Addr() + "/ari", Username: "pbx1", Password: "pw1",
+		App: cfg.Apps[0].Name, PerCall: true}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.StartCall(cfg.Apps[0].Name, []string{scripts.URL(), ""}, aritest.CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := scripts.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Command("E,bye"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := c.ReadEvent(ctx); err != nil || !strings.HasPrefix(line, "E,") {
+		t.Fatalf("E reply %q, %v", line, err)
+	}
+	if err := c.ExpectEOF(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WaitEnd(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("transcripts in %s: %v %v, want one", dir, files, err)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "E,bye") {
+		t.Fatalf("transcript %s lacks the script's E line:\n%s", files[0], b)
+	}
 }

@@ -1,8 +1,14 @@
 // Package asterisk is the real-Asterisk differential conformance lane.
 //
-// Every scenario runs twice on the same Asterisk: natively, as
-// ExternalIVR() in the [native-test] context, and through the gateway, as
-// Stasis() in [gateway-test] (contexts of ../shared/asterisk/templates).
+// Every scenario runs on the same Asterisk natively, as ExternalIVR() in
+// the [native-test] context, through the gateway, as Stasis() in
+// [gateway-test] (contexts of ../shared/asterisk/templates), and, with
+// EIVR_LISTEN_PORT, through a second gateway process in listener mode
+// (`[listen]` on that port) that Asterisk dials per call (conf/: the
+// websocket_client.conf and ari.conf outbound_websocket sections; app
+// lanegwout); each gateway side is compared with native.
+// TestOutboundRestart restarts that gateway between calls, per call and on
+// Asterisk's persistent connection (app lanegwpers).
 // The same legacy client drives both: a Go client in the test, reached over
 // ivr:// directly or, for stdio scenarios, through this test binary run by
 // Asterisk or the gateway as the program (`<test binary>(relay,<addr>)`
@@ -34,7 +40,9 @@
 //
 // Configuration: EIVR_ASTERISK_URL (ARI base URL; unset: every test skips
 // with one line), EIVR_ASTERISK_USER / EIVR_ASTERISK_PASSWORD (default
-// eivr / eivr-secret), EIVR_REQUIRE_ASTERISK=1 (a skip is a failure; .ci/run
-// sets it when ../shared/asterisk exists). Stdio scenarios need this test
+// eivr / eivr-secret), EIVR_LISTEN_PORT (the outbound gateway's port, the
+// @LISTEN_PORT@ of conf/websocket_client.conf; unset: the outbound side is
+// skipped), EIVR_REQUIRE_ASTERISK=1 (a skip is a failure; .ci/run sets it
+// and EIVR_LISTEN_PORT when ../shared/asterisk exists). Stdio scenarios need this test
 // binary and Asterisk on the same host.
 package asterisk

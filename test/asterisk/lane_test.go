@@ -33,11 +33,16 @@ const (
 	envCases    = "EIVR_LANE_CASES"        // generated sequences (default 6 under -short, 20 without)
 	envSeed     = "EIVR_LANE_SEED"         // first seed of the generated sequences (default 1)
 	envParallel = "EIVR_LANE_PARALLEL"     // scenarios run at once (default 6)
+	envListen   = "EIVR_LISTEN_PORT"       // the outbound gateway's listen port (websocket_client.conf's uri)
 )
 
 const (
 	helperApp = "lanehelper" // our own app: the ;1 halves and subscribeAll
 	gwApp     = "lanegw"     // the gateway's app
+	outApp    = "lanegwout"  // the outbound gateway's app (ari.conf [lane-out], per call)
+	persApp   = "lanegwpers" // its app on a persistent connection (ari.conf [lane-pers])
+	// websocket_client.conf [lane-percall]'s credentials.
+	outUser, outPassword = "lane", "lane-outbound-secret"
 )
 
 // lane is the shared set-up: one Asterisk, one gateway process, one helper
@@ -56,7 +61,16 @@ type Lane struct {
 	gw               *exec.Cmd
 	gwLog            string
 	gwDone           chan struct{}
+	bin              string // the built eivr-gateway
 	exten            atomic.Int64
+
+	// The gateway in listener mode (outbound side), when EIVR_LISTEN_PORT
+	// is set; nil with outSkip saying why.
+	outPort string
+	outConf string
+	outLog  string
+	out     *gwProc
+	outSkip string
 
 	mu   sync.Mutex
 	runs map[string]*callEvents // by extension
@@ -135,6 +149,12 @@ func setUp() (*Lane, error) {
 	}
 	l.sounds = v.Value + "/sounds"
 	if err := l.startGateway(); err != nil {
+		l.close()
+		return nil, err
+	}
+	if l.outPort = os.Getenv(envListen); l.outPort == "" {
+		l.outSkip = "no outbound gateway: set " + envListen + " to the port of websocket_client.conf's uri (test/asterisk/conf; .ci/run does)"
+	} else if err := l.startOutbound(); err != nil {
 		l.close()
 		return nil, err
 	}
@@ -228,6 +248,9 @@ func (l *Lane) readEvents() {
 }
 
 func (l *Lane) close() {
+	if l.out != nil {
+		l.out.stop()
+	}
 	if l.gw != nil {
 		l.gw.Process.Signal(syscall.SIGTERM)
 		select {
@@ -316,24 +339,13 @@ format = "json"
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		return err
 	}
+	l.bin = bin
 	l.gwLog = filepath.Join(dir, "gateway.log")
-	logf, err := os.Create(l.gwLog)
+	p, err := l.spawn(cf, l.gwLog)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "run", "--config", cf)
-	cmd.Env = append(os.Environ(), "EIVR_ARI_PASSWORD="+l.pass)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("starting eivr-gateway: %w", err)
-	}
-	l.gw, l.gwDone = cmd, make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(l.gwDone)
-	}()
+	l.gw, l.gwDone = p.cmd, p.done
 	// Ready when Asterisk knows the app (the gateway subscribed to it).
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -353,6 +365,161 @@ format = "json"
 	}
 }
 
+// gwProc is one eivr-gateway process.
+type gwProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it exited
+}
+
+// spawn runs `eivr-gateway run --config conf`, its output appended to
+// logPath.
+func (l *Lane) spawn(conf, logPath string) (*gwProc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(l.bin, "run", "--config", conf)
+	cmd.Env = append(os.Environ(), "EIVR_ARI_PASSWORD="+l.pass)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting eivr-gateway: %w", err)
+	}
+	p := &gwProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// stop ends the process as an operator does (SIGTERM: drain, exit).
+func (p *gwProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// startOutbound runs the second gateway, in listener mode on
+// 127.0.0.1:EIVR_LISTEN_PORT, the address Asterisk's per-call WebSockets
+// of app lanegwout dial (test/asterisk/conf). REST that Asterisk holds
+// goes over HTTP (rest = "split"), as the README recommends.
+func (l *Lane) startOutbound() error {
+	dir := filepath.Dir(l.gwLog)
+	conf := fmt.Sprintf(`[listen]
+address = "127.0.0.1:%s"
+path = "/ari"
+
+[[listen.asterisk]]
+name = "lane"
+username = %q
+password = %q
+rest = "split"
+ari_url = %q
+
+[ari]
+username = %q
+
+[[app]]
+name = %q
+programs = [%q]
+tcp_hosts = ["127.0.0.1:*"]
+grace = "5s"
+
+[[app]]
+name = %q
+programs = [%q]
+tcp_hosts = ["127.0.0.1:*"]
+grace = "5s"
+
+[admin]
+listen = ""
+
+[log]
+level = "debug"
+format = "json"
+`, l.outPort, outUser, outPassword, l.base, l.user, outApp, l.relay, persApp, l.relay)
+	l.outConf = filepath.Join(dir, "config-out.toml")
+	if err := os.WriteFile(l.outConf, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	l.outLog = filepath.Join(dir, "gateway-out.log")
+	return l.runOutbound()
+}
+
+// runOutbound starts the listener gateway and waits until Asterisk's
+// persistent connection (lane-persistent, redialled every second) reached
+// it: the new instance logs its ApplicationRegistered for lanegwpers.
+// (Per-call sockets Asterisk still held for ended calls may reach it
+// first: Asterisk redials them too.)
+func (l *Lane) runOutbound() error {
+	var from int64
+	if fi, err := os.Stat(l.outLog); err == nil {
+		from = fi.Size()
+	}
+	p, err := l.spawn(l.outConf, l.outLog)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(l.outLog); err == nil && int64(len(b)) >= from && persRegistered(b[from:]) {
+			l.out = p
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("eivr-gateway (listener mode) exited at start-up; log %s:\n%s", l.outLog, tail(l.outLog, 20))
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return fmt.Errorf("eivr-gateway (listener mode) on port %s: no persistent connection from Asterisk within 30 s (websocket_client.conf [lane-persistent]); log:\n%s", l.outPort, tail(l.outLog, 20))
+		}
+	}
+}
+
+// persRegistered reports whether a gateway log shows Asterisk's
+// persistent connection registered (app lanegwpers).
+func persRegistered(log []byte) bool {
+	for _, line := range bytes.Split(log, []byte("\n")) {
+		var e struct{ Msg, App string }
+		if json.Unmarshal(line, &e) == nil && e.Msg == "ari listener: application registered" && e.App == persApp {
+			return true
+		}
+	}
+	return false
+}
+
+// restartOutbound stops the listener gateway (SIGTERM) and starts a new
+// one on the same port.
+func (l *Lane) restartOutbound() error {
+	l.out.stop()
+	l.out = nil
+	return l.runOutbound()
+}
+
+// needOut returns the lane with its outbound gateway, or skips t (fails
+// it under EIVR_REQUIRE_ASTERISK=1).
+func needOut(t *testing.T) *Lane {
+	t.Helper()
+	l := need(t)
+	if l.out == nil {
+		if os.Getenv(envRequire) == "1" {
+			t.Fatalf("%s=1 but %s", envRequire, l.outSkip)
+		}
+		t.Skip(l.outSkip)
+	}
+	return l
+}
+
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
@@ -369,6 +536,10 @@ func (l *Lane) gwLogFor(id string) string {
 		return ""
 	}
 	b, _ := os.ReadFile(l.gwLog)
+	if l.outLog != "" {
+		ob, _ := os.ReadFile(l.outLog)
+		b = append(b, ob...)
+	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.Contains(line, id) {

@@ -15,17 +15,26 @@ import (
 	"time"
 )
 
-// side is where a scenario runs: native ExternalIVR() or the gateway.
+// side is where a scenario runs: native ExternalIVR(), the gateway on its
+// inbound socket, or the gateway in listener mode on Asterisk's per-call
+// outbound WebSocket (the same [gateway-test] context, app lanegwout).
 type side int
 
 const (
 	native side = iota
 	gateway
+	outbound
+	persistent // the listener-mode gateway on Asterisk's persistent connection (app lanegwpers)
 )
 
-func (s side) String() string { return [...]string{"native", "gateway"}[s] }
+func (s side) String() string { return [...]string{"native", "gateway", "outbound", "persistent"}[s] }
 
-func (s side) context() string { return [...]string{"native-test", "gateway-test"}[s] }
+func (s side) context() string {
+	return [...]string{"native-test", "gateway-test", "gateway-test", "gateway-test"}[s]
+}
+
+// app is the Stasis app of the gateway sides.
+func (s side) app() string { return [...]string{"", gwApp, outApp, persApp}[s] }
 
 // Bounds of the waits of a run: generous, since the lane runs on a busy
 // 2-core machine; a scenario that works never comes near them.
@@ -323,7 +332,7 @@ func (r *run) originate(ctx context.Context, addr string) error {
 	if r.sc.tcp {
 		target = fmt.Sprintf("ivr://%s(%s)", addr, strings.TrimPrefix(r.sc.args, ","))
 	}
-	vars := map[string]string{"__GW_APP": gwApp, "__GW_TARGET": target, "__GW_OPTS": r.sc.opts}
+	vars := map[string]string{"__GW_APP": r.side.app(), "__GW_TARGET": target, "__GW_OPTS": r.sc.opts}
 	ctxName := r.side.context()
 	endpointCtx := ctxName
 	if r.sc.early != "" {

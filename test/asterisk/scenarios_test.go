@@ -87,12 +87,22 @@ func scenarios(l *Lane) []*scenario {
 	}
 }
 
-// TestDifferential runs every scenario natively and through the gateway on
-// the same Asterisk and compares what the scripts read and how the
-// dialplan went on.
+// TestDifferential runs every scenario natively, through the gateway on
+// its inbound socket and through the gateway in listener mode (Asterisk's
+// per-call outbound WebSocket, when EIVR_LISTEN_PORT is set), on the same
+// Asterisk, and compares what the scripts read and how the dialplan went
+// on, each gateway side against native.
 func TestDifferential(t *testing.T) {
 	l := need(t)
-	concurrently(t, scenarios(l), func(t *testing.T, sc *scenario) { differential(t, l, sc) })
+	sides := []side{gateway}
+	if l.out != nil {
+		sides = append(sides, outbound)
+	} else if os.Getenv(envRequire) == "1" {
+		t.Fatalf("%s=1 but %s", envRequire, l.outSkip)
+	} else {
+		t.Logf("outbound side skipped: %s", l.outSkip)
+	}
+	concurrently(t, scenarios(l), func(t *testing.T, sc *scenario) { differential(t, l, sc, sides...) })
 }
 
 // concurrently runs one subtest per scenario, up to EIVR_LANE_PARALLEL
@@ -117,12 +127,16 @@ func concurrently(t *testing.T, scs []*scenario, fn func(*testing.T, *scenario))
 	wg.Wait()
 }
 
-// differential runs sc on both sides and reports the differences: errors,
-// or t.Log lines for a scenario carrying a documented-difference marker
-// (which fails if the two sides agree: the marker must then go). It
-// returns them.
-func differential(t *testing.T, l *Lane, sc *scenario) []string {
+// differential runs sc natively and on each gateway side (the inbound
+// gateway when none is given) and reports each side's differences from
+// native: errors, or t.Log lines for a scenario carrying a
+// documented-difference marker (which fails if the two sides agree: the
+// marker must then go). It returns them, prefixed by the side.
+func differential(t *testing.T, l *Lane, sc *scenario, sides ...side) []string {
 	t.Helper()
+	if len(sides) == 0 {
+		sides = []side{gateway}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +146,20 @@ func differential(t *testing.T, l *Lane, sc *scenario) []string {
 	if n.Abort != "" {
 		t.Fatalf("native run did not complete (the scenario is wrong): %s\ntranscript:\n%s\nscript:\n%s", n.Abort, n.Transcript, sc.script())
 	}
-	g := runSide(t, l, sc, gateway, ln)
+	var all []string
+	for _, s := range sides {
+		g := runSide(t, l, sc, s, ln)
+		for _, d := range judge(t, l, sc, s, n, g) {
+			all = append(all, s.String()+": "+d)
+		}
+	}
+	return all
+}
+
+// judge compares one gateway side's result g with native's n and reports
+// as differential says.
+func judge(t *testing.T, l *Lane, sc *scenario, s side, n, g result) []string {
+	t.Helper()
 	diffs := compare(n, g)
 	if sc.farHangsUp() {
 		// The gateway sets variables asynchronously (a V returns at once;
@@ -141,7 +168,7 @@ func differential(t *testing.T, l *Lane, sc *scenario) []string {
 		// failed (README, "Differences").
 		diffs = slices.DeleteFunc(diffs, func(d string) bool {
 			if strings.HasPrefix(d, "variables set:") {
-				t.Logf("far-end hang-up after V: %s", d)
+				t.Logf("%s: far-end hang-up after V: %s", s, d)
 				return true
 			}
 			return false
@@ -149,12 +176,12 @@ func differential(t *testing.T, l *Lane, sc *scenario) []string {
 	}
 	if len(diffs) == 0 {
 		if sc.gap != "" {
-			t.Errorf("documented difference %q: native and gateway now agree; remove the marker and its README row", sc.gap)
+			t.Errorf("documented difference %q: native and %s now agree; remove the marker and its README row", sc.gap, s)
 		}
 		return nil
 	}
-	report := fmt.Sprintf("native vs gateway differ:\n  %s\nnative transcript:\n%s\ngateway transcript:\n%s\nreplayable script:\n%s",
-		strings.Join(diffs, "\n  "), indent(n.Transcript), indent(g.Transcript), sc.script())
+	report := fmt.Sprintf("native vs %s differ:\n  %s\nnative transcript:\n%s\n%s transcript:\n%s\nreplayable script:\n%s",
+		s, strings.Join(diffs, "\n  "), indent(n.Transcript), s, indent(g.Transcript), sc.script())
 	if sc.gap != "" {
 		t.Logf("documented difference %q (README, Differences): %s", sc.gap, report)
 		return diffs

@@ -130,7 +130,7 @@ type eventStep struct {
 }
 
 func (s eventStep) do(ctx context.Context, r *run) error {
-	if s.gatewayOnly && r.side != gateway {
+	if s.gatewayOnly && r.side == native {
 		return nil
 	}
 	_, err := r.awaitEvent(ctx, s.what, s.match)
