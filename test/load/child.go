@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,6 +33,24 @@ type childConfig struct {
 	URL      string
 	Programs []string
 	TCPHosts []string
+	// User and Password are the ARI credentials (default asterisk /
+	// asterisk, aritest's); App is the ARI app (default "eivr").
+	User, Password, App string
+	// Listen: instead of dialling URL, accept Asterisk's outbound
+	// WebSockets on 127.0.0.1 (an ari.Listener, one gateway per
+	// connection, as eivr-gateway's listener mode builds them); URL is the
+	// peer's HTTP route and User/Password its credentials. The child
+	// answers "ready" with the listener's address.
+	Listen bool
+}
+
+func (c *childConfig) defaults() {
+	if c.User == "" {
+		c.User, c.Password = "asterisk", "asterisk"
+	}
+	if c.App == "" {
+		c.App = app
+	}
 }
 
 // gwStats is what the child reports on "stats" (after a GC).
@@ -56,28 +76,21 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, "load child:", err)
 		return 2
 	}
+	cfg.defaults()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	client, err := ari.NewClient(ari.Config{
-		URL: cfg.URL, Username: "asterisk", Password: "asterisk", Apps: []string{app},
-		Logger: log, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load child:", err)
-		return 2
-	}
-	defer client.Close()
-	gw, err := gateway.New(gateway.Config{
-		Apps:   []gateway.AppConfig{{Name: app, Programs: cfg.Programs, TCPHosts: cfg.TCPHosts, Grace: time.Second}},
-		Logger: log,
-	}, client)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load child:", err)
-		return 2
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gateway.NewPipeline(client, gw, reorder.Config{}).Run(ctx) }()
-
+	defer cancel()
+	var gw gatewayStats
+	var err error
+	if cfg.Listen {
+		gw, err = startListener(ctx, cfg, log)
+	} else {
+		gw, err = startInbound(ctx, cfg, log)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load child:", err)
+		return 2
+	}
 	out := json.NewEncoder(os.Stdout)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -86,7 +99,7 @@ func runChild() int {
 			for !gw.Ready() {
 				time.Sleep(5 * time.Millisecond)
 			}
-			fmt.Println(`"ready"`)
+			out.Encode(gw.Addr())
 		case "stats":
 			runtime.GC()
 			var ms runtime.MemStats
@@ -97,16 +110,168 @@ func runChild() int {
 				HeapAlloc: ms.HeapAlloc, StackInuse: ms.StackInuse, Sys: ms.Sys,
 				Goroutines: runtime.NumGoroutine(), Sessions: gw.Sessions(),
 				CPU:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-				MaxRSSKiB: ru.Maxrss, ARI: client.Stats(),
+				MaxRSSKiB: ru.Maxrss, ARI: gw.ARIStats(),
 			})
 		}
 	}
 	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+	if err := gw.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "load child: gateway:", err)
 		return 1
 	}
 	return 0
+}
+
+// gatewayStats is the child's gateway, inbound or listening.
+type gatewayStats interface {
+	Ready() bool
+	Addr() string // the listener's address ("" inbound)
+	Sessions() int
+	ARIStats() ari.Stats
+	Wait() error // after the context given to start ended
+}
+
+func appConfig(cfg childConfig) gateway.AppConfig {
+	return gateway.AppConfig{Name: cfg.App, Programs: cfg.Programs, TCPHosts: cfg.TCPHosts, Grace: time.Second}
+}
+
+// inbound is one ari.Client and one gateway.Gateway, as eivr-gateway run
+// builds them.
+type inbound struct {
+	client *ari.Client
+	gw     *gateway.Gateway
+	done   chan error
+}
+
+func startInbound(ctx context.Context, cfg childConfig, log *slog.Logger) (*inbound, error) {
+	client, err := ari.NewClient(ari.Config{
+		URL: cfg.URL, Username: cfg.User, Password: cfg.Password, Apps: []string{cfg.App},
+		Logger: log, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{appConfig(cfg)}, Logger: log}, client)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	g := &inbound{client: client, gw: gw, done: make(chan error, 1)}
+	go func() { g.done <- gateway.NewPipeline(client, gw, reorder.Config{}).Run(ctx) }()
+	return g, nil
+}
+
+func (g *inbound) Ready() bool         { return g.gw.Ready() }
+func (g *inbound) Addr() string        { return "" }
+func (g *inbound) Sessions() int       { return g.gw.Sessions() }
+func (g *inbound) ARIStats() ari.Stats { return g.client.Stats() }
+func (g *inbound) Wait() error {
+	err := <-g.done
+	g.client.Close()
+	return err
+}
+
+// listening accepts outbound WebSockets: one gateway per connection, on
+// the same pipeline as an inbound socket's (cmd/eivr-gateway/listen.go).
+type listening struct {
+	ctx context.Context
+	log *slog.Logger
+	app gateway.AppConfig
+	l   *ari.Listener
+	ln  net.Listener
+	hs  *http.Server
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	gws map[*gateway.Gateway]struct{}
+}
+
+func startListener(ctx context.Context, cfg childConfig, log *slog.Logger) (*listening, error) {
+	g := &listening{ctx: ctx, log: log, app: appConfig(cfg), gws: map[*gateway.Gateway]struct{}{}}
+	var err error
+	g.l, err = ari.NewListener(ari.ListenerConfig{
+		Peers: []ari.Peer{{Name: "asterisk", Username: cfg.User, Password: cfg.Password,
+			HTTP: ari.Config{URL: cfg.URL, Username: cfg.User, Password: cfg.Password}}},
+		Accept: g.accept, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if g.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	g.hs = &http.Server{Handler: g.l, ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.hs.Serve(g.ln)
+	}()
+	return g, nil
+}
+
+func (g *listening) accept(c *ari.Conn) ari.Handler {
+	src := gateway.NewConnSource(c.Client())
+	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{g.app}, Logger: g.log.With("conn", c.Seq())}, src)
+	if err != nil {
+		g.log.Error("listener: cannot serve the connection", "err", err)
+		src.Abort(err)
+		return nil
+	}
+	g.mu.Lock()
+	g.gws[gw] = struct{}{}
+	g.mu.Unlock()
+	gctx, cancel := context.WithCancel(g.ctx)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			select {
+			case <-src.Done():
+				cancel()
+			case <-gctx.Done():
+			}
+		}()
+		gateway.NewPipeline(src, gw, reorder.Config{}).Run(gctx)
+		cancel()
+		<-done
+		g.mu.Lock()
+		delete(g.gws, gw)
+		g.mu.Unlock()
+	}()
+	return src
+}
+
+func (g *listening) Ready() bool  { return true }
+func (g *listening) Addr() string { return g.ln.Addr().String() }
+func (g *listening) Sessions() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for gw := range g.gws {
+		n += gw.Sessions()
+	}
+	return n
+}
+func (g *listening) ARIStats() ari.Stats {
+	var st ari.Stats
+	for _, p := range g.l.Stats().Peers {
+		st.Events += uint64(p.Events)
+		st.Dropped += uint64(p.Dropped)
+		st.DecodeErrors += uint64(p.DecodeErrors)
+		st.Connects += uint64(p.Accepted)
+	}
+	return st
+}
+func (g *listening) Wait() error {
+	<-g.ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g.l.Close(sctx)
+	g.hs.Shutdown(sctx)
+	g.wg.Wait()
+	return g.ctx.Err()
 }
 
 // child is the parent's handle on the gateway process.
@@ -115,6 +280,8 @@ type child struct {
 	in  io.WriteCloser
 	out *json.Decoder
 	mu  sync.Mutex
+	// addr is the listener's address of a Listen child.
+	addr string
 }
 
 func startChild(cfg childConfig, stderr io.Writer) (*child, error) {
@@ -138,8 +305,7 @@ func startChild(cfg childConfig, stderr io.Writer) (*child, error) {
 		return nil, err
 	}
 	c := &child{cmd: cmd, in: in, out: json.NewDecoder(out)}
-	var ready string
-	if err := c.ask("ready", &ready); err != nil {
+	if err := c.ask("ready", &c.addr); err != nil {
 		c.stop()
 		return nil, fmt.Errorf("gateway child: %w", err)
 	}

@@ -4,6 +4,7 @@
 //	go run ./test/load -tcp 10000          # 10k ivr:// sessions
 //	go run ./test/load -stdio 1000         # 1k legacy sh children
 //	go run ./test/load -tcp 1000 -stdio 100 -speed 50 -start-rate 1000 -rate 2000
+//	go run ./test/load -saturate           # capacity: inbound vs per-call outbound
 //
 // The fake Asterisk and the clients run in this process; the gateway (an
 // ari.Client and a gateway.Gateway, as cmd/eivr-gateway runs them) runs in a
@@ -33,9 +34,23 @@
 // socket that cannot take a frame within 100 ms, so a read loop 100 ms
 // behind shows up as a reconnect).
 //
+// Saturation (-saturate): open-loop rounds of TCP calls at rising offered
+// rates (-rates, -round), first with the gateway on one inbound socket,
+// then with the fake dialling the gateway's ari.Listener, one WebSocket per
+// call (connection_type = per_call_config; the fake's 500 ms per-call
+// delay of 22.10.1 is left out: it costs the caller, not the gateway).
+// Every call presses its digits as soon as its script is ready; a mode
+// stops at the first round whose p99 DTMF->script exceeds -max-p99 (5 ms),
+// where a call fails, or where the calls/s reached fall below 80 % of the
+// offered rate. Per round: calls/s, latencies, the gateway's CPU (its own
+// process, getrusage) as a share of a core and of the whole run's CPU (the
+// gateway plus this process: the fake and the clients, on the same
+// cores), its CPU per call and its memory per live session (sampled once,
+// half-way).
+//
 // load_test.go runs a small version under -short (200 TCP sessions, 20
-// children) and asserts that every call ended as expected and that no event
-// was lost; timings are reported, never asserted. soak_test.go is the
+// children, and one 100-call saturation round per mode) and asserts that
+// every call ended as expected and that no event was lost; timings are reported, never asserted. soak_test.go is the
 // gateway half of the soak (1M shuffled and duplicated ARI frames over 10k
 // channels; 10k frames under -short). The README's "Performance" section
 // holds the figures measured with these commands.

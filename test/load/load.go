@@ -28,6 +28,14 @@ type Config struct {
 	Script     string        // absolute path of load.sh
 	Timeout    time.Duration // bound of each phase
 	Stderr     io.Writer     // the gateway child's logs
+	// Outbound: the fake dials the gateway, one WebSocket per call
+	// (Asterisk's connection_type = per_call_config), instead of the
+	// gateway holding one inbound socket.
+	Outbound bool
+	// Open (TCP only): no barrier; every call, started at Rate per second,
+	// presses its digits as soon as its script is ready, so the offered
+	// load is Rate calls/s (saturation mode). StartRate is ignored.
+	Open bool
 }
 
 // Report is what a run measured.
@@ -46,7 +54,8 @@ type Report struct {
 	HeapPerSession  float64 // bytes
 	StackPerSession float64
 	GoroutinesPer   float64
-	CPU             time.Duration
+	CPU             time.Duration // the gateway process
+	LoadCPU         time.Duration // this process: the fake Asterisk and the clients
 }
 
 // Percentiles of a latency sample.
@@ -136,19 +145,28 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		wg.Wait()
 	}()
 
+	if cfg.Open && cfg.Stdio > 0 {
+		return rep, errors.New("open mode runs TCP calls only")
+	}
 	ch, err := startChild(childConfig{
-		URL: srv.URL(), Programs: []string{cfg.Script}, TCPHosts: []string{"127.0.0.1:*"},
+		URL: srv.URL(), Programs: []string{cfg.Script}, TCPHosts: []string{"127.0.0.1:*"}, Listen: cfg.Outbound,
 	}, cfg.Stderr)
 	if err != nil {
 		return rep, err
 	}
 	defer ch.stop()
-	if err := waitFor(ctx, 10*time.Second, func() bool { return srv.AppConnected(app) }); err != nil {
+	if cfg.Outbound {
+		if err := srv.AddOutbound(aritest.Outbound{URL: "ws://" + ch.addr + "/ari", Username: "asterisk", Password: "asterisk",
+			PerCall: true, App: app}); err != nil {
+			return rep, err
+		}
+	} else if err := waitFor(ctx, 10*time.Second, func() bool { return srv.AppConnected(app) }); err != nil {
 		return rep, fmt.Errorf("gateway did not connect: %w", err)
 	}
 	if rep.Idle, err = ch.stats(); err != nil {
 		return rep, err
 	}
+	loadCPU0 := selfCPU()
 
 	all := make([]*call, 0, cfg.TCP+cfg.Stdio)
 	for i := range cfg.TCP + cfg.Stdio {
@@ -158,68 +176,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Calls = len(all)
 
-	// Phase 1: every call enters the app and reaches the barrier.
-	start := time.Now()
-	err = parallel(ctx, all, 8, cfg.StartRate, func(c *call) {
-		args := []string{"ivr://" + ln.Addr().String() + "(" + c.id + ")"}
-		if !c.tcp {
-			args = []string{cfg.Script + "(" + c.id + ")"}
-		}
-		if _, err := srv.StartCall(app, args, aritest.CallOptions{ID: c.id}); err != nil {
-			c.fail("StartCall: %v", err)
-		}
-	})
-	if err != nil {
-		return rep, err
-	}
-	deadline := time.Now().Add(cfg.Timeout)
-	for _, c := range all {
-		if c.failed.Load() != nil {
-			continue
-		}
-		if c.tcp {
-			select {
-			case <-c.ready:
-			case <-time.After(time.Until(deadline)):
-				c.fail("never ready")
-			case <-ctx.Done():
-				return rep, ctx.Err()
-			}
-			continue
-		}
-		if err := waitFor(ctx, time.Until(deadline), func() bool {
-			v, _ := srv.Vars(c.id)
-			return v["LOAD_READY"] == "1"
-		}); err != nil {
-			c.fail("never ready: %v", err)
-		}
-	}
-	// Let the start-up goroutines (answer, first REST calls) finish: sample
-	// until the goroutine count stops falling.
-	if rep.Live, err = ch.stats(); err != nil {
-		return rep, err
-	}
-	for range 20 {
-		time.Sleep(100 * time.Millisecond)
-		s, err := ch.stats()
-		if err != nil {
-			return rep, err
-		}
-		settled := s.Goroutines >= rep.Live.Goroutines
-		rep.Live = s
-		if settled {
-			break
-		}
-	}
-
-	// Phase 2: release the calls at cfg.Rate: three digits each, then E.
+	// Releasing a call: three digits, then E.
 	pressed := make([][len(digits)]time.Time, len(all))
 	var lat struct {
 		sync.Mutex
 		dtmf []time.Duration
 	}
-	workers := len(all)
-	err = parallel(ctx, all, workers, cfg.Rate, func(c *call) {
+	release := func(c *call) {
 		if c.failed.Load() != nil {
 			return
 		}
@@ -256,9 +219,48 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		case !c.tcp && (end.Vars["LOAD_GOK"] != "1" || end.Vars["LOAD_D1"]+end.Vars["LOAD_D2"]+end.Vars["LOAD_D3"] != digits):
 			c.fail("variables %v", end.Vars)
 		}
-	})
-	if err != nil {
-		return rep, err
+	}
+	startCall := func(c *call) {
+		args := []string{"ivr://" + ln.Addr().String() + "(" + c.id + ")"}
+		if !c.tcp {
+			args = []string{cfg.Script + "(" + c.id + ")"}
+		}
+		if _, err := srv.StartCall(app, args, aritest.CallOptions{ID: c.id}); err != nil {
+			c.fail("StartCall: %v", err)
+		}
+	}
+	start := time.Now()
+	if cfg.Open {
+		// Saturation: calls enter at cfg.Rate and run at once; the
+		// gateway's memory is sampled when half of them were offered.
+		var half sync.Once
+		err = parallel(ctx, all, len(all), cfg.Rate, func(c *call) {
+			startCall(c)
+			if c.failed.Load() == nil {
+				select {
+				case <-c.ready:
+				case <-time.After(cfg.Timeout):
+					c.fail("never ready")
+				case <-ctx.Done():
+					return
+				}
+			}
+			if slices.Index(all, c) >= len(all)/2 {
+				half.Do(func() { rep.Live, _ = ch.stats() })
+			}
+			release(c)
+		})
+		if err != nil {
+			return rep, err
+		}
+	} else {
+		if err := closedLoop(ctx, cfg, all, srv, ch, &rep, startCall); err != nil {
+			return rep, err
+		}
+		err = parallel(ctx, all, len(all), cfg.Rate, release)
+		if err != nil {
+			return rep, err
+		}
 	}
 	rep.Duration = time.Since(start)
 	rep.CallsPerSec = float64(len(all)) / rep.Duration.Seconds()
@@ -320,7 +322,63 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.GoroutinesPer = float64(rep.Live.Goroutines-rep.Idle.Goroutines) / n
 	}
 	rep.CPU = rep.End.CPU - rep.Idle.CPU
+	rep.LoadCPU = selfCPU() - loadCPU0
+	if cfg.Open && rep.Live.Sessions > 0 {
+		rep.HeapPerSession = (float64(rep.Live.HeapAlloc) - float64(rep.Idle.HeapAlloc)) / float64(rep.Live.Sessions)
+		rep.StackPerSession = (float64(rep.Live.StackInuse) - float64(rep.Idle.StackInuse)) / float64(rep.Live.Sessions)
+		rep.GoroutinesPer = float64(rep.Live.Goroutines-rep.Idle.Goroutines) / float64(rep.Live.Sessions)
+	}
 	return rep, nil
+}
+
+// closedLoop is phase 1 of a closed run: every call enters the app and
+// reaches the barrier, then the gateway's memory is sampled.
+func closedLoop(ctx context.Context, cfg Config, all []*call, srv *aritest.Server, ch *child, rep *Report, startCall func(*call)) error {
+	err := parallel(ctx, all, 8, cfg.StartRate, startCall)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(cfg.Timeout)
+	for _, c := range all {
+		if c.failed.Load() != nil {
+			continue
+		}
+		if c.tcp {
+			select {
+			case <-c.ready:
+			case <-time.After(time.Until(deadline)):
+				c.fail("never ready")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		if err := waitFor(ctx, time.Until(deadline), func() bool {
+			v, _ := srv.Vars(c.id)
+			return v["LOAD_READY"] == "1"
+		}); err != nil {
+			c.fail("never ready: %v", err)
+		}
+	}
+	// Let the start-up goroutines (answer, first REST calls) finish: sample
+	// until the goroutine count stops falling.
+	if rep.Live, err = ch.stats(); err != nil {
+		return err
+	}
+	for range 20 {
+		time.Sleep(100 * time.Millisecond)
+		s, err := ch.stats()
+		if err != nil {
+			return err
+		}
+		settled := s.Goroutines >= rep.Live.Goroutines
+		rep.Live = s
+		if settled {
+			break
+		}
+	}
+
+	return nil
 }
 
 // tcpScript is the legacy script of a TCP call, as an ivr:// server would

@@ -79,3 +79,36 @@ func BenchmarkCalls(b *testing.B) {
 	b.ReportMetric(rep.HeapPerSession+rep.StackPerSession, "gw-B/session")
 	b.ReportMetric(rep.GoroutinesPer, "gw-goroutines/session")
 }
+
+// TestSaturateSmoke runs one tiny round of the saturation mode in each
+// mode (inbound, per-call outbound): every open-loop call must end as its
+// script says and every digit must reach its script. Speed is reported by
+// `go run ./test/load -saturate`, never asserted.
+func TestSaturateSmoke(t *testing.T) {
+	cfg, logs := testConfig(t, 0, 0)
+	rounds := Saturate(context.Background(), SatConfig{Base: cfg, Rates: []float64{100}, Round: time.Second, MinCal: 50, MaxP99: time.Hour})
+	var b strings.Builder
+	PrintRounds(&b, rounds)
+	t.Logf("\n%s", b.String())
+	if len(rounds) != 2 {
+		t.Fatalf("%d rounds, want one per mode", len(rounds))
+	}
+	for _, r := range rounds {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Mode, r.Err)
+			continue
+		}
+		if r.Rep.Calls != 100 || r.Rep.Failed != 0 {
+			t.Errorf("%s: %d of %d calls failed: %v", r.Mode, r.Rep.Failed, r.Rep.Calls, r.Rep.Failures)
+		}
+		if r.Rep.DTMFToScript.N != len(digits)*r.Rep.Calls {
+			t.Errorf("%s: %d digits reached the scripts, want %d", r.Mode, r.Rep.DTMFToScript.N, len(digits)*r.Rep.Calls)
+		}
+		if r.Rep.End.Sessions != 0 || r.Rep.End.ARI.Dropped != 0 {
+			t.Errorf("%s: %d sessions left, %d events dropped", r.Mode, r.Rep.End.Sessions, r.Rep.End.ARI.Dropped)
+		}
+	}
+	if t.Failed() {
+		t.Logf("gateway logs:\n%s", logs)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,10 @@ func main() {
 	flag.Float64Var(&cfg.StartRate, "start-rate", 1000, "calls started per second (0 = all at once)")
 	flag.Float64Var(&cfg.Rate, "rate", 2000, "calls released per second once all are live (0 = all at once)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "bound of each phase")
+	saturate := flag.Bool("saturate", false, "saturation mode: open-loop TCP calls at rising rates, inbound then per-call outbound")
+	rates := flag.String("rates", "250,500,1000,1500,2000,3000,4000,6000", "saturation: offered calls/s, in order")
+	round := flag.Duration("round", 2*time.Second, "saturation: arrivals per round (calls = rate × round)")
+	maxP99 := flag.Duration("max-p99", 5*time.Millisecond, "saturation: stop when p99 DTMF->script exceeds this")
 	flag.Parse()
 	if cfg.TCP+cfg.Stdio == 0 {
 		cfg.TCP = 1000
@@ -33,6 +39,17 @@ func main() {
 	cfg.Stderr = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *saturate {
+		rs, err := parseRates(*rates)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
+		cfg.Timeout = min(cfg.Timeout, 30*time.Second)
+		rounds := Saturate(ctx, SatConfig{Base: cfg, Rates: rs, Round: *round, MinCal: 200, MaxP99: *maxP99})
+		PrintRounds(os.Stdout, rounds)
+		return
+	}
 	rep, err := Run(ctx, cfg)
 	rep.Print(os.Stdout, cfg)
 	if err != nil {
@@ -42,4 +59,16 @@ func main() {
 	if rep.Failed > 0 || rep.End.ARI.Dropped > 0 {
 		os.Exit(1)
 	}
+}
+
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("-rates: bad rate %q", f)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
