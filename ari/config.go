@@ -87,16 +87,18 @@ type Config struct {
 	// pool below (default 32).
 	MaxIdleConns int
 	// MaxConnsPerHost caps the REST connections open at once for the
-	// calls Asterisk answers at once (RESTTimeout; default 64). More
+	// calls Asterisk answers at once (RESTTimeout; default 32). More
 	// concurrent calls wait for a free connection (the wait counts in
 	// their timeout) instead of each opening a socket: 10k calls
 	// starting together would otherwise exhaust file descriptors.
 	MaxConnsPerHost int
 	// MaxBlockingConns caps the connections of the calls Asterisk holds
 	// behind a playing file (RESTLongTimeout: answer, set variable,
-	// continue, move; default 256). They have their own pool so that
+	// continue, move; default 64). They have their own pool so that
 	// calls blocked for seconds never hold up the plays, stops and gets
-	// of other channels.
+	// of other channels. The two defaults and the events socket stay
+	// within Asterisk's default HTTP sessionlimit (100, http.conf): past
+	// it Asterisk closes new connections (EOF) and calls fail.
 	MaxBlockingConns int
 	// OnREST, if set, is called once per REST HTTP attempt (a retried GET
 	// reports each try) when it has finished, on the calling goroutine:
@@ -141,8 +143,8 @@ const (
 	DefaultRESTLongTimeout = 60 * time.Second
 	DefaultRESTRetries     = 2
 	DefaultMaxIdleConns    = 32
-	DefaultMaxConnsPerHost = 64
-	DefaultMaxBlocking     = 256
+	DefaultMaxConnsPerHost = 32
+	DefaultMaxBlocking     = 64
 )
 
 // ErrConfig is wrapped by NewClient's errors.

@@ -84,7 +84,8 @@
 // Asterisk queues behind a playing file and answers only when they ran
 // (answer, set variable, continue, move), RESTTimeout (default 5 s) for the
 // others. The two kinds use separate connection pools, capped at
-// MaxBlockingConns (default 256) and MaxConnsPerHost (default 64): calls
+// MaxBlockingConns (default 64) and MaxConnsPerHost (default 32; together
+// with the events socket within Asterisk's default HTTP sessionlimit of 100): calls
 // beyond a cap wait for a free connection (within their timeout) rather
 // than open a socket each, and calls blocked for seconds never hold up
 // another channel's plays, stops and gets. Only GETs are retried (RESTRetries, on connection errors
