@@ -38,6 +38,17 @@ func TestValidateListen(t *testing.T) {
 			}
 		})
 	}
+	// The CTI stream is not served in listener mode: refused, not ignored.
+	c0 := Default()
+	c0.Listen = Listen{Address: ":8089", Path: "/ari", Asterisks: []ListenAsterisk{ok}}
+	c0.CTI.Endpoints = []string{"PJSIP"}
+	var keys []string
+	for _, p := range Problems(c0.Validate()) {
+		keys = append(keys, p.Key)
+	}
+	if strings.Join(keys, ",") != "cti" {
+		t.Errorf("[cti] with [listen]: problems %q, want [cti]", keys)
+	}
 	// In listener mode ari.urls may be empty.
 	c := Default()
 	c.ARI.URLs = nil
