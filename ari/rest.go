@@ -694,3 +694,10 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 	}
 	return nil
 }
+
+// ListChannelsJSON returns GET /channels' reply as Asterisk sent it (a JSON
+// array of channels), for a consumer that keeps ARI's own JSON (the CTI
+// stream's snapshot).
+func (c *Client) ListChannelsJSON(ctx context.Context) ([]byte, error) {
+	return c.do(ctx, request{method: "GET", path: "/channels"})
+}

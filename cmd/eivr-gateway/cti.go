@@ -36,6 +36,8 @@ type ctiConn struct {
 	sources []string
 	client  *ari.Client
 	ro      *reorder.Reorderer
+	hub     *cti.Hub
+	prune   bool // the only Asterisk: its GET /channels also prunes the snapshots
 	log     *slog.Logger
 	timeout time.Duration
 }
@@ -87,6 +89,8 @@ func newCTIFeed(cfg config.Config, log *slog.Logger) (*ctiFeed, error) {
 			url: u, app: cfg.CTI.App, sources: cfg.CTI.Sources(), client: client, log: clog,
 			ro:      reorder.New(reorder.Config{Windows: windows, HoldLimit: cfg.Reorder.HoldLimit.Duration, Logger: clog}, f.hub),
 			timeout: subscribeTimeout,
+			hub:     f.hub,
+			prune:   len(cfg.ARI.URLs) == 1,
 		})
 	}
 	return f, nil
@@ -152,6 +156,22 @@ func (c *ctiConn) connected(ctx context.Context, info ari.ConnInfo) {
 		}
 	}
 	c.log.Info("CTI events socket connected", "connection", info.Seq, "subscribed", ok, "sources", len(c.sources))
+	// The snapshots' live calls from Asterisk's own list: calls that began
+	// before the gateway started or while the socket was down.
+	asked := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, c.timeout)
+	list, err := c.client.ListChannelsJSON(sctx)
+	cancel()
+	if err != nil {
+		c.log.Warn("CTI: cannot list the channels for the snapshots; they hold what the stream tells from now on", "err", err)
+		return
+	}
+	added, removed, err := c.hub.Seed(list, asked, cti.Watches(c.sources), c.prune)
+	if err != nil {
+		c.log.Warn("CTI: GET /channels reply does not decode; snapshots not seeded", "err", err)
+		return
+	}
+	c.log.Info("CTI snapshot seeded from GET /channels", "added", added, "removed", removed)
 }
 
 // Event hands an event to the CTI reorderer (never blocks).
