@@ -134,5 +134,8 @@
 // event without a timestamp merges by arrival (its key is the latest
 // timestamp seen). Live call tracking for snapshots is bounded
 // ([Config.MaxLive]); channels that never get a ChannelDestroyed are
-// forgotten after [Config.LiveTimeout] without events.
+// forgotten after [Config.LiveTimeout] without events. [Hub.Seed] brings
+// the tracked calls up to date with Asterisk's own list (GET /channels)
+// after every connect: calls the stream never saw are added, and with
+// prune those Asterisk no longer has are forgotten.
 package cti
