@@ -123,6 +123,9 @@ type ctiMsg struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"channel"`
+	Channels []struct {
+		ID string `json:"id"`
+	} `json:"channels"` // CTISnapshot
 }
 
 // consumer reads NDJSON from GET /v1/events until closed.
@@ -420,4 +423,33 @@ func metric(t *testing.T, addr, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestCTISnapshotSeeded: a call that was up before the gateway started is
+// in the snapshot a consumer starts with (read from GET /channels after the
+// CTI app connected), though the stream never told of it.
+func TestCTISnapshotSeeded(t *testing.T) {
+	sim, err := aritest.NewServer(aritest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sim.AddEndpoints("PJSIP/1000", "PJSIP/1002")
+	p, err := sim.PhoneCall("PJSIP/1000", "PJSIP/1002", aritest.PhoneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ctiGateway(t, sim, nil)
+	var last ctiMsg
+	testwait.Until(t, testwait.Long, "a consumer's first snapshot holds the call begun before the start", func() bool {
+		c := consume(t, addr, "", "")
+		defer c.close()
+		last = c.next(t)
+		var ids []string
+		for _, ch := range last.Channels {
+			ids = append(ids, ch.ID)
+		}
+		return last.Type == "CTISnapshot" && slices.Contains(ids, p.A) && slices.Contains(ids, p.B)
+	})
+	sim.PhoneHangup(p)
 }
