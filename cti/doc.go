@@ -73,8 +73,8 @@
 //	  not counted: the old process is gone); missed_from..missed_to is the
 //	  range of this epoch, both absent when missed is 0.
 //	{"type":"CTISnapshot","cti_id":"<id of the newest event it includes>",
-//	  (the channels and bridges the stream has seen events of and no end:
-//	  nothing of what Asterisk had before the CTI app subscribed)
+//	  (the channels and bridges the stream has seen events of and no end,
+//	  and the watched channels Asterisk listed at the last connect: Seed)
 //	 "channels":[<ARI Channel>...],"bridges":[{"id":"...","channels":["<id>"...]}...],
 //	 "sessions":[<the last EIVRSession "started" of each live session>...]}
 //	{"type":"CTICutOff","cti_id":"<id of the last event sent>","reason":"slow consumer: N events queued"}
