@@ -220,7 +220,10 @@ func TestPingKeepsAliveAndDeadServerIsDetected(t *testing.T) {
 	}
 	f.accept()
 	rec.expect(t, "connected 3")
-	_ = s
+	// The dead server's socket must stay open until the client gave up on
+	// it: once unreachable, its fd's finalizer closes it and the client
+	// sees EOF instead of the pong timeout (`_ = s` keeps nothing alive).
+	runtime.KeepAlive(s)
 }
 
 func TestOversizedFrame(t *testing.T) {
