@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -435,20 +436,33 @@ func TestRESTConnectionCap(t *testing.T) {
 			}
 		}
 	}
+	// The calls' contexts trace the transport: every call announces that
+	// it wants a connection (GetConn) before it waits for one, so once all
+	// have, the ones holding a connection (GotConn) are exactly the caps.
+	var wanted, got atomic.Int32
+	allWaiting := make(chan struct{})
 	const calls = 20
+	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		GetConn: func(string) {
+			if wanted.Add(1) == 2*calls {
+				close(allWaiting)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { got.Add(1) },
+	})
 	errs := make(chan error, 2*calls)
 	for range calls {
-		go func() { _, err := c.GetChannel(t.Context(), "c1"); errs <- err }()
-		go func() { errs <- c.SetVariable(t.Context(), "c1", "A", "1") }()
+		go func() { _, err := c.GetChannel(ctx, "c1"); errs <- err }()
+		go func() { errs <- c.SetVariable(ctx, "c1", "A", "1") }()
 	}
 	wait(cfg.MaxConnsPerHost+cfg.MaxBlockingConns, "both pools fill")
 	select {
-	case r := <-arrived:
-		t.Fatalf("%s reached the server beyond the caps", r)
-	case <-time.After(100 * time.Millisecond):
+	case <-allWaiting:
+	case <-time.After(waitFor):
+		t.Fatalf("only %d of %d calls asked for a connection", wanted.Load(), 2*calls)
 	}
-	if n := f.connCount(); n != cfg.MaxConnsPerHost+cfg.MaxBlockingConns {
-		t.Errorf("%d connections open, want %d", n, cfg.MaxConnsPerHost+cfg.MaxBlockingConns)
+	if n := got.Load(); n != int32(cfg.MaxConnsPerHost+cfg.MaxBlockingConns) {
+		t.Fatalf("%d calls hold a connection while the server holds them all, want %d", n, cfg.MaxConnsPerHost+cfg.MaxBlockingConns)
 	}
 
 	// The blocked sets do not hold up the quick calls.
@@ -468,8 +482,5 @@ func TestRESTConnectionCap(t *testing.T) {
 		case <-time.After(waitFor):
 			t.Fatal("a call did not return")
 		}
-	}
-	if n := f.connCount(); n != cfg.MaxConnsPerHost+cfg.MaxBlockingConns {
-		t.Errorf("%d calls used %d connections, want %d", 2*calls+1, n, cfg.MaxConnsPerHost+cfg.MaxBlockingConns)
 	}
 }
