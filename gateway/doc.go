@@ -23,7 +23,11 @@
 // from a [ConnSource] (source.go) instead of an ari.Client: its REST calls
 // go back to the Asterisk the connection came from, per-call app names
 // "<app>:<channel>" are delivered as "<app>", and its Run ends with the
-// socket, so the connection's sessions end with it (as at shutdown).
+// socket, so the connection's sessions end with it (as at shutdown). A
+// persistent connection's Gateway is fed by a [PeerSource]
+// (peersource.go) instead, which outlives the socket: when Asterisk dials
+// it again within the window, the new socket is attached to the same
+// source and the Gateway reconciles as after an inbound reconnect.
 //
 // Deliver only routes and enqueues (admit.go): an event of a channel with a
 // session goes to the session's queue; a StasisStart is queued (bounded)

@@ -39,6 +39,7 @@ type listenServer struct {
 	cfg      config.Config
 	apps     []gateway.AppConfig
 	gws      map[*gateway.Gateway]struct{}
+	persist  map[persistKey]*gateway.PeerSource // persistent connections' sources, across redials
 	draining bool
 	// stop is made by run and closed when it returns: it ends every
 	// connection's gateway (nil: not running yet). A channel, not a
@@ -91,7 +92,8 @@ func listenPeers(cfg config.Config, log *slog.Logger, m *metrics) ([]ari.Peer, e
 // newListenServer builds the listener, binds its address and registers
 // its metrics; ServeListen runs it.
 func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, m *metrics, obs gateway.Observer) (*listenServer, error) {
-	s := &listenServer{log: log, m: m, obs: obs, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{}}
+	s := &listenServer{log: log, m: m, obs: obs, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{},
+		persist: map[persistKey]*gateway.PeerSource{}}
 	peers, err := listenPeers(cfg, log, m)
 	if err != nil {
 		return nil, err
@@ -135,10 +137,136 @@ func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Regist
 // Addr is the bound listener address.
 func (s *listenServer) Addr() string { return s.ln.Addr().String() }
 
-// accept builds the Gateway of one accepted connection.
+// accept routes one accepted connection: its first event tells a
+// per-call connection (app "<app>:<channel>": a Gateway of its own, ended
+// with the socket) from a persistent one (a plain app name: the Gateway of
+// that Asterisk's app, kept across redials, see gateway.PeerSource).
 func (s *listenServer) accept(c *ari.Conn) ari.Handler {
-	src := gateway.NewConnSource(c.Client())
-	log := s.log.With("asterisk", c.Peer(), "conn", c.Seq())
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop == nil || closed(stop) {
+		return nil
+	}
+	return &connRouter{s: s, c: c}
+}
+
+// connRouter is the ari.Handler of one accepted connection until its first
+// event with an application (Asterisk sends ApplicationRegistered first
+// on a new per-call socket; a redialled persistent one first delivers the
+// events of the outage, then ApplicationRegistered), then forwards to the
+// handler it picked. All its methods run on the connection's dispatch
+// goroutine.
+type connRouter struct {
+	s    *listenServer
+	c    *ari.Conn
+	info ari.ConnInfo
+	h    ari.Handler // nil until routed
+	dead bool        // routing failed: the connection is closed
+}
+
+func (r *connRouter) Connected(info ari.ConnInfo) { r.info = info }
+
+func (r *connRouter) Event(ev *ari.Event) {
+	if r.h == nil && !r.dead {
+		if ev.Application == "" {
+			r.s.log.Debug("listener: an event before the connection's app is known; dropped", "asterisk", r.c.Peer(), "conn", r.c.Seq(), "event", ev.Type)
+			return
+		}
+		r.h = r.route(ev.Application)
+		if r.h == nil {
+			r.dead = true
+			r.c.Close()
+			return
+		}
+	}
+	if r.h != nil {
+		r.h.Event(ev)
+	}
+}
+
+func (r *connRouter) Disconnected(err error) {
+	if r.h != nil {
+		r.h.Disconnected(err)
+	}
+}
+
+// route returns the handler of the connection of app (nil: not served).
+func (r *connRouter) route(app string) ari.Handler {
+	if _, _, perCall := ari.SplitPerCallApp(app); perCall {
+		src := gateway.NewConnSource(r.c.Client())
+		if !r.s.startGateway(src, src.Done(), r.c.Peer(), r.c.Seq(), nil) {
+			return nil
+		}
+		src.Connected(r.info)
+		return src
+	}
+	return r.s.attachPersistent(r.c, app)
+}
+
+// persistKey identifies a persistent connection across redials: the
+// Asterisk (its credentials) and the app it registers.
+type persistKey struct{ peer, app string }
+
+// attachPersistent attaches c to the source of its Asterisk's app, started
+// on the first connection (or after the previous one's window expired).
+func (s *listenServer) attachPersistent(c *ari.Conn, app string) ari.Handler {
+	key := persistKey{c.Peer(), app}
+	for range 2 { // a source that ends meanwhile is replaced once
+		s.mu.Lock()
+		src := s.persist[key]
+		window := s.cfg.Listen.RedialWindow.Duration
+		s.mu.Unlock()
+		if src == nil {
+			src = gateway.NewPeerSource(window)
+			s.mu.Lock()
+			if s.persist[key] != nil { // another connection of the key won
+				s.mu.Unlock()
+				continue
+			}
+			s.persist[key] = src
+			s.mu.Unlock()
+			if !s.startGateway(src, src.Done(), c.Peer(), c.Seq(), func() {
+				s.mu.Lock()
+				if s.persist[key] == src {
+					delete(s.persist, key)
+				}
+				s.mu.Unlock()
+			}) {
+				s.mu.Lock()
+				if s.persist[key] == src {
+					delete(s.persist, key)
+				}
+				s.mu.Unlock()
+				return nil
+			}
+		} else {
+			s.log.Info("listener: persistent connection redialled; its calls go on", "asterisk", c.Peer(), "conn", c.Seq(), "app", app)
+		}
+		if h := src.Attach(c.Client(), app, c.Close); h != nil {
+			return h
+		}
+		s.mu.Lock()
+		if s.persist[key] == src {
+			delete(s.persist, key)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// abortable is a Gateway's source as startGateway needs it.
+type abortable interface {
+	gateway.EventSource
+	gateway.ARI
+	Abort(err error)
+}
+
+// startGateway starts the Gateway and pipeline of src, running until done
+// is closed (the source ended) or run returns; ended (optional) runs after
+// the gateway ended. False: not started (not running, or no gateway).
+func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer string, seq uint64, ended func()) bool {
+	log := s.log.With("asterisk", peer, "conn", seq)
 	s.mu.Lock()
 	stop := s.stop
 	gc := gatewayConfig(s.cfg, log, s.obs)
@@ -146,13 +274,13 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	s.mu.Unlock()
 	if stop == nil || closed(stop) {
 		src.Abort(errors.New("not running"))
-		return nil
+		return false
 	}
 	g, err := gateway.New(gc, src)
 	if err != nil {
 		log.Error("listener: cannot serve the connection", "err", err)
 		src.Abort(err)
-		return nil
+		return false
 	}
 	// The same pipeline as an inbound socket's: the connection's events →
 	// reorderer → this gateway.
@@ -161,7 +289,7 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	if closed(stop) { // run returned meanwhile (it closes stop under mu)
 		s.mu.Unlock()
 		src.Abort(errors.New("not running"))
-		return nil
+		return false
 	}
 	s.gws[g] = struct{}{}
 	if s.draining {
@@ -169,14 +297,14 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	// The connection's sessions end with its socket: Run's context ends
-	// when the source is done, or when run returns (stop).
+	// The sessions end with the source: Run's context ends when the
+	// source is done, or when run returns (stop).
 	gctx, gcancel := context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
-		case <-src.Done():
+		case <-done:
 			gcancel()
 		case <-stop:
 			gcancel()
@@ -191,8 +319,11 @@ func (s *listenServer) accept(c *ari.Conn) ari.Handler {
 		s.mu.Lock()
 		delete(s.gws, g)
 		s.mu.Unlock()
+		if ended != nil {
+			ended()
+		}
 	}()
-	return src
+	return true
 }
 
 // closed reports whether c is closed.

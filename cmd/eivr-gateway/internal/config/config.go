@@ -247,7 +247,7 @@ func Default() Config {
 			Level:  "info",
 			Format: "auto",
 		},
-		Listen: Listen{Path: "/ari", Asterisks: []ListenAsterisk{}},
+		Listen: Listen{Path: "/ari", RedialWindow: Dur(30 * time.Second), Asterisks: []ListenAsterisk{}},
 	}
 }
 

@@ -20,6 +20,14 @@ type Listen struct {
 	// They are re-read on SIGHUP (a bad pair keeps the old one).
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// RedialWindow is how long the sessions of a persistent connection
+	// that dropped wait for its Asterisk to dial it again (the same
+	// [[listen.asterisk]] credentials and app): within it the calls go on
+	// and are reconciled over the new socket, after it they end as at
+	// shutdown. Asterisk keeps the channels in Stasis meanwhile and
+	// redials every reconnect_interval. Per-call connections are not
+	// redialled: their session ends with the socket. Default 30s.
+	RedialWindow Duration `toml:"redial_window"`
 	// Asterisks are the Asterisks allowed to connect.
 	Asterisks []ListenAsterisk `toml:"asterisk"`
 }
@@ -62,6 +70,9 @@ func (c *Config) validateListen(bad func(key, format string, args ...any)) {
 	}
 	if !strings.HasPrefix(l.Path, "/") {
 		bad("listen.path", "%q: want an absolute path such as \"/ari\"", l.Path)
+	}
+	if l.RedialWindow.Duration <= 0 {
+		bad("listen.redial_window", "%v: want a positive duration such as \"30s\"", l.RedialWindow.Duration)
 	}
 	if (l.CertFile == "") != (l.KeyFile == "") {
 		bad("listen.cert_file", "cert_file and key_file go together")

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateListen(t *testing.T) {
@@ -28,6 +29,7 @@ func TestValidateListen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
+			tc.l.RedialWindow = c.Listen.RedialWindow
 			c.Listen = tc.l
 			var got []string
 			for _, p := range Problems(c.Validate()) {
@@ -38,9 +40,15 @@ func TestValidateListen(t *testing.T) {
 			}
 		})
 	}
+	// A zero redial window would end a persistent socket's calls at once.
+	cw := Default()
+	cw.Listen = Listen{Address: ":8089", Path: "/ari", Asterisks: []ListenAsterisk{ok}}
+	if p := Problems(cw.Validate()); len(p) != 1 || p[0].Key != "listen.redial_window" {
+		t.Errorf("redial_window 0s: problems %v, want listen.redial_window", p)
+	}
 	// The CTI stream is not served in listener mode: refused, not ignored.
 	c0 := Default()
-	c0.Listen = Listen{Address: ":8089", Path: "/ari", Asterisks: []ListenAsterisk{ok}}
+	c0.Listen = Listen{Address: ":8089", Path: "/ari", RedialWindow: Dur(time.Second), Asterisks: []ListenAsterisk{ok}}
 	c0.CTI.Endpoints = []string{"PJSIP"}
 	var keys []string
 	for _, p := range Problems(c0.Validate()) {
@@ -52,7 +60,7 @@ func TestValidateListen(t *testing.T) {
 	// In listener mode ari.urls may be empty.
 	c := Default()
 	c.ARI.URLs = nil
-	c.Listen = Listen{Address: ":8089", Path: "/ari", Asterisks: []ListenAsterisk{ok}}
+	c.Listen = Listen{Address: ":8089", Path: "/ari", RedialWindow: Dur(time.Second), Asterisks: []ListenAsterisk{ok}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
