@@ -17,6 +17,8 @@ import (
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
+	"github.com/eivr-gateway/eivr-gateway/liveview"
+	"github.com/eivr-gateway/eivr-gateway/transcript"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,6 +36,12 @@ type listenServer struct {
 	hs   *http.Server
 	ln   net.Listener
 	cert *certStore // nil without TLS
+	// feed is the CTI stream of every connection's sessions (EIVRSession
+	// events), served at GET /v1/events and read by the live view.
+	feed *ctiFeed
+	// admin is the admin listener (nil without one), set before
+	// serveOptions.startedListen is called.
+	admin *adminServer
 
 	mu       sync.Mutex
 	cfg      config.Config
@@ -92,8 +100,27 @@ func listenPeers(cfg config.Config, log *slog.Logger, m *metrics) ([]ari.Peer, e
 // newListenServer builds the listener, binds its address and registers
 // its metrics; ServeListen runs it.
 func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, m *metrics, obs gateway.Observer) (*listenServer, error) {
-	s := &listenServer{log: log, m: m, obs: obs, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{},
+	s := &listenServer{log: log, m: m, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{},
 		persist: map[persistKey]*gateway.PeerSource{}}
+	feed, err := newCTIFeed(cfg, log) // sessions only: [cti] sources are refused with [listen]
+	if err != nil {
+		return nil, err
+	}
+	if err := registerCTI(reg, feed.hub); err != nil {
+		return nil, err
+	}
+	s.feed = feed
+	// The session lines of every connection's gateway reach the CTI
+	// stream, and so the live call view, with the app's transcript
+	// redaction applied.
+	ctiSessions := liveview.Redact(ctiObserver{feed.hub}, func(app string) transcript.Redaction {
+		s.mu.Lock()
+		c := s.cfg // the running [[app]] tables: a reload applies to new sessions
+		s.mu.Unlock()
+		a, _ := c.App(app)
+		return redaction(a)
+	})
+	s.obs = gateway.Observers(obs, ctiSessions)
 	peers, err := listenPeers(cfg, log, m)
 	if err != nil {
 		return nil, err
@@ -411,8 +438,11 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 			runErr <- fmt.Errorf("listener: %w", err)
 		}
 	})
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { s.feed.run(feedCtx) })
 	// Exit: the gateways end their live sessions (SHUTDOWN, back to the
-	// dialplan over their still open sockets), then the sockets close.
+	// dialplan over their still open sockets), then the sockets close,
+	// then the CTI stream (after the sessions' last events).
 	defer func() {
 		s.mu.Lock()
 		close(stop)
@@ -422,13 +452,20 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 		defer cancel()
 		_ = s.l.Close(cctx)
 		_ = s.hs.Shutdown(cctx)
+		stopFeed()
 		wg.Wait()
+		s.feed.close()
 	}()
 	if cfg.Admin.Listen != "" {
-		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, nil, cfg.Admin.Pprof, log)
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
 		if err != nil {
 			return err
 		}
+		a.mux.Handle("GET /v1/events", s.feed.handler(func() string {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.cfg.Admin.Token
+		}))
 		wg.Go(func() {
 			if err := a.Serve(); err != nil {
 				runErr <- err
@@ -439,7 +476,8 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 			defer cancel()
 			a.Shutdown(sctx)
 		}()
-		log.Info("admin listener", "addr", a.Addr(), "pprof", cfg.Admin.Pprof)
+		s.admin = a
+		log.Info("admin listener", "addr", a.Addr(), "pprof", cfg.Admin.Pprof, "cti", cfg.Admin.Token != "")
 	}
 	names := make([]string, len(cfg.Listen.Asterisks))
 	for i, a := range cfg.Listen.Asterisks {
