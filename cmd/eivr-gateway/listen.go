@@ -47,7 +47,7 @@ type listenServer struct {
 	cfg      config.Config
 	apps     []gateway.AppConfig
 	gws      map[*gateway.Gateway]struct{}
-	persist  map[persistKey]*gateway.PeerSource // persistent connections' sources, across redials
+	persist  map[persistKey]*persistent // persistent connections' sources, across redials
 	draining bool
 	// stop is made by run and closed when it returns: it ends every
 	// connection's gateway (nil: not running yet). A channel, not a
@@ -101,7 +101,7 @@ func listenPeers(cfg config.Config, log *slog.Logger, m *metrics) ([]ari.Peer, e
 // its metrics; ServeListen runs it.
 func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, m *metrics, obs gateway.Observer) (*listenServer, error) {
 	s := &listenServer{log: log, m: m, cfg: cfg, apps: appConfigs(cfg), gws: map[*gateway.Gateway]struct{}{},
-		persist: map[persistKey]*gateway.PeerSource{}}
+		persist: map[persistKey]*persistent{}}
 	feed, err := newCTIFeed(cfg, log) // sessions only: [cti] sources are refused with [listen]
 	if err != nil {
 		return nil, err
@@ -222,7 +222,7 @@ func (r *connRouter) Disconnected(err error) {
 func (r *connRouter) route(app string) ari.Handler {
 	if _, _, perCall := ari.SplitPerCallApp(app); perCall {
 		src := gateway.NewConnSource(r.c.Client())
-		if !r.s.startGateway(src, src.Done(), r.c.Peer(), r.c.Seq(), nil) {
+		if r.s.startGateway(src, src.Done(), r.c.Peer(), r.c.Seq(), nil) == nil {
 			return nil
 		}
 		src.Connected(r.info)
@@ -235,51 +235,82 @@ func (r *connRouter) route(app string) ari.Handler {
 // Asterisk (its credentials) and the app it registers.
 type persistKey struct{ peer, app string }
 
+// persistent is the source of a persistent connection and its gateway.
+type persistent struct {
+	src *gateway.PeerSource
+	g   *gateway.Gateway
+}
+
 // attachPersistent attaches c to the source of its Asterisk's app, started
 // on the first connection (or after the previous one's window expired).
 func (s *listenServer) attachPersistent(c *ari.Conn, app string) ari.Handler {
 	key := persistKey{c.Peer(), app}
-	for range 2 { // a source that ends meanwhile is replaced once
+	forget := func(p *persistent) {
 		s.mu.Lock()
-		src := s.persist[key]
-		window := s.cfg.Listen.RedialWindow.Duration
-		s.mu.Unlock()
-		if src == nil {
-			src = gateway.NewPeerSource(window)
-			s.mu.Lock()
-			if s.persist[key] != nil { // another connection of the key won
-				s.mu.Unlock()
-				continue
-			}
-			s.persist[key] = src
-			s.mu.Unlock()
-			if !s.startGateway(src, src.Done(), c.Peer(), c.Seq(), func() {
-				s.mu.Lock()
-				if s.persist[key] == src {
-					delete(s.persist, key)
-				}
-				s.mu.Unlock()
-			}) {
-				s.mu.Lock()
-				if s.persist[key] == src {
-					delete(s.persist, key)
-				}
-				s.mu.Unlock()
-				return nil
-			}
-		} else {
-			s.log.Info("listener: persistent connection redialled; its calls go on", "asterisk", c.Peer(), "conn", c.Seq(), "app", app)
-		}
-		if h := src.Attach(c.Client(), app, c.Close); h != nil {
-			return h
-		}
-		s.mu.Lock()
-		if s.persist[key] == src {
+		if s.persist[key] == p {
 			delete(s.persist, key)
 		}
 		s.mu.Unlock()
 	}
+	for range 2 { // a source that ends meanwhile is replaced once
+		s.mu.Lock()
+		p := s.persist[key]
+		window := s.cfg.Listen.RedialWindow.Duration
+		if p == nil {
+			p = &persistent{src: gateway.NewPeerSource(window)}
+			s.persist[key] = p
+			s.mu.Unlock()
+			g := s.startGateway(p.src, p.src.Done(), c.Peer(), c.Seq(), func() { forget(p) })
+			if g == nil {
+				forget(p)
+				return nil
+			}
+			s.mu.Lock()
+			p.g = g
+			s.mu.Unlock()
+		} else {
+			s.mu.Unlock()
+			s.log.Info("listener: persistent connection redialled; its calls go on", "asterisk", c.Peer(), "conn", c.Seq(), "app", app)
+		}
+		if h := p.src.Attach(c.Client(), app, c.Close); h != nil {
+			return h
+		}
+		forget(p)
+	}
 	return nil
+}
+
+// config returns the running configuration.
+func (s *listenServer) config() config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// originate is click-to-call in listener mode: the call is placed on a
+// persistent connection of the app (the first [[listen.asterisk]] that has
+// one up), whose gateway then gets its StasisStart. A per-call app has no
+// socket before its call exists: nothing to originate on.
+func (s *listenServer) originate(ctx context.Context, r gateway.OriginateRequest) (gateway.OriginateResult, error) {
+	s.mu.Lock()
+	var gws []*gateway.Gateway
+	for _, a := range s.cfg.Listen.Asterisks {
+		if p := s.persist[persistKey{a.Name, r.App}]; p != nil && p.g != nil {
+			gws = append(gws, p.g)
+		}
+	}
+	s.mu.Unlock()
+	var g *gateway.Gateway
+	for _, c := range gws {
+		if c.Ready() {
+			g = c
+			break
+		}
+	}
+	if g == nil {
+		return gateway.OriginateResult{}, fmt.Errorf("%w: no persistent outbound connection of an Asterisk for this app is up (click-to-call in listener mode needs connection_type = persistent for the app)", errNoRoute)
+	}
+	return g.Originate(ctx, r)
 }
 
 // abortable is a Gateway's source as startGateway needs it.
@@ -291,8 +322,8 @@ type abortable interface {
 
 // startGateway starts the Gateway and pipeline of src, running until done
 // is closed (the source ended) or run returns; ended (optional) runs after
-// the gateway ended. False: not started (not running, or no gateway).
-func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer string, seq uint64, ended func()) bool {
+// the gateway ended. Nil: not started (not running, or no gateway).
+func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer string, seq uint64, ended func()) *gateway.Gateway {
 	log := s.log.With("asterisk", peer, "conn", seq)
 	s.mu.Lock()
 	stop := s.stop
@@ -301,13 +332,13 @@ func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer st
 	s.mu.Unlock()
 	if stop == nil || closed(stop) {
 		src.Abort(errors.New("not running"))
-		return false
+		return nil
 	}
 	g, err := gateway.New(gc, src)
 	if err != nil {
 		log.Error("listener: cannot serve the connection", "err", err)
 		src.Abort(err)
-		return false
+		return nil
 	}
 	// The same pipeline as an inbound socket's: the connection's events →
 	// reorderer → this gateway.
@@ -316,7 +347,7 @@ func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer st
 	if closed(stop) { // run returned meanwhile (it closes stop under mu)
 		s.mu.Unlock()
 		src.Abort(errors.New("not running"))
-		return false
+		return nil
 	}
 	s.gws[g] = struct{}{}
 	if s.draining {
@@ -350,7 +381,7 @@ func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer st
 			ended()
 		}
 	}()
-	return true
+	return g
 }
 
 // closed reports whether c is closed.
@@ -457,7 +488,8 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 		s.feed.close()
 	}()
 	if cfg.Admin.Listen != "" {
-		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, nil, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
+		calls := &callService{s: s, originate: s.originate, inFlight: map[string]bool{}}
+		a, err := newAdmin(cfg.Admin.Listen, reg, s.ready, calls, liveview.Handler(liveview.Options{}), cfg.Admin.Pprof, log)
 		if err != nil {
 			return err
 		}
@@ -577,6 +609,7 @@ func (s *listenServer) reload(opt serveOptions) {
 	s.mu.Lock()
 	s.apps = apps
 	s.cfg.Apps = cfg.Apps
+	s.cfg.Originate = cfg.Originate
 	s.mu.Unlock()
 	if opt.level != nil {
 		setLevel(opt.level, cfg.Log.Level)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari/aritest"
 	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
@@ -87,6 +89,10 @@ func TestListenerLiveView(t *testing.T) {
 		if phases[0] != "started" || !contains(phases, "line:"+line) {
 			t.Fatalf("%s: the stream's EIVRSession phases of the call: %q, want started, the line %q, ended", app, phases, line)
 		}
+		if _, err := a.WaitEnd(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Until(t, testwait.Long, "no session left", func() bool { return li.s.Sessions() == 0 })
 	}
 }
 
@@ -97,4 +103,87 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestListenerClickToCall: POST /v1/calls in listener mode originates on
+// the app's persistent outbound socket (REST over it): the destination
+// answers and the program runs on the call; for an app served only per
+// call (no socket before its call exists) the request is refused with
+// 503 and why.
+func TestListenerClickToCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Long)
+	defer cancel()
+	scripts := eivrtest.NewServer(t)
+	a, err := aritest.NewServer(aritest.Options{Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cfg := listenTestConfig(scripts.Host, config.ListenAsterisk{Name: "pbx1", Username: "pbx1", Password: "pw1", REST: "socket"})
+	cfg.Admin.Listen, cfg.Admin.Token = "127.0.0.1:0", "tok"
+	percall := config.App{Name: "eivrpc", TCPHosts: cfg.Apps[0].TCPHosts}
+	cfg.Apps = append(cfg.Apps, percall)
+	li := startListenInstance(t, cfg, testLogger(t))
+	calls := "http://" + li.s.admin.Addr() + "/v1/calls"
+	body := `{"endpoint":"PJSIP/1000","run":"` + scripts.URL() + `(hello)","app":"%s"}`
+	// Before any connection: nothing to originate on.
+	if code, res := post(t, calls, "tok", fmt.Sprintf(body, cfg.Apps[0].Name)); code != 503 || res.Status != callRefused || !strings.Contains(res.Error, "persistent") {
+		t.Fatalf("no connection yet: %d %+v, want 503 refused", code, res)
+	}
+	url := "ws://" + li.s.Addr() + "/ari"
+	if err := a.AddOutbound(aritest.Outbound{URL: url, Username: "pbx1", Password: "pw1", App: cfg.Apps[0].Name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddOutbound(aritest.Outbound{URL: url, Username: "pbx1", Password: "pw1", App: percall.Name, PerCall: true}); err != nil {
+		t.Fatal(err)
+	}
+	a.SetEndpoint("PJSIP/1000", aritest.Endpoint{Outcome: aritest.Answer, Ring: 100 * time.Millisecond})
+	// The persistent socket is attached once its first event arrived.
+	testwait.Until(t, testwait.Long, "the persistent connection's gateway", func() bool {
+		li.s.mu.Lock()
+		defer li.s.mu.Unlock()
+		p := li.s.persist[persistKey{"pbx1", cfg.Apps[0].Name}]
+		return p != nil && p.g != nil
+	})
+	if code, res := post(t, calls, "tok", fmt.Sprintf(body, percall.Name)); code != 503 || res.Status != callRefused || !strings.Contains(res.Error, "persistent") {
+		t.Errorf("per-call app: %d %+v, want 503 refused", code, res)
+	}
+	type answer struct {
+		code int
+		res  callResponse
+	}
+	got := make(chan answer, 1)
+	go func() {
+		code, res := post(t, calls, "tok", fmt.Sprintf(body, cfg.Apps[0].Name))
+		got <- answer{code, res}
+	}()
+	c, err := scripts.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.code != 201 || r.res.Status != callAnswered || r.res.Channel == "" {
+		t.Fatalf("originate: %d %+v, want 201 answered", r.code, r.res)
+	}
+	if err := c.Command("E,bye"); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := c.ReadEvent(ctx); err != nil || !strings.HasPrefix(ev, "E,") {
+		t.Fatalf("E reply %q, %v", ev, err)
+	}
+	if err := c.ExpectEOF(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if end, err := a.WaitEnd(ctx, r.res.Channel); err != nil || !end.Continued {
+		t.Fatalf("the call's end: %+v, %v; want it continued in the dialplan", end, err)
+	}
+	// The session's end sequence is over (the continue's reply read)
+	// before the fake goes away.
+	testwait.Until(t, testwait.Long, "no session left", func() bool { return li.s.Sessions() == 0 })
+	for _, q := range a.Requests() {
+		if q.Method == "POST" && q.Path == "/channels" && q.Params["endpoint"] == "PJSIP/1000" {
+			return
+		}
+	}
+	t.Fatal("aritest saw no POST /channels for PJSIP/1000")
 }

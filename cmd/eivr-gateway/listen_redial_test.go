@@ -97,6 +97,9 @@ func TestListenerPersistentRedial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The session's end sequence is over (the continue's reply read)
+			// before the fake goes away.
+			testwait.Until(t, testwait.Long, "no session left", func() bool { return li.s.Sessions() == 0 })
 			if end.HungUp {
 				t.Fatalf("the call was hung up (%+v), want it back in the dialplan", end)
 			}

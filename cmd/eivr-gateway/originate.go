@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eivr-gateway/eivr-gateway/cmd/eivr-gateway/internal/config"
 	"github.com/eivr-gateway/eivr-gateway/eivr"
 	"github.com/eivr-gateway/eivr-gateway/gateway"
 )
@@ -69,9 +70,17 @@ func gatewayOriginator(s *server) originator {
 	}
 }
 
+// configurer is the running configuration of the process serving
+// POST /v1/calls (server, listenServer).
+type configurer interface{ config() config.Config }
+
+// errNoRoute is wrapped by an originator that has no connection to place
+// the call on (listener mode: no persistent socket for the app).
+var errNoRoute = errors.New("no connection to originate on")
+
 // callService serves POST /v1/calls.
 type callService struct {
-	s         *server
+	s         configurer
 	originate originator // nil: click-to-call not available
 
 	mu       sync.Mutex
@@ -171,6 +180,8 @@ func (c *callService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusForbidden, "run %q (app %s): %v", req.Run, app, err)
 	case errors.Is(err, gateway.ErrDraining):
 		refuse(w, http.StatusServiceUnavailable, "the gateway is draining: %v", err)
+	case errors.Is(err, errNoRoute):
+		refuse(w, http.StatusServiceUnavailable, "app %s: %v", app, err)
 	case errors.Is(err, gateway.ErrBadArgs):
 		refuse(w, http.StatusBadRequest, "run: %v", err)
 	case err != nil:

@@ -139,7 +139,7 @@ func TestCallsDisabled(t *testing.T) {
 	if code != 501 || res.Status != callRefused {
 		t.Errorf("without an originator: %d %+v, want 501", code, res)
 	}
-	c.s.cfg.Admin.Token = ""
+	c.s.(*server).cfg.Admin.Token = ""
 	code, res = post(t, ts.URL, "tok", `{"endpoint":"PJSIP/1","run":"/opt/ivr/menu"}`)
 	if code != 403 || !strings.Contains(res.Error, "admin.token") {
 		t.Errorf("without a token configured: %d %+v", code, res)
