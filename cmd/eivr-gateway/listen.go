@@ -11,7 +11,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
@@ -520,21 +519,9 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 	if opt.startedListen != nil {
 		opt.startedListen(s)
 	}
-	for {
-		select {
-		case err := <-runErr:
-			return err
-		case <-ctx.Done():
-			return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, "stopping")
-		case sig := <-opt.signals:
-			switch sig {
-			case syscall.SIGHUP:
-				s.reload(opt)
-			default:
-				return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, sig.String())
-			}
-		}
-	}
+	return signalLoop(ctx, opt.signals, runErr, func() { s.reload(opt) }, func(why string) error {
+		return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, why)
+	})
 }
 
 // drain refuses new connections (503: a load balancer moves on; Asterisk's
@@ -551,34 +538,8 @@ func (s *listenServer) drain(signals <-chan os.Signal, timeout time.Duration, wh
 	}
 	s.mu.Unlock()
 	s.log.Info("draining: new connections are refused; waiting for live sessions", "why", why, "sessions", s.Sessions(), "timeout", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var wg sync.WaitGroup
-		for _, g := range s.gateways() {
-			wg.Go(func() { _ = g.Drain(ctx) })
-		}
-		wg.Wait()
-	}()
-	for {
-		select {
-		case <-done:
-			if n := s.Sessions(); n > 0 {
-				s.log.Warn("drain timeout: ending the sessions left", "sessions", n)
-			} else {
-				s.log.Info("drained: no session left")
-			}
-			return nil
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				continue
-			}
-			s.log.Warn("second signal: ending the sessions left now", "signal", sig.String(), "sessions", s.Sessions())
-			cancel()
-		}
-	}
+	drainSessions(s.log, signals, timeout, s.gateways(), s.Sessions)
+	return nil
 }
 
 // reload re-reads the TLS certificate and the apps (for live connections'

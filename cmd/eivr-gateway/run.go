@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
@@ -257,21 +256,9 @@ func serve(ctx context.Context, cfg config.Config, opt serveOptions) error {
 		opt.started(s)
 	}
 
-	for {
-		select {
-		case err := <-runErr:
-			return err
-		case <-ctx.Done():
-			return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, "stopping")
-		case sig := <-opt.signals:
-			switch sig {
-			case syscall.SIGHUP:
-				s.reload(opt)
-			default:
-				return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, sig.String())
-			}
-		}
-	}
+	return signalLoop(ctx, opt.signals, runErr, func() { s.reload(opt) }, func(why string) error {
+		return s.drain(opt.signals, cfg.Limits.DrainTimeout.Duration, why)
+	})
 }
 
 // drain stops taking calls, waits for live sessions up to timeout (a second
@@ -284,34 +271,8 @@ func (s *server) drain(signals <-chan os.Signal, timeout time.Duration, why stri
 		g.StopTaking()
 	}
 	s.log.Info("draining: new calls go back to the dialplan; waiting for live sessions", "why", why, "sessions", s.Sessions(), "timeout", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var wg sync.WaitGroup
-		for _, g := range s.gateways {
-			wg.Go(func() { g.Drain(ctx) })
-		}
-		wg.Wait()
-	}()
-	for {
-		select {
-		case <-done:
-			if n := s.Sessions(); n > 0 {
-				s.log.Warn("drain timeout: ending the sessions left", "sessions", n)
-			} else {
-				s.log.Info("drained: no session left")
-			}
-			return nil
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				continue
-			}
-			s.log.Warn("second signal: ending the sessions left now", "signal", sig.String(), "sessions", s.Sessions())
-			cancel()
-		}
-	}
+	drainSessions(s.log, signals, timeout, s.gateways, s.Sessions)
+	return nil
 }
 
 // reload re-reads the configuration and applies the apps' allow-lists and
