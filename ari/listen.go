@@ -491,6 +491,14 @@ func (c *Conn) writeText(ctx context.Context, b []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
+// IsNormalClose reports whether err, a listener connection's
+// Disconnected error, is the normal close (1000) Asterisk sends when it
+// is done with the socket (a per-call socket after its channel left).
+func IsNormalClose(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == websocket.CloseNormalClosure
+}
+
 // SplitPerCallApp splits a per-call connection's application name
 // "<app>:<channel name>" (Asterisk 22's per_call_config) into the app and
 // the channel name; ok is false for a plain app name.

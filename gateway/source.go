@@ -121,6 +121,10 @@ func (s *ConnSource) Event(ev *ari.Event) {
 }
 
 // Disconnected implements ari.Handler: the socket is gone, Run returns.
+// A normal close (1000: Asterisk is done with the socket, its channel
+// left) is not reported to the Gateway, which would log every per-call
+// socket's end as a lost connection at WARN; the listener logs the close
+// (INFO). An abnormal close is reported (WARN).
 func (s *ConnSource) Disconnected(err error) {
 	s.closed.Store(true)
 	select {
@@ -128,7 +132,9 @@ func (s *ConnSource) Disconnected(err error) {
 		s.mu.Lock()
 		h := s.h
 		s.mu.Unlock()
-		h.Disconnected(err)
+		if !ari.IsNormalClose(err) {
+			h.Disconnected(err)
+		}
 	default:
 	}
 	s.finish(err)

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/eivr-gateway/eivr-gateway/ari"
 	"github.com/eivr-gateway/eivr-gateway/internal/testwait"
+	"github.com/gorilla/websocket"
 )
 
 // streamRec records what a ConnSource hands on.
@@ -71,6 +73,29 @@ func TestConnSource(t *testing.T) {
 	src.Event(&ari.Event{Type: "ChannelDestroyed"})
 	if len(rec.events) != 0 {
 		t.Fatal("an event after Run reached the handler")
+	}
+}
+
+// TestConnSourceNormalClose: Asterisk's normal close (1000) of a per-call
+// socket ends Run with it but is not reported to the Gateway as a lost
+// socket (no WARN per call); an abnormal one is (TestConnSource).
+func TestConnSourceNormalClose(t *testing.T) {
+	src := NewConnSource(nil)
+	rec := &streamRec{conn: make(chan ari.ConnInfo, 1), events: make(chan *ari.Event, 1), disc: make(chan error, 1)}
+	ran := make(chan error, 1)
+	go func() { ran <- src.Run(context.Background(), rec) }()
+	src.Connected(ari.ConnInfo{})
+	<-rec.conn
+	normal := fmt.Errorf("ari listener: %w", &websocket.CloseError{Code: websocket.CloseNormalClosure})
+	src.Disconnected(normal)
+	if err := <-ran; !errors.Is(err, normal) {
+		t.Fatalf("Run returned %v, want the close", err)
+	}
+	// Run has returned: a Disconnected it forwarded would be in rec.disc.
+	select {
+	case err := <-rec.disc:
+		t.Fatalf("normal close reported as a lost socket: %v", err)
+	default:
 	}
 }
 
