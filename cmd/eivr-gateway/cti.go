@@ -71,6 +71,21 @@ func newCTIFeed(cfg config.Config, log *slog.Logger) (*ctiFeed, error) {
 	for _, k := range ctiKinds() {
 		windows[k] = cfg.CTI.ReorderWindow.Duration
 	}
+	if cfg.Listen.Enabled() {
+		// Listener mode: each Asterisk's persistent outbound socket of
+		// the CTI app brings the client (listenConn).
+		for _, a := range cfg.Listen.Asterisks {
+			clog := log.With("asterisk", a.Name)
+			f.conns = append(f.conns, &ctiConn{
+				url: a.Name, app: cfg.CTI.App, sources: cfg.CTI.Sources(), log: clog,
+				ro:      reorder.New(reorder.Config{Windows: windows, HoldLimit: cfg.Reorder.HoldLimit.Duration, Logger: clog}, f.hub),
+				timeout: subscribeTimeout,
+				hub:     f.hub,
+				prune:   len(cfg.Listen.Asterisks) == 1,
+			})
+		}
+		return f, nil
+	}
 	for _, url := range cfg.ARI.URLs {
 		u := config.RedactURL(url)
 		clog := log.With("ari", u)
@@ -103,7 +118,10 @@ func (f *ctiFeed) run(ctx context.Context) {
 	for _, c := range f.conns {
 		wg.Go(func() { c.ro.Run(ctx) })
 		wg.Go(func() {
-			h := ctiHandler{c, func(info ari.ConnInfo) { c.connected(ctx, info) }}
+			if c.client == nil {
+				return // listener mode: Asterisk's persistent outbound socket of the CTI app (listenConn)
+			}
+			h := ctiHandler{c, func(info ari.ConnInfo) { c.connected(ctx, c.client, info) }}
 			if err := c.client.Run(ctx, h); err != nil && ctx.Err() == nil {
 				c.log.Error("CTI events socket stopped", "err", err)
 			}
@@ -118,8 +136,57 @@ func (f *ctiFeed) run(ctx context.Context) {
 // close releases the CTI clients (after run returned).
 func (f *ctiFeed) close() {
 	for _, c := range f.conns {
-		c.client.Close()
+		if c.client != nil {
+			c.client.Close()
+		}
 	}
+}
+
+// watching reports whether the feed subscribes to Asterisk sources.
+func (f *ctiFeed) watching() bool { return len(f.conns) > 0 }
+
+// listenConn is the handler of one persistent outbound connection of the
+// CTI app from Asterisk peer (listener mode): on its Connected the sources
+// are subscribed and the snapshots seeded over that connection's client
+// (REST per the peer's rest mode), as after an inbound CTI connect; its
+// events go through that Asterisk's CTI reorderer into the hub. stop ends
+// the subscription calls. Nil: no CTI connection for peer.
+func (f *ctiFeed) listenConn(peer string, client *ari.Client, stop <-chan struct{}) ari.Handler {
+	for _, c := range f.conns {
+		if c.url == peer {
+			return &ctiListenConn{ctiConn: c, client: client, stop: stop}
+		}
+	}
+	return nil
+}
+
+// ctiListenConn is one outbound connection's ari.Handler (its dispatch
+// goroutine).
+type ctiListenConn struct {
+	*ctiConn
+	client *ari.Client
+	stop   <-chan struct{}
+}
+
+func (h *ctiListenConn) Connected(info ari.ConnInfo) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer func() {
+		close(done)
+		cancel()
+	}()
+	go func() { // the subscriptions end with the process
+		select {
+		case <-h.stop:
+			cancel()
+		case <-done:
+		}
+	}()
+	h.connected(ctx, h.client, info)
+}
+
+func (h *ctiListenConn) Disconnected(err error) {
+	h.log.Warn("CTI outbound socket lost; Asterisk redials it (reconnect_interval)", "err", err)
 }
 
 // handler serves GET /v1/events; token is read at each request.
@@ -139,11 +206,11 @@ func (h ctiHandler) Connected(info ari.ConnInfo) { h.onConnected(info) }
 // connected subscribes the sources again (Asterisk forgets an app's
 // subscriptions with its socket), one at a time so that one that does not
 // exist (yet) does not stop the others.
-func (c *ctiConn) connected(ctx context.Context, info ari.ConnInfo) {
+func (c *ctiConn) connected(ctx context.Context, client *ari.Client, info ari.ConnInfo) {
 	ok := 0
 	for _, src := range c.sources {
 		sctx, cancel := context.WithTimeout(ctx, c.timeout)
-		_, err := c.client.Subscribe(sctx, c.app, src)
+		_, err := client.Subscribe(sctx, c.app, src)
 		cancel()
 		var ae *ari.Error
 		switch {
@@ -160,7 +227,7 @@ func (c *ctiConn) connected(ctx context.Context, info ari.ConnInfo) {
 	// before the gateway started or while the socket was down.
 	asked := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, c.timeout)
-	list, err := c.client.ListChannelsJSON(sctx)
+	list, err := client.ListChannelsJSON(sctx)
 	cancel()
 	if err != nil {
 		c.log.Warn("CTI: cannot list the channels for the snapshots; they hold what the stream tells from now on", "err", err)

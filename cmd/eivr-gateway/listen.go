@@ -38,6 +38,9 @@ type listenServer struct {
 	// feed is the CTI stream of every connection's sessions (EIVRSession
 	// events), served at GET /v1/events and read by the live view.
 	feed *ctiFeed
+	// ctiApp is the CTI app when [cti] watches sources ("" otherwise):
+	// its persistent connections feed the CTI stream, not a gateway.
+	ctiApp string
 	// admin is the admin listener (nil without one), set before
 	// serveOptions.startedListen is called.
 	admin *adminServer
@@ -109,6 +112,9 @@ func newListenServer(cfg config.Config, log *slog.Logger, reg *prometheus.Regist
 		return nil, err
 	}
 	s.feed = feed
+	if feed.watching() {
+		s.ctiApp = cfg.CTI.App
+	}
 	// The session lines of every connection's gateway reach the CTI
 	// stream, and so the live call view, with the app's transcript
 	// redaction applied.
@@ -219,7 +225,22 @@ func (r *connRouter) Disconnected(err error) {
 
 // route returns the handler of the connection of app (nil: not served).
 func (r *connRouter) route(app string) ari.Handler {
-	if _, _, perCall := ari.SplitPerCallApp(app); perCall {
+	base, _, perCall := ari.SplitPerCallApp(app)
+	if base == r.s.ctiApp {
+		if perCall {
+			r.s.log.Error("listener: the CTI app's connection is per call; the CTI stream needs connection_type = persistent for it", "asterisk", r.c.Peer(), "app", app)
+			return nil
+		}
+		r.s.mu.Lock()
+		stop := r.s.stop
+		r.s.mu.Unlock()
+		h := r.s.feed.listenConn(r.c.Peer(), r.c.Client(), stop)
+		if h != nil {
+			h.Connected(r.info)
+		}
+		return h
+	}
+	if perCall {
 		src := gateway.NewConnSource(r.c.Client())
 		if r.s.startGateway(src, src.Done(), r.c.Peer(), r.c.Seq(), nil) == nil {
 			return nil

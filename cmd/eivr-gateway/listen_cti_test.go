@@ -187,3 +187,76 @@ func TestListenerClickToCall(t *testing.T) {
 	}
 	t.Fatal("aritest saw no POST /channels for PJSIP/1000")
 }
+
+// TestListenerCTI: with [cti] sources in listener mode, the fake Asterisk's
+// persistent outbound socket of the CTI app is not a gateway's: the
+// gateway subscribes the endpoints over it (REST over the socket) and a
+// consumer of /v1/events gets the phones' calls in causal order; after the
+// socket drops and is redialled the subscription is made again over the
+// new socket.
+func TestListenerCTI(t *testing.T) {
+	scripts := eivrtest.NewServer(t)
+	a, err := aritest.NewServer(aritest.Options{Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.AddEndpoints("PJSIP/1000", "PJSIP/1001", "PJSIP/1002")
+	cfg := listenTestConfig(scripts.Host, config.ListenAsterisk{Name: "pbx1", Username: "pbx1", Password: "pw1", REST: "socket"})
+	cfg.Admin.Listen, cfg.Admin.Token = "127.0.0.1:0", "tok"
+	cfg.CTI.Endpoints = []string{"PJSIP"}
+	cfg.CTI.ReorderWindow = config.Dur(300 * time.Millisecond)
+	cfg.CTI.Window = config.Dur(300 * time.Millisecond)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	li := startListenInstance(t, cfg, testLogger(t))
+	cons := consume(t, li.s.admin.Addr(), "", "")
+	if err := a.AddOutbound(aritest.Outbound{URL: "ws://" + li.s.Addr() + "/ari", Username: "pbx1", Password: "pw1", App: cfg.CTI.App}); err != nil {
+		t.Fatal(err)
+	}
+	subs := func() int {
+		n := 0
+		for _, r := range a.Requests() {
+			if r.Method == "POST" && r.Path == "/applications/"+cfg.CTI.App+"/subscription" {
+				n++
+			}
+		}
+		return n
+	}
+	waitSubscribed(t, a, cfg.CTI.App, "PJSIP")
+	if n := li.s.Sessions(); n != 0 {
+		t.Fatalf("the CTI socket started %d sessions", n)
+	}
+	check := func(round string) {
+		t.Helper()
+		legs := phoneLife(t, a, "PJSIP/1000", "PJSIP/1001", "PJSIP/1002")
+		want := map[string][]string{legs[0]: lifeA, legs[1]: lifeB, legs[2]: lifeC}
+		got := map[string][]string{}
+		done := func() bool {
+			for id, w := range want {
+				if len(got[id]) < len(w) {
+					return false
+				}
+			}
+			return true
+		}
+		for !done() {
+			m := cons.next(t)
+			if _, ok := want[m.Channel.ID]; ok && m.Type != "EIVRSession" {
+				got[m.Channel.ID] = append(got[m.Channel.ID], m.Type)
+			}
+		}
+		for id, w := range want {
+			if strings.Join(got[id], ",") != strings.Join(w, ",") {
+				t.Fatalf("%s: leg %s: %q, want %q", round, id, got[id], w)
+			}
+		}
+	}
+	check("first socket")
+	before := subs()
+	a.KillOutbound(cfg.CTI.App)
+	testwait.Until(t, testwait.Long, "the subscription again over the redialled socket", func() bool { return subs() > before })
+	waitSubscribed(t, a, cfg.CTI.App, "PJSIP")
+	check("redialled socket")
+}

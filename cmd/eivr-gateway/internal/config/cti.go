@@ -82,9 +82,6 @@ func (c *Config) validateCTI(bad func(key, format string, args ...any), apps map
 	case apps[t.App]:
 		bad("cti.app", "%q is an [[app]]: the CTI stream needs an application of its own", t.App)
 	}
-	if t.Watching() && c.Listen.Enabled() {
-		bad("cti", "the CTI stream is not served in listener mode (it subscribes over the inbound ARI socket of ari.urls); remove [cti]'s endpoints/channels/bridges or run without [listen]")
-	}
 	for i, e := range t.Endpoints {
 		tech, res, hasRes := strings.Cut(e, "/")
 		switch {
