@@ -121,7 +121,7 @@ func (f *ctiFeed) run(ctx context.Context) {
 			if c.client == nil {
 				return // listener mode: Asterisk's persistent outbound socket of the CTI app (listenConn)
 			}
-			h := ctiHandler{c, func(info ari.ConnInfo) { c.connected(ctx, c.client, info) }}
+			h := ctiHandler{c, func(info ari.ConnInfo) { _ = c.connected(ctx, c.client, info) }}
 			if err := c.client.Run(ctx, h); err != nil && ctx.Err() == nil {
 				c.log.Error("CTI events socket stopped", "err", err)
 			}
@@ -161,31 +161,56 @@ func (f *ctiFeed) listenConn(peer string, client *ari.Client, stop <-chan struct
 }
 
 // ctiListenConn is one outbound connection's ari.Handler (its dispatch
-// goroutine).
+// goroutine). The subscriptions run on a goroutine of its own, so that the
+// socket's events flow meanwhile, and are tried again while they fail for
+// a passing cause: Asterisk dials its persistent sockets while it boots
+// and answers REST with 503 "Asterisk not booted" then (22.10.1, measured),
+// and it may not dial again for a long time. Disconnected joins it.
 type ctiListenConn struct {
 	*ctiConn
 	client *ari.Client
 	stop   <-chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
+
+// ctiRetryDelay and ctiRetries bound the subscription retries of a
+// listener-mode CTI connection (a minute).
+const (
+	ctiRetryDelay = 500 * time.Millisecond
+	ctiRetries    = 120
+)
 
 func (h *ctiListenConn) Connected(info ari.ConnInfo) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	defer func() {
-		close(done)
-		cancel()
-	}()
-	go func() { // the subscriptions end with the process
+	h.cancel = cancel
+	h.wg.Go(func() { // the subscriptions end with the process
 		select {
 		case <-h.stop:
 			cancel()
-		case <-done:
+		case <-ctx.Done():
 		}
-	}()
-	h.connected(ctx, h.client, info)
+	})
+	h.wg.Go(func() {
+		defer cancel()
+		for attempt := 1; h.connected(ctx, h.client, info) && attempt < ctiRetries; attempt++ {
+			t := time.NewTimer(ctiRetryDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			h.log.Info("CTI: subscribing again", "attempt", attempt+1)
+		}
+	})
 }
 
 func (h *ctiListenConn) Disconnected(err error) {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.wg.Wait()
 	h.log.Warn("CTI outbound socket lost; Asterisk redials it (reconnect_interval)", "err", err)
 }
 
@@ -206,7 +231,10 @@ func (h ctiHandler) Connected(info ari.ConnInfo) { h.onConnected(info) }
 // connected subscribes the sources again (Asterisk forgets an app's
 // subscriptions with its socket), one at a time so that one that does not
 // exist (yet) does not stop the others.
-func (c *ctiConn) connected(ctx context.Context, client *ari.Client, info ari.ConnInfo) {
+// It reports whether it is worth trying again: a subscription or the
+// listing failed for a cause that passes (Asterisk still booting: 503, or
+// the request did not get through).
+func (c *ctiConn) connected(ctx context.Context, client *ari.Client, info ari.ConnInfo) (retry bool) {
 	ok := 0
 	for _, src := range c.sources {
 		sctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -220,6 +248,7 @@ func (c *ctiConn) connected(ctx context.Context, client *ari.Client, info ari.Co
 			c.log.Warn("CTI source does not exist (Local channels have no endpoints; a channel or bridge may not exist yet): tried again at the next reconnect", "source", src, "err", err)
 		default:
 			c.log.Error("CTI subscription failed", "source", src, "err", err)
+			retry = retry || !errors.As(err, &ae) || ae.Status == http.StatusServiceUnavailable
 		}
 	}
 	c.log.Info("CTI events socket connected", "connection", info.Seq, "subscribed", ok, "sources", len(c.sources))
@@ -231,14 +260,15 @@ func (c *ctiConn) connected(ctx context.Context, client *ari.Client, info ari.Co
 	cancel()
 	if err != nil {
 		c.log.Warn("CTI: cannot list the channels for the snapshots; they hold what the stream tells from now on", "err", err)
-		return
+		return true
 	}
 	added, removed, err := c.hub.Seed(list, asked, cti.Watches(c.sources), c.prune)
 	if err != nil {
 		c.log.Warn("CTI: GET /channels reply does not decode; snapshots not seeded", "err", err)
-		return
+		return retry
 	}
 	c.log.Info("CTI snapshot seeded from GET /channels", "added", added, "removed", removed)
+	return retry
 }
 
 // Event hands an event to the CTI reorderer (never blocks).

@@ -190,7 +190,8 @@ func TestListenerClickToCall(t *testing.T) {
 
 // TestListenerCTI: with [cti] sources in listener mode, the fake Asterisk's
 // persistent outbound socket of the CTI app is not a gateway's: the
-// gateway subscribes the endpoints over it (REST over the socket) and a
+// gateway subscribes the endpoints over it (REST over the socket; tried
+// again while Asterisk answers 503) and a
 // consumer of /v1/events gets the phones' calls in causal order; after the
 // socket drops and is redialled the subscription is made again over the
 // new socket.
@@ -212,6 +213,10 @@ func TestListenerCTI(t *testing.T) {
 	}
 	li := startListenInstance(t, cfg, testLogger(t))
 	cons := consume(t, li.s.admin.Addr(), "", "")
+	// Asterisk 22.10.1 dials its persistent sockets while it boots and
+	// answers 503 "Asterisk not booted" then: the subscription is tried
+	// again.
+	a.FailREST("POST", "/applications/"+cfg.CTI.App+"/subscription", 503, 2)
 	if err := a.AddOutbound(aritest.Outbound{URL: "ws://" + li.s.Addr() + "/ari", Username: "pbx1", Password: "pw1", App: cfg.CTI.App}); err != nil {
 		t.Fatal(err)
 	}
