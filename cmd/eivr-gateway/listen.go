@@ -242,7 +242,7 @@ func (r *connRouter) route(app string) ari.Handler {
 	}
 	if perCall {
 		src := gateway.NewConnSource(r.c.Client())
-		if r.s.startGateway(src, src.Done(), r.c.Peer(), r.c.Seq(), nil) == nil {
+		if r.s.startGateway(src, src.Done(), r.s.log.With("asterisk", r.c.Peer(), "conn", r.c.Seq()), nil) == nil {
 			return nil
 		}
 		src.Connected(r.info)
@@ -280,7 +280,9 @@ func (s *listenServer) attachPersistent(c *ari.Conn, app string) ari.Handler {
 			p = &persistent{src: gateway.NewPeerSource(window)}
 			s.persist[key] = p
 			s.mu.Unlock()
-			g := s.startGateway(p.src, p.src.Done(), c.Peer(), c.Seq(), func() { forget(p) })
+			// Its sessions outlive the socket: logged by Asterisk and app,
+			// not by connection.
+			g := s.startGateway(p.src, p.src.Done(), s.log.With("asterisk", c.Peer(), "persistent", app), func() { forget(p) })
 			if g == nil {
 				forget(p)
 				return nil
@@ -343,8 +345,7 @@ type abortable interface {
 // startGateway starts the Gateway and pipeline of src, running until done
 // is closed (the source ended) or run returns; ended (optional) runs after
 // the gateway ended. Nil: not started (not running, or no gateway).
-func (s *listenServer) startGateway(src abortable, done <-chan struct{}, peer string, seq uint64, ended func()) *gateway.Gateway {
-	log := s.log.With("asterisk", peer, "conn", seq)
+func (s *listenServer) startGateway(src abortable, done <-chan struct{}, log *slog.Logger, ended func()) *gateway.Gateway {
 	s.mu.Lock()
 	stop := s.stop
 	gc := gatewayConfig(s.cfg, log, s.obs)
