@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +43,9 @@ type childConfig struct {
 	// peer's HTTP route and User/Password its credentials. The child
 	// answers "ready" with the listener's address.
 	Listen bool
+	// CPUProfile, when set, is the file the child writes its CPU profile
+	// to (runtime/pprof), from start until stdin closes.
+	CPUProfile string
 }
 
 func (c *childConfig) defaults() {
@@ -77,6 +81,19 @@ func runChild() int {
 		return 2
 	}
 	cfg.defaults()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load child:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "load child: cpu profile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
