@@ -22,13 +22,14 @@ import (
 
 // Environment of TestAsteriskCapacity (README, "Performance").
 const (
-	envAstURL  = "EIVR_ASTERISK_URL"      // ARI base URL, e.g. http://127.0.0.1:8088/ari
-	envAstUser = "EIVR_ASTERISK_USER"     // default eivr
-	envAstPass = "EIVR_ASTERISK_PASSWORD" // default eivr-secret
-	envAstDir  = "EIVR_ASTERISK_DIR"      // start.sh's DIR: DIR/asterisk.pid names the process measured
-	envCapRuns = "EIVR_CAPACITY_RUNS"     // e.g. "native:100,gateway:100" (default: both at 100, 300, 1000)
-	envCapHold = "EIVR_CAPACITY_HOLD"     // how long the calls are held while idle CPU is measured (default 5s)
-	envCapFmt  = "EIVR_CAPACITY_FORMATS"  // the originate's formats (default ulaw, a SIP phone's; "all" = Asterisk's default)
+	envAstURL  = "EIVR_ASTERISK_URL"          // ARI base URL, e.g. http://127.0.0.1:8088/ari
+	envAstUser = "EIVR_ASTERISK_USER"         // default eivr
+	envAstPass = "EIVR_ASTERISK_PASSWORD"     // default eivr-secret
+	envAstDir  = "EIVR_ASTERISK_DIR"          // start.sh's DIR: DIR/asterisk.pid names the process measured
+	envCapRuns = "EIVR_CAPACITY_RUNS"         // e.g. "native:100,gateway:100" (default: both at 100, 300, 1000)
+	envCapHold = "EIVR_CAPACITY_HOLD"         // how long the calls are held while idle CPU is measured (default 5s)
+	envCapCT   = "EIVR_CAPACITY_CALL_TIMEOUT" // the gateway's call_timeout (default 5s, config.toml's)
+	envCapFmt  = "EIVR_CAPACITY_FORMATS"      // the originate's formats (default ulaw, a SIP phone's; "all" = Asterisk's default)
 )
 
 const (
@@ -93,11 +94,19 @@ type capResult struct {
 func (r capResult) String() string {
 	n := float64(r.Calls)
 	hold := r.HoldEnd.Taken.Sub(r.Held.Taken).Seconds()
-	s := fmt.Sprintf("%-7s %5d calls: Asterisk RSS +%.1f KiB/call (%.0f → %.0f MiB); CPU set-up %.2f ms/call (%v for all), held idle %.2f %% of a core (%.1f µs/s per call), tear-down %.2f ms/call (%v)",
+	idle := (r.HoldEnd.CPU - r.Held.CPU).Seconds() / hold / n // CPU-s per call-second held
+	// Net of the idle cost of the calls already up (set-up) or not yet
+	// gone (tear-down), assuming they come and go at an even pace: on a
+	// starved machine set-up and tear-down take seconds and that idle cost
+	// would otherwise dominate both figures.
+	setup, down := (r.Held.CPU - r.Setup.CPU).Seconds(), (r.Down.CPU - r.HoldEnd.CPU).Seconds()
+	setupNet := setup - idle*n*r.SetupTime.Seconds()/2
+	downNet := down - idle*n*r.DownTime.Seconds()/2
+	s := fmt.Sprintf("%-7s %5d calls: Asterisk RSS +%.1f KiB/call (%.0f → %.0f MiB); CPU set-up %.2f ms/call (%v for all; %.2f net of idle), held idle %.2f %% of a core (%.1f µs/s per call), tear-down %.2f ms/call (%v; %.2f net of idle)",
 		r.Mode, r.Calls, float64(r.Held.RSS-r.Setup.RSS)/n/1024, float64(r.Setup.RSS)/(1<<20), float64(r.Held.RSS)/(1<<20),
-		float64((r.Held.CPU-r.Setup.CPU).Microseconds())/1000/n, r.SetupTime.Round(time.Millisecond),
-		100*(r.HoldEnd.CPU-r.Held.CPU).Seconds()/hold, (r.HoldEnd.CPU-r.Held.CPU).Seconds()*1e6/hold/n,
-		float64((r.Down.CPU-r.HoldEnd.CPU).Microseconds())/1000/n, r.DownTime.Round(time.Millisecond))
+		1000*setup/n, r.SetupTime.Round(time.Millisecond), 1000*setupNet/n,
+		100*idle*n, idle*1e6,
+		1000*down/n, r.DownTime.Round(time.Millisecond), 1000*downNet/n)
 	if r.Mode == "gateway" {
 		s += fmt.Sprintf("; gateway process CPU %.2f ms/call, RSS max %.0f MiB", float64(r.GatewayCPU)/1e6/n, float64(r.GatewayRSSMax)/(1<<20))
 	}
@@ -185,8 +194,15 @@ func TestAsteriskCapacity(t *testing.T) {
 	}()
 	defer func() { ln.Close(); <-acceptDone; conns.closeAll() }()
 
+	var callTimeout time.Duration
+	if v := os.Getenv(envCapCT); v != "" {
+		if callTimeout, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logs := &lockedBuffer{}
-	gw, err := startChild(childConfig{URL: base, User: user, Password: pass, App: capApp, TCPHosts: []string{"127.0.0.1:*"}}, logs)
+	gw, err := startChild(childConfig{URL: base, User: user, Password: pass, App: capApp, TCPHosts: []string{"127.0.0.1:*"},
+		CallTimeout: callTimeout}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}

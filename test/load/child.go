@@ -46,6 +46,8 @@ type childConfig struct {
 	// CPUProfile, when set, is the file the child writes its CPU profile
 	// to (runtime/pprof), from start until stdin closes.
 	CPUProfile string
+	// CallTimeout is the gateway's call_timeout (0 = its default).
+	CallTimeout time.Duration
 }
 
 func (c *childConfig) defaults() {
@@ -168,7 +170,7 @@ func startInbound(ctx context.Context, cfg childConfig, log *slog.Logger) (*inbo
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{appConfig(cfg)}, Logger: log}, client)
+	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{appConfig(cfg)}, Logger: log, CallTimeout: cfg.CallTimeout}, client)
 	if err != nil {
 		client.Close()
 		return nil, err
