@@ -122,6 +122,9 @@ func (r capResult) String() string {
 // (/proc/PID/status) before and while held. Skipped without
 // EIVR_ASTERISK_URL and EIVR_ASTERISK_DIR; figures are logged, never
 // asserted; the test fails only if a call does not connect or stay.
+// The calls are originated with formats=ulaw (EIVR_CAPACITY_FORMATS), as a
+// SIP phone's would be. Set-up and tear-down CPU are also reported net of
+// the idle cost of the calls held meanwhile.
 // For clean RSS figures run one mode and size per fresh Asterisk
 // (EIVR_CAPACITY_RUNS, README "Performance").
 func TestAsteriskCapacity(t *testing.T) {
