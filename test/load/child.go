@@ -48,6 +48,9 @@ type childConfig struct {
 	CPUProfile string
 	// CallTimeout is the gateway's call_timeout (0 = its default).
 	CallTimeout time.Duration
+	// ARIQueue is limits.ari_queue: the events buffered per ARI socket
+	// (0 = ari's default).
+	ARIQueue int
 }
 
 func (c *childConfig) defaults() {
@@ -165,7 +168,7 @@ type inbound struct {
 func startInbound(ctx context.Context, cfg childConfig, log *slog.Logger) (*inbound, error) {
 	client, err := ari.NewClient(ari.Config{
 		URL: cfg.URL, Username: cfg.User, Password: cfg.Password, Apps: []string{cfg.App},
-		Logger: log, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		Logger: log, QueueSize: cfg.ARIQueue, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, err
@@ -210,7 +213,7 @@ func startListener(ctx context.Context, cfg childConfig, log *slog.Logger) (*lis
 	g.l, err = ari.NewListener(ari.ListenerConfig{
 		Peers: []ari.Peer{{Name: "asterisk", Username: cfg.User, Password: cfg.Password,
 			HTTP: ari.Config{URL: cfg.URL, Username: cfg.User, Password: cfg.Password}}},
-		Accept: g.accept, Logger: log,
+		Accept: g.accept, Logger: log, QueueSize: cfg.ARIQueue,
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ func main() {
 	flag.Float64Var(&cfg.Speed, "speed", 50, "fake Asterisk media speed-up")
 	flag.Float64Var(&cfg.StartRate, "start-rate", 1000, "calls started per second (0 = all at once)")
 	flag.Float64Var(&cfg.Rate, "rate", 2000, "calls released per second once all are live (0 = all at once)")
+	flag.IntVar(&cfg.ARIQueue, "ari-queue", 0, "the gateway's limits.ari_queue: events buffered per ARI socket (0 = default 8192)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "bound of each phase")
 	saturate := flag.Bool("saturate", false, "saturation mode: open-loop TCP calls at rising rates, inbound then per-call outbound")
 	rates := flag.String("rates", "25,50,100,200,300,400,500,750,1000", "saturation: offered calls/s, in order")
