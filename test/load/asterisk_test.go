@@ -211,7 +211,10 @@ func TestAsteriskCapacity(t *testing.T) {
 	}
 	defer gw.stop()
 
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+	// Keep the 8 originate workers' connections alive: with the default 2 idle
+	// per host the test itself would open and close connections (a thread
+	// each in Asterisk's HTTP server) during the set-up it measures.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	defer hc.CloseIdleConnections()
 	ari := func(method, path string, body any) (int, []byte, error) {
 		var rb []byte
