@@ -22,12 +22,14 @@ import (
 
 // Environment of TestAsteriskCapacity (README, "Performance").
 const (
-	envAstURL  = "EIVR_ASTERISK_URL"      // ARI base URL, e.g. http://127.0.0.1:8088/ari
-	envAstUser = "EIVR_ASTERISK_USER"     // default eivr
-	envAstPass = "EIVR_ASTERISK_PASSWORD" // default eivr-secret
-	envAstDir  = "EIVR_ASTERISK_DIR"      // start.sh's DIR: DIR/asterisk.pid names the process measured
-	envCapRuns = "EIVR_CAPACITY_RUNS"     // e.g. "native:100,gateway:100" (default: both at 100, 300, 1000)
-	envCapHold = "EIVR_CAPACITY_HOLD"     // how long the calls are held while idle CPU is measured (default 5s)
+	envAstURL  = "EIVR_ASTERISK_URL"          // ARI base URL, e.g. http://127.0.0.1:8088/ari
+	envAstUser = "EIVR_ASTERISK_USER"         // default eivr
+	envAstPass = "EIVR_ASTERISK_PASSWORD"     // default eivr-secret
+	envAstDir  = "EIVR_ASTERISK_DIR"          // start.sh's DIR: DIR/asterisk.pid names the process measured
+	envCapRuns = "EIVR_CAPACITY_RUNS"         // e.g. "native:100,gateway:100" (default: both at 100, 300, 1000)
+	envCapHold = "EIVR_CAPACITY_HOLD"         // how long the calls are held while idle CPU is measured (default 5s)
+	envCapCT   = "EIVR_CAPACITY_CALL_TIMEOUT" // the gateway's call_timeout (default 5s, config.toml's)
+	envCapFmt  = "EIVR_CAPACITY_FORMATS"      // the originate's formats (default ulaw, a SIP phone's; "all" = Asterisk's default)
 )
 
 const (
@@ -92,11 +94,19 @@ type capResult struct {
 func (r capResult) String() string {
 	n := float64(r.Calls)
 	hold := r.HoldEnd.Taken.Sub(r.Held.Taken).Seconds()
-	s := fmt.Sprintf("%-7s %5d calls: Asterisk RSS +%.1f KiB/call (%.0f → %.0f MiB); CPU set-up %.2f ms/call (%v for all), held idle %.2f %% of a core (%.1f µs/s per call), tear-down %.2f ms/call (%v)",
+	idle := (r.HoldEnd.CPU - r.Held.CPU).Seconds() / hold / n // CPU-s per call-second held
+	// Net of the idle cost of the calls already up (set-up) or not yet
+	// gone (tear-down), assuming they come and go at an even pace: on a
+	// starved machine set-up and tear-down take seconds and that idle cost
+	// would otherwise dominate both figures.
+	setup, down := (r.Held.CPU - r.Setup.CPU).Seconds(), (r.Down.CPU - r.HoldEnd.CPU).Seconds()
+	setupNet := setup - idle*n*r.SetupTime.Seconds()/2
+	downNet := down - idle*n*r.DownTime.Seconds()/2
+	s := fmt.Sprintf("%-7s %5d calls: Asterisk RSS +%.1f KiB/call (%.0f → %.0f MiB); CPU set-up %.2f ms/call (%v for all; %.2f net of idle), held idle %.2f %% of a core (%.1f µs/s per call), tear-down %.2f ms/call (%v; %.2f net of idle)",
 		r.Mode, r.Calls, float64(r.Held.RSS-r.Setup.RSS)/n/1024, float64(r.Setup.RSS)/(1<<20), float64(r.Held.RSS)/(1<<20),
-		float64((r.Held.CPU-r.Setup.CPU).Microseconds())/1000/n, r.SetupTime.Round(time.Millisecond),
-		100*(r.HoldEnd.CPU-r.Held.CPU).Seconds()/hold, (r.HoldEnd.CPU-r.Held.CPU).Seconds()*1e6/hold/n,
-		float64((r.Down.CPU-r.HoldEnd.CPU).Microseconds())/1000/n, r.DownTime.Round(time.Millisecond))
+		1000*setup/n, r.SetupTime.Round(time.Millisecond), 1000*setupNet/n,
+		100*idle*n, idle*1e6,
+		1000*down/n, r.DownTime.Round(time.Millisecond), 1000*downNet/n)
 	if r.Mode == "gateway" {
 		s += fmt.Sprintf("; gateway process CPU %.2f ms/call, RSS max %.0f MiB", float64(r.GatewayCPU)/1e6/n, float64(r.GatewayRSSMax)/(1<<20))
 	}
@@ -112,6 +122,9 @@ func (r capResult) String() string {
 // (/proc/PID/status) before and while held. Skipped without
 // EIVR_ASTERISK_URL and EIVR_ASTERISK_DIR; figures are logged, never
 // asserted; the test fails only if a call does not connect or stay.
+// The calls are originated with formats=ulaw (EIVR_CAPACITY_FORMATS), as a
+// SIP phone's would be. Set-up and tear-down CPU are also reported net of
+// the idle cost of the calls held meanwhile.
 // For clean RSS figures run one mode and size per fresh Asterisk
 // (EIVR_CAPACITY_RUNS, README "Performance").
 func TestAsteriskCapacity(t *testing.T) {
@@ -133,6 +146,15 @@ func TestAsteriskCapacity(t *testing.T) {
 		if hold, err = time.ParseDuration(v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Without formats a Local channel is created with every audio format
+	// and picks signed linear at 192 kHz: each 20 ms frame of the silence
+	// generator (native ExternalIVR and the gateway's silence alike) is then
+	// resampled 8 -> 192 kHz by codec_resample, about 15 ms of CPU per call
+	// and second (perf, 22.10.1), which no SIP call pays.
+	formats := cmp(os.Getenv(envCapFmt), "ulaw")
+	if formats == "all" {
+		formats = ""
 	}
 	runs := cmp(os.Getenv(envCapRuns), "native:100,gateway:100,native:300,gateway:300,native:1000,gateway:1000")
 
@@ -175,14 +197,24 @@ func TestAsteriskCapacity(t *testing.T) {
 	}()
 	defer func() { ln.Close(); <-acceptDone; conns.closeAll() }()
 
+	var callTimeout time.Duration
+	if v := os.Getenv(envCapCT); v != "" {
+		if callTimeout, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logs := &lockedBuffer{}
-	gw, err := startChild(childConfig{URL: base, User: user, Password: pass, App: capApp, TCPHosts: []string{"127.0.0.1:*"}}, logs)
+	gw, err := startChild(childConfig{URL: base, User: user, Password: pass, App: capApp, TCPHosts: []string{"127.0.0.1:*"},
+		CallTimeout: callTimeout}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer gw.stop()
 
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+	// Keep the 8 originate workers' connections alive: with the default 2 idle
+	// per host the test itself would open and close connections (a thread
+	// each in Asterisk's HTTP server) during the set-up it measures.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	defer hc.CloseIdleConnections()
 	ari := func(method, path string, body any) (int, []byte, error) {
 		var rb []byte
@@ -242,6 +274,9 @@ func TestAsteriskCapacity(t *testing.T) {
 				defer wg.Done()
 				for e := range work {
 					q := url.Values{"endpoint": {fmt.Sprintf("Local/%d@%s/n", e, dialplan)}, "app": {capHelper}}
+					if formats != "" {
+						q.Set("formats", formats)
+					}
 					code, b, err := ari("POST", "/channels?"+q.Encode(), map[string]any{"variables": map[string]string{
 						"__GW_APP": capApp, "__GW_TARGET": target}})
 					if err != nil || code != 200 {

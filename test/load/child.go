@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +43,14 @@ type childConfig struct {
 	// peer's HTTP route and User/Password its credentials. The child
 	// answers "ready" with the listener's address.
 	Listen bool
+	// CPUProfile, when set, is the file the child writes its CPU profile
+	// to (runtime/pprof), from start until stdin closes.
+	CPUProfile string
+	// CallTimeout is the gateway's call_timeout (0 = its default).
+	CallTimeout time.Duration
+	// ARIQueue is limits.ari_queue: the events buffered per ARI socket
+	// (0 = ari's default).
+	ARIQueue int
 }
 
 func (c *childConfig) defaults() {
@@ -77,6 +86,19 @@ func runChild() int {
 		return 2
 	}
 	cfg.defaults()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load child:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "load child: cpu profile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -146,12 +168,12 @@ type inbound struct {
 func startInbound(ctx context.Context, cfg childConfig, log *slog.Logger) (*inbound, error) {
 	client, err := ari.NewClient(ari.Config{
 		URL: cfg.URL, Username: cfg.User, Password: cfg.Password, Apps: []string{cfg.App},
-		Logger: log, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		Logger: log, QueueSize: cfg.ARIQueue, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{appConfig(cfg)}, Logger: log}, client)
+	gw, err := gateway.New(gateway.Config{Apps: []gateway.AppConfig{appConfig(cfg)}, Logger: log, CallTimeout: cfg.CallTimeout}, client)
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -191,7 +213,7 @@ func startListener(ctx context.Context, cfg childConfig, log *slog.Logger) (*lis
 	g.l, err = ari.NewListener(ari.ListenerConfig{
 		Peers: []ari.Peer{{Name: "asterisk", Username: cfg.User, Password: cfg.Password,
 			HTTP: ari.Config{URL: cfg.URL, Username: cfg.User, Password: cfg.Password}}},
-		Accept: g.accept, Logger: log,
+		Accept: g.accept, Logger: log, QueueSize: cfg.ARIQueue,
 	})
 	if err != nil {
 		return nil, err

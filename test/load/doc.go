@@ -5,6 +5,7 @@
 //	go run ./test/load -stdio 1000         # 1k legacy sh children
 //	go run ./test/load -tcp 1000 -stdio 100 -speed 50 -start-rate 1000 -rate 2000
 //	go run ./test/load -saturate           # capacity: inbound vs per-call outbound
+//	go run ./test/load -saturate -gw-cpuprofile /tmp/prof   # and where the gateway's CPU goes
 //
 // The fake Asterisk and the clients run in this process; the gateway (an
 // ari.Client and a gateway.Gateway, as cmd/eivr-gateway runs them) runs in a
@@ -46,7 +47,9 @@
 // process, getrusage) as a share of a core and of the whole run's CPU (the
 // gateway plus this process: the fake and the clients, on the same
 // cores), its CPU per call and its memory per live session (sampled once,
-// half-way).
+// half-way). -rates starts at 25 calls/s so that a mode that stops early
+// still has a last good round; -gw-cpuprofile DIR writes each round's
+// gateway CPU profile (DIR/<mode>-<rate>.pprof, for go tool pprof).
 //
 // load_test.go runs a small version under -short (200 TCP sessions, 20
 // children, and one 100-call saturation round per mode) and asserts that

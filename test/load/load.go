@@ -36,6 +36,11 @@ type Config struct {
 	// presses its digits as soon as its script is ready, so the offered
 	// load is Rate calls/s (saturation mode). StartRate is ignored.
 	Open bool
+	// CPUProfile: the gateway child writes its CPU profile there ("" =
+	// none).
+	CPUProfile string
+	// ARIQueue: the gateway's limits.ari_queue (0 = its default, 8192).
+	ARIQueue int
 }
 
 // Report is what a run measured.
@@ -150,6 +155,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	ch, err := startChild(childConfig{
 		URL: srv.URL(), Programs: []string{cfg.Script}, TCPHosts: []string{"127.0.0.1:*"}, Listen: cfg.Outbound,
+		CPUProfile: cfg.CPUProfile, ARIQueue: cfg.ARIQueue,
 	}, cfg.Stderr)
 	if err != nil {
 		return rep, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,6 +21,9 @@ type SatConfig struct {
 	Round  time.Duration // length of a round's arrivals (calls = rate × Round, at least MinCalls)
 	MinCal int
 	MaxP99 time.Duration
+	// ProfileDir: each round's gateway CPU profile is written there as
+	// <mode>-<rate>.pprof ("" = none).
+	ProfileDir string
 }
 
 // Round is one rate of one mode.
@@ -54,6 +59,9 @@ func Saturate(ctx context.Context, sc SatConfig) []Round {
 			cfg := sc.Base
 			cfg.Open, cfg.Outbound, cfg.Rate, cfg.Stdio = true, mode != "inbound", rate, 0
 			cfg.TCP = max(sc.MinCal, int(rate*sc.Round.Seconds()))
+			if sc.ProfileDir != "" {
+				cfg.CPUProfile = filepath.Join(sc.ProfileDir, fmt.Sprintf("%s-%.0f.pprof", strings.ReplaceAll(mode, " ", "-"), rate))
+			}
 			r := Round{Mode: mode, Offered: rate}
 			r.Rep, r.Err = Run(ctx, cfg)
 			switch {
