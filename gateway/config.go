@@ -44,6 +44,11 @@ type Config struct {
 	// CallTimeout bounds each REST call of a session's start (answer) and
 	// end (stop, set status, continue/hangup). Default 5 s.
 	CallTimeout time.Duration
+	// ReleaseRetry is how long the gateway keeps trying to continue or
+	// hang up a channel whose release failed after its quick retries
+	// (retry.go), a few at a time with a growing pause. Default 10 min;
+	// negative: no such retries (a reconnect's reconcile releases it).
+	ReleaseRetry time.Duration
 	// AdoptWindow: after a reconnect, a channel in the app whose
 	// StasisStart was lost with the socket gets its session late (from
 	// dialplan.app_data) when the outage lasted at most this long; after
@@ -119,6 +124,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = 5 * time.Second
+	}
+	if out.ReleaseRetry == 0 {
+		out.ReleaseRetry = 10 * time.Minute
 	}
 	if out.AdoptWindow <= 0 {
 		out.AdoptWindow = 10 * time.Second

@@ -66,6 +66,9 @@ type Gateway struct {
 	foreign   *simplelru.LRU[string, struct{}]
 	reclaimed map[string]bool
 	lostAt    time.Time
+	// Channels whose release failed, tried again by retryLoop (retry.go).
+	retry     map[string]*retryEntry
+	retryKick chan struct{} // cap 1
 	idle      chan struct{} // closed and replaced when sessions becomes empty
 	// work takes what a callback without a context of its own
 	// (Connected, EventsLost, an ApplicationReplaced) starts: run's
@@ -107,6 +110,8 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 		sessions:  make(map[string]*session),
 		admitQ:    make(chan *admission, admitQueue),
 		admitting: make(map[string]*admission),
+		retry:     make(map[string]*retryEntry),
+		retryKick: make(chan struct{}, 1),
 		apps:      make(map[string]*appState),
 		live:      make(map[string]int),
 		pending:   make(map[string]originateWait),
@@ -242,6 +247,7 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	var wg sync.WaitGroup
 	wg.Go(func() { g.admitLoop(ctx, base, stopAdmit) })
 	wg.Go(func() { g.workLoop(ctx, stopWork) })
+	wg.Go(func() { g.retryLoop(ctx, stopWork) })
 	err := events(ctx)
 	// Nothing is delivered any more. The live sessions end now
 	// (SHUTDOWN); their end sequences get ShutdownTimeout, then their

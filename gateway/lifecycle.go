@@ -116,7 +116,7 @@ func releaseChannel(ctx context.Context, ops releaseOps, ch string, action endAc
 	if releasedBy(err) {
 		return true
 	}
-	log.Error("cannot release the channel: it stays in Stasis until a reconcile releases it or it hangs up",
+	log.Error("cannot release the channel: it is tried again in the background (limits: gateway ReleaseRetry), and a reconcile may release it",
 		"channel", ch, "err", err)
 	return false
 }
@@ -151,6 +151,9 @@ func (g *Gateway) noteEnded(s *session, out outcome) {
 	e := endedChannel{action: out.action, status: out.status, released: s.releasedOK || out.action == endNone || !s.inStasis || s.hungUp}
 	g.mu.Lock()
 	g.ended.Add(s.ch, e)
+	if !e.released {
+		g.queueReleaseLocked(s.ch, out.action, out.status)
+	}
 	g.mu.Unlock()
 }
 
@@ -285,6 +288,8 @@ func (g *Gateway) releaseOrphan(ctx context.Context, ch string, action endAction
 	g.mu.Lock()
 	if ok {
 		g.ended.Add(ch, endedChannel{action: action, status: status, released: true})
+	} else {
+		g.queueReleaseLocked(ch, action, status)
 	}
 	g.mu.Unlock()
 	if !ok {

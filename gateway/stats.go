@@ -22,6 +22,9 @@ type LifecycleStats struct {
 	// Adopted: channels whose StasisStart was missed during an ARI outage
 	// and whose session was started late from dialplan.app_data.
 	Adopted uint64
+	// ReleasedOnRetry: channels of Unreleased that a later retry
+	// released (retry.go).
+	ReleasedOnRetry uint64
 	// EarlyDTMFDropped: caller digits received before the answer and
 	// dropped because the session already held MaxEarlyDTMF.
 	EarlyDTMFDropped uint64
@@ -34,7 +37,7 @@ type LifecycleStats struct {
 
 // lifeStats is the atomic backing of LifecycleStats, shared by sessions.
 type lifeStats struct {
-	varsLost, unreleased, orphans, adopted atomic.Uint64
+	varsLost, unreleased, orphans, adopted, retried atomic.Uint64
 
 	resyncReconnect, resyncOverflow, resyncAdmission atomic.Uint64
 }
@@ -44,7 +47,7 @@ func (g *Gateway) LifecycleStats() LifecycleStats {
 	s := &g.stats
 	return LifecycleStats{
 		VarsLost: s.varsLost.Load(), Unreleased: s.unreleased.Load(),
-		Orphans: s.orphans.Load(), Adopted: s.adopted.Load(),
+		Orphans: s.orphans.Load(), Adopted: s.adopted.Load(), ReleasedOnRetry: s.retried.Load(),
 		EarlyDTMFDropped: g.earlyDropped.Load(),
 		ResyncReconnect:  s.resyncReconnect.Load(), ResyncOverflow: s.resyncOverflow.Load(),
 		ResyncAdmission: s.resyncAdmission.Load(),

@@ -169,7 +169,8 @@ func registerLifecycle(reg prometheus.Registerer, url string, ls lifecycleStatse
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{
-		counter("eivr_channels_unreleased_total", "Channels the gateway could neither continue nor hang up after its retries.", func(s gateway.LifecycleStats) uint64 { return s.Unreleased }),
+		counter("eivr_channels_unreleased_total", "Channels the gateway could neither continue nor hang up after its quick retries (they are then tried again in the background).", func(s gateway.LifecycleStats) uint64 { return s.Unreleased }),
+		counter("eivr_channels_released_on_retry_total", "Unreleased channels a background retry released later.", func(s gateway.LifecycleStats) uint64 { return s.ReleasedOnRetry }),
 		counter("eivr_channels_orphaned_total", "Channels found in an app with no session after a (re)connect and released.", func(s gateway.LifecycleStats) uint64 { return s.Orphans }),
 		counter("eivr_channels_adopted_total", "Calls whose StasisStart was lost with the events socket, started late from dialplan.app_data.", func(s gateway.LifecycleStats) uint64 { return s.Adopted }),
 		counter("eivr_early_dtmf_dropped_total", "Caller digits received before the answer (option n) and dropped beyond the per-call bound of 64.", func(s gateway.LifecycleStats) uint64 { return s.EarlyDTMFDropped }),

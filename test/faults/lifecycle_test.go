@@ -199,7 +199,8 @@ func TestContinueKeepsFailing(t *testing.T) {
 // unreleased and released by the reconcile after the next reconnect,
 // with the status of its refusal.
 func TestHangupFailsReleasedOnReconnect(t *testing.T) {
-	w := newWorld(t, opts{})
+	// The background retries are off: this is about the reconcile.
+	w := newWorld(t, opts{gwCf: func(c *gateway.Config) { c.ReleaseRetry = -1 }})
 	w.reconciled(1)
 	const id = "unreleased-1"
 	w.Srv.FailREST("DELETE", "/channels/"+id, 500, -1)
@@ -215,6 +216,25 @@ func TestHangupFailsReleasedOnReconnect(t *testing.T) {
 	wantHungUp(t, w.waitEnd(id), gateway.StatusDenied)
 	if s := w.GW.LifecycleStats(); s.Orphans != 1 {
 		t.Errorf("orphans released: %d, want 1", s.Orphans)
+	}
+}
+
+// The quick retries of a hangup all fail (a starved Asterisk): the
+// channel is not left in Stasis, a background retry releases it without
+// any reconnect, with the status of its refusal.
+func TestHangupFailsReleasedByRetry(t *testing.T) {
+	w := newWorld(t, opts{})
+	w.reconciled(1)
+	const id = "unreleased-2"
+	w.Srv.FailREST("DELETE", "/channels/"+id, 503, 4) // the session's four attempts
+	if _, err := w.Srv.StartCall(app, []string{"/not/allowed"}, aritest.CallOptions{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	wantHungUp(t, w.waitEnd(id), gateway.StatusDenied)
+	w.until("the retry is counted", func() bool { return w.GW.LifecycleStats().ReleasedOnRetry == 1 })
+	s := w.GW.LifecycleStats()
+	if s.Unreleased != 1 || s.ReleasedOnRetry != 1 || s.ResyncReconnect != 0 || s.Orphans != 0 {
+		t.Errorf("lifecycle %+v: want 1 unreleased, released on retry, no reconnect, no orphan", s)
 	}
 }
 
