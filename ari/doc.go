@@ -23,15 +23,17 @@
 // The read loop of [Client.Run] makes one allocation per event: it reads
 // the server's frames itself (frames.go; gorilla/websocket dials, upgrades
 // and writes pings, pongs and the close) and decodes a message that came
-// in one frame in place, from its read buffer; then it moves the Event
-// together with the bytes of its strings into one object sized by
+// in one frame in place, from its read buffer, into a scratch Event on its
+// stack (the optional channels and StasisStart's args into scratch room
+// of the loop: up to 3 channels and 8 args); then it writes the fields
+// that are set, with the bytes of their strings, into one object sized by
 // decode's count of them (768 or 896 bytes for a recorded event: the
-// 664-byte Event and its strings; 1.10 allocations and about 950 bytes per
-// event over the recorded set, the extra ones being Dial's channels and
-// StasisStart's args; TestReadLoopAllocs, BenchmarkFrameReader for the
-// framing alone, BenchmarkReadLoop without the socket, BenchmarkStream
-// with it, and BenchmarkEventsToSessions in gateway for the path into
-// sessions).
+// 664-byte Event and its strings; a Dial or a StasisStart with args has
+// room for its channels and args in the same object): 1.00 allocations
+// and about 950 bytes per event over the recorded set
+// (TestReadLoopAllocs, BenchmarkFrameReader for the framing alone,
+// BenchmarkReadLoop without the socket, BenchmarkStream with it, and
+// BenchmarkEventsToSessions in gateway for the path into sessions).
 // [Event].Raw, the frame as received, is kept only with Config.KeepRaw
 // (for every event then): a consumer that parses more than the modelled
 // fields or types (a CTI feed wanting bridge fields) asks for it and pays

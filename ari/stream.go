@@ -386,6 +386,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		lost       uint64 // dropped, not yet reported to a LossHandler
 		decodeErrs uint64
 		scratch    Event  // decoded from buf, then compacted
+		room       extras // scratch's optional channels and Args
 		keep       shared // strings the events of this connection share
 	)
 	for {
@@ -416,10 +417,10 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 			ev = newEvent(buf)
 			frame = ev.Raw
 			err = Decode(frame, ev)
-		} else if n, derr := decode(buf, &scratch); derr != nil {
+		} else if n, derr := decode(buf, &scratch, &room); derr != nil {
 			err = derr // scratch stays the loop's (on its stack, never queued)
 		} else {
-			ev = compact(&scratch, buf, n, &keep)
+			ev = compact(&scratch, buf, n, &room, &keep)
 		}
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
