@@ -91,12 +91,14 @@ type scanner struct {
 }
 
 // extras is the read loop's scratch room for the parts only some events
-// carry: the optional channels (ReplaceChannel, Peer, Caller) and Args.
+// carry: the optional channels (ReplaceChannel, Peer, Caller), Args and
+// the Playback.
 // An event decoded with it refers to it until compact has copied it.
 type extras struct {
 	ch   [3]Channel
 	nch  int // channels of ch in use
 	args [8]string
+	pb   Playback
 }
 
 // alias counts v's bytes in aliased when v points into the frame (an
@@ -755,7 +757,7 @@ func (s *scanner) event(ev *Event) error {
 		case "args":
 			err = s.stringsField(&ev.Args, key)
 		case "playback":
-			err = s.playback(&ev.Playback, key)
+			err = s.optPlayback(&ev.Playback, key)
 		case "digit":
 			err = s.strField(&ev.Digit, key)
 		case "duration_ms", "duration":
@@ -903,6 +905,23 @@ func (s *scanner) dialplan(d *DialplanCEP, field string) error {
 			return err
 		}
 	}
+}
+
+// optPlayback decodes an optional playback like optChannel.
+func (s *scanner) optPlayback(dst **Playback, field string) error {
+	if s.b[s.i] != '{' {
+		var none Playback
+		return s.playback(&none, field) // null, or a wrong type
+	}
+	if *dst == nil {
+		if x := s.x; x != nil {
+			x.pb = Playback{}
+			*dst = &x.pb
+		} else {
+			*dst = new(Playback)
+		}
+	}
+	return s.playback(*dst, field)
 }
 
 func (s *scanner) playback(p *Playback, field string) error {

@@ -116,8 +116,9 @@ func kindOf(typ string) Kind {
 // carry are zero. The receiver of an *Event owns it (it may be retained,
 // e.g. by reorder).
 //
-// The channels only some events carry (ReplaceChannel, Peer, Caller) are
-// pointers, nil when absent, so that the common event stays small: an
+// The parts only some events carry (ReplaceChannel, Peer, Caller,
+// Playback) are pointers, nil when absent, so that the common event stays
+// small: an
 // Event read by [Client.Run] is one allocation holding the Event and the
 // bytes of its strings (see compact). Consumers wanting more than the
 // modelled fields (a CTI feed: bridge fields, any event type) set
@@ -133,7 +134,7 @@ type Event struct {
 	Channel        Channel   // the event's channel; ID=="" when the event names none (Dial: see Peer)
 	ReplaceChannel *Channel  // StasisStart replace_channel (nil if absent)
 	Args           []string  // StasisStart args
-	Playback       Playback  // Playback* events
+	Playback       *Playback // Playback* events (nil if absent)
 	Digit          string    // ChannelDtmfReceived
 	DurationMs     int       // ChannelDtmfReceived duration_ms; ChannelTalkingFinished duration
 	Variable       string    // ChannelVarset
@@ -181,6 +182,10 @@ const eventSize = unsafe.Sizeof(Event{})
 // in one allocation when n is below about 7.5 KB (two above).
 func newBox(n int) (*Event, []byte) {
 	switch u := uintptr(n); {
+	case u <= 640-eventSize:
+		return boxed[[640 - eventSize]byte]()
+	case u <= 704-eventSize:
+		return boxed[[704 - eventSize]byte]()
 	case u <= 768-eventSize:
 		return boxed[[768 - eventSize]byte]()
 	case u <= 896-eventSize:
@@ -206,6 +211,43 @@ func boxed[B any]() (*Event, []byte) {
 	return &b.ev, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
 }
 
+const playbackSize = unsafe.Sizeof(Playback{})
+
+// playbackBox is an Event with its Playback and the bytes of its strings.
+type playbackBox[B any] struct {
+	ev  Event
+	pb  Playback
+	buf B
+}
+
+// newPlaybackBox is newBox for an event with a Playback.
+func newPlaybackBox(n int) (*Event, *Playback, []byte) {
+	const h = eventSize + playbackSize
+	switch u := uintptr(n); {
+	case u <= 768-h:
+		return playbackBoxed[[768 - h]byte]()
+	case u <= 896-h:
+		return playbackBoxed[[896 - h]byte]()
+	case u <= 1024-h:
+		return playbackBoxed[[1024 - h]byte]()
+	case u <= 1280-h:
+		return playbackBoxed[[1280 - h]byte]()
+	case u <= 2048-h:
+		return playbackBoxed[[2048 - h]byte]()
+	case u <= 4096-h:
+		return playbackBoxed[[4096 - h]byte]()
+	case u <= 8192-h:
+		return playbackBoxed[[8192 - h]byte]()
+	}
+	b := new(playbackBox[[0]byte])
+	return &b.ev, &b.pb, make([]byte, 0, n)
+}
+
+func playbackBoxed[B any]() (*Event, *Playback, []byte) {
+	b := new(playbackBox[B])
+	return &b.ev, &b.pb, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
+}
+
 // Room in a box for the parts only some events carry (see extras): a
 // StasisStart's Args, a Dial's channels, a StasisStart's replace_channel.
 type (
@@ -215,6 +257,7 @@ type (
 		ch   [1]Channel
 		args [8]string
 	}
+	room1a0 struct{ ch [1]Channel }
 	room2a0 struct{ ch [2]Channel }
 	room3a8 struct {
 		ch   [3]Channel
@@ -225,6 +268,7 @@ type (
 func (r *room0a2) parts() ([]Channel, []string) { return nil, r.args[:] }
 func (r *room0a8) parts() ([]Channel, []string) { return nil, r.args[:] }
 func (r *room1a8) parts() ([]Channel, []string) { return r.ch[:], r.args[:] }
+func (r *room1a0) parts() ([]Channel, []string) { return r.ch[:], nil }
 func (r *room2a0) parts() ([]Channel, []string) { return r.ch[:], nil }
 func (r *room3a8) parts() ([]Channel, []string) { return r.ch[:], r.args[:] }
 
@@ -238,6 +282,8 @@ func newRareBox(n, nch, nargs int) (*Event, []Channel, []string, []byte) {
 		return rareBox[room0a2](n)
 	case nch == 0:
 		return rareBox[room0a8](n)
+	case nch == 1 && nargs < 0:
+		return rareBox[room1a0](n)
 	case nch == 1:
 		return rareBox[room1a8](n)
 	case nch == 2 && nargs < 0:
@@ -303,7 +349,10 @@ func newEvent(frame []byte) *Event {
 // ones) are kept as they are. With keep, the fields that repeat from event
 // to event (see shared) share the previous event's string when equal
 // instead of taking room in the box.
-func compact(ev *Event, frame []byte, n int, x *extras, keep *shared) *Event {
+//
+// With raw (Config.KeepRaw), the box holds a copy of the whole frame as
+// the event's Raw instead, and the strings alias that copy (no sharing).
+func compact(ev *Event, frame []byte, n int, x *extras, keep *shared, raw bool) *Event {
 	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame))), x: x}
 	m.hi = m.lo + uintptr(len(frame))
 	if ev.Kind != KindOther {
@@ -312,8 +361,12 @@ func compact(ev *Event, frame []byte, n int, x *extras, keep *shared) *Event {
 		}
 		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
 	}
+	if raw {
+		n, keep = len(frame), nil // the copy of the frame, nothing more
+	}
+	var none Playback
 	if keep != nil {
-		f := sharedFields(ev)
+		f := sharedFields(ev, &none)
 		for i, p := range f {
 			if *p != "" && *p == keep[i] && m.in(*p) {
 				n -= len(*p)
@@ -333,12 +386,24 @@ func compact(ev *Event, frame []byte, n int, x *extras, keep *shared) *Event {
 			nargs = len(ev.Args)
 		}
 	}
-	if nch == 0 && nargs < 0 {
+	var pb *Playback // room in out's box for the Playback
+	switch {
+	case nch == 0 && nargs < 0 && ev.Playback == nil:
 		out, m.buf = newBox(n)
-	} else {
+	case nch == 0 && nargs < 0:
+		out, pb, m.buf = newPlaybackBox(n)
+	default:
 		out, chs, args, m.buf = newRareBox(n, nch, nargs)
 	}
-	ev.copyTo(out, &m)
+	if pb == nil && ev.Playback != nil { // with channels or args: rare
+		pb = new(Playback)
+	}
+	if raw {
+		m.buf = append(m.buf, frame...)
+		m.raw = m.buf[:len(frame):len(frame)]
+		out.Raw = m.raw
+	}
+	ev.copyTo(out, pb, &m)
 	if nch > 0 {
 		for _, p := range [...]**Channel{&out.ReplaceChannel, &out.Peer, &out.Caller} {
 			if c := *p; c != nil && inRoom(c, x) {
@@ -356,7 +421,7 @@ func compact(ev *Event, frame []byte, n int, x *extras, keep *shared) *Event {
 		out.Args = args[:nargs:nargs]
 	}
 	if keep != nil {
-		for i, p := range sharedFields(out) {
+		for i, p := range sharedFields(out, &none) {
 			if *p != "" {
 				keep[i] = *p // now in the box (or shared already): immutable
 			}
@@ -371,14 +436,22 @@ func compact(ev *Event, frame []byte, n int, x *extras, keep *shared) *Event {
 // share it. It keeps at most numShared earlier boxes alive.
 type shared [numShared]string
 
-const numShared = 8
+const numShared = 16
 
 // sharedFields are the fields compact shares: the same for every event of
-// a connection (AsteriskID, Application) or from a small set of values.
-func sharedFields(ev *Event) [numShared]*string {
+// a connection (AsteriskID, Application), from a small set of values, or
+// the same from event to event of one channel (its id, name, caller,
+// connected line and dialplan: a channel's events come in bursts). pb
+// stands in for an absent Playback (its fields stay empty: not shared).
+func sharedFields(ev *Event, pb *Playback) [numShared]*string {
 	c := &ev.Channel
+	if ev.Playback != nil {
+		pb = ev.Playback
+	}
 	return [numShared]*string{&ev.AsteriskID, &ev.Application, &c.State, &c.Language,
-		&c.Dialplan.Context, &c.Dialplan.AppName, &ev.Playback.State, &ev.Playback.Language}
+		&c.Dialplan.Context, &c.Dialplan.AppName, &pb.State, &pb.Language,
+		&c.ID, &c.Name, &c.Caller.Name, &c.Caller.Number, &c.Connected.Name, &c.Connected.Number,
+		&c.Dialplan.Exten, &c.Dialplan.AppData}
 }
 
 // mover copies the strings in [lo, hi) to buf (whose capacity decode's
@@ -387,6 +460,7 @@ type mover struct {
 	lo, hi uintptr
 	buf    []byte
 	x      *extras // the room the event was decoded with (nil: none)
+	raw    []byte  // a copy of [lo, hi): strings are pointed there, not copied
 }
 
 func (m *mover) str(s *string) { *s = m.val(*s) }
@@ -406,10 +480,11 @@ func (m *mover) in(s string) bool {
 }
 
 // copyTo writes ev's fields that are set into out (zero), moving their
-// strings with m; Raw is not copied. TestEachStringVisitsAll and the
+// strings with m; Raw is not copied. ev's Playback, if any, is copied
+// into pb (zero). TestEachStringVisitsAll and the
 // decode equivalence tests (compact against Decode on every recorded
 // frame and the fuzz corpus) check that no field is missed.
-func (ev *Event) copyTo(out *Event, m *mover) {
+func (ev *Event) copyTo(out *Event, pb *Playback, m *mover) {
 	out.Kind, out.Soft = ev.Kind, ev.Soft
 	m.set(&out.Type, ev.Type)
 	m.set(&out.Application, ev.Application)
@@ -425,8 +500,9 @@ func (ev *Event) copyTo(out *Event, m *mover) {
 		}
 		out.Args = ev.Args
 	}
-	if p := &ev.Playback; *p != (Playback{}) {
-		q := &out.Playback
+	if p := ev.Playback; p != nil {
+		q := pb // zero, for out
+		out.Playback = q
 		m.set(&q.ID, p.ID)
 		m.set(&q.MediaURI, p.MediaURI)
 		m.set(&q.NextMediaURI, p.NextMediaURI)
@@ -546,9 +622,37 @@ func (m *mover) val(s string) string {
 	if !m.in(s) {
 		return s
 	}
+	if m.raw != nil {
+		return unsafe.String(&m.raw[uintptr(unsafe.Pointer(unsafe.StringData(s)))-m.lo], len(s))
+	}
 	at := len(m.buf)
 	m.buf = append(m.buf, s...) // within capacity: counted before
 	return unsafe.String(&m.buf[at], len(s))
+}
+
+// PlaybackID returns p.ID, or "" when p is nil (an Event without a
+// Playback).
+func (p *Playback) PlaybackID() string {
+	if p == nil {
+		return ""
+	}
+	return p.ID
+}
+
+// PlaybackState returns p.State, or "" when p is nil.
+func (p *Playback) PlaybackState() string {
+	if p == nil {
+		return ""
+	}
+	return p.State
+}
+
+// PlaybackTarget returns p.TargetURI, or "" when p is nil.
+func (p *Playback) PlaybackTarget() string {
+	if p == nil {
+		return ""
+	}
+	return p.TargetURI
 }
 
 // Channel is ARI's Channel object (channels.json).

@@ -766,15 +766,17 @@ func TestReadLoopAllocs(t *testing.T) {
 // after compact; the copy must still hold every value.
 // With the read loop's room, the optional channels and Args are the
 // room's (copied into the box, then the room is cleared too).
+// With raw (KeepRaw), they point into the box's copy of the frame.
 func TestEachStringVisitsAll(t *testing.T) {
-	for _, inRoom := range []bool{false, true} {
-		t.Run(map[bool]string{false: "heap", true: "room"}[inRoom], func(t *testing.T) {
-			testEachStringVisitsAll(t, inRoom)
-		})
+	for _, tt := range []struct {
+		name        string
+		inRoom, raw bool
+	}{{"heap", false, false}, {"room", true, false}, {"room,raw", true, true}} {
+		t.Run(tt.name, func(t *testing.T) { testEachStringVisitsAll(t, tt.inRoom, tt.raw) })
 	}
 }
 
-func testEachStringVisitsAll(t *testing.T, inRoom bool) {
+func testEachStringVisitsAll(t *testing.T, inRoom, raw bool) {
 	var ev Event
 	var room *extras
 	if inRoom {
@@ -782,9 +784,11 @@ func testEachStringVisitsAll(t *testing.T, inRoom bool) {
 		room.nch = 3
 		ev.ReplaceChannel, ev.Peer, ev.Caller = &room.ch[0], &room.ch[1], &room.ch[2]
 		ev.Args = room.args[:2:len(room.args)]
+		ev.Playback = &room.pb
 	} else {
 		ev.ReplaceChannel, ev.Peer, ev.Caller = new(Channel), new(Channel), new(Channel)
 		ev.Args = make([]string, 2)
+		ev.Playback = new(Playback)
 	}
 	for _, c := range []*Channel{&ev.Channel, ev.ReplaceChannel, ev.Peer, ev.Caller} {
 		c.ChannelVars = map[string]string{"": ""} // replaced below: one key, one value
@@ -843,11 +847,11 @@ func testEachStringVisitsAll(t *testing.T, inRoom bool) {
 	if len(want) != n {
 		t.Fatalf("set %d strings, collected %d", n, len(want))
 	}
-	out := compact(&ev, frame, len(frame), room, nil)
+	out := compact(&ev, frame, len(frame), room, nil, raw)
 	clear(frame[:cap(frame)])
 	if room != nil {
 		*room = extras{}
-		if out.Peer == &room.ch[1] || unsafe.SliceData(out.Args) == &room.args[0] {
+		if out.Peer == &room.ch[1] || unsafe.SliceData(out.Args) == &room.args[0] || out.Playback == &room.pb {
 			t.Fatal("the copy refers to the read loop's room")
 		}
 	}
@@ -856,8 +860,9 @@ func testEachStringVisitsAll(t *testing.T, inRoom bool) {
 	}
 }
 
-// TestCompactShares: the fields that repeat from event to event share the
-// previous event's string (no room in the box), the others are copies.
+// TestCompactShares: the fields that repeat from event to event (of one
+// connection, or of one channel) share the previous event's string (no
+// room in the box).
 func TestCompactShares(t *testing.T) {
 	var keep shared
 	var evs []*Event
@@ -868,7 +873,7 @@ func TestCompactShares(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, compact(&scratch, buf, n, nil, &keep))
+		evs = append(evs, compact(&scratch, buf, n, nil, &keep, false))
 		clear(buf)
 	}
 	a, b := evs[0], evs[1]
@@ -878,7 +883,7 @@ func TestCompactShares(t *testing.T) {
 	if unsafe.StringData(b.AsteriskID) != unsafe.StringData(a.AsteriskID) || unsafe.StringData(b.Application) != unsafe.StringData(a.Application) {
 		t.Error("the second event does not share the first one's AsteriskID and Application")
 	}
-	if unsafe.StringData(b.Channel.ID) == unsafe.StringData(a.Channel.ID) {
-		t.Error("the channel id is shared; only the fields of sharedFields may be")
+	if unsafe.StringData(b.Channel.ID) != unsafe.StringData(a.Channel.ID) || unsafe.StringData(b.Channel.Name) != unsafe.StringData(a.Channel.Name) {
+		t.Error("the second event of the channel does not share the first one's channel id and name")
 	}
 }

@@ -493,8 +493,8 @@ func replayFrames(b *testing.B) [][]byte {
 				prefix = "x"
 			}
 			var chans []string
-			for _, id := range []string{ev.Channel.ID, ev.ReplaceChannel.ChannelID(), ev.Peer.ChannelID(), ev.Caller.ChannelID(), strings.TrimPrefix(ev.Playback.TargetURI, "channel:")} {
-				if id != "" && id != ev.Playback.TargetURI {
+			for _, id := range []string{ev.Channel.ID, ev.ReplaceChannel.ChannelID(), ev.Peer.ChannelID(), ev.Caller.ChannelID(), strings.TrimPrefix(ev.Playback.PlaybackTarget(), "channel:")} {
+				if id != "" && id != ev.Playback.PlaybackTarget() {
 					chans = append(chans, id)
 				}
 			}

@@ -517,7 +517,7 @@ func (s *session) after(d time.Duration, f func()) {
 
 func (s *session) onEvent(ev *ari.Event) {
 	if s.env.trace {
-		s.log.Debug("ARI event", "event", ev.Type, "playback", ev.Playback.ID)
+		s.log.Debug("ARI event", "event", ev.Type, "playback", ev.Playback.PlaybackID())
 	}
 	if ev.Channel.ID == s.ch && ev.Channel.Language != "" {
 		s.lang = ev.Channel.Language
@@ -547,7 +547,7 @@ func (s *session) onEvent(ev *ari.Event) {
 		s.inStasis = false
 		s.onHangup()
 	case ari.KindPlaybackFinished:
-		s.playbackEnded(ev.Playback.ID, ev.Playback.State == "done")
+		s.playbackEnded(ev.Playback.PlaybackID(), ev.Playback.PlaybackState() == "done")
 	case ari.KindStasisStart:
 		s.log.Debug("StasisStart for a channel with a session; ignored")
 	case ari.KindOther:
