@@ -582,8 +582,15 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// BenchmarkDecode: decode as the read loop runs it (the optional parts
+// into its room: no allocation); Decode on its own allocates a Playback,
+// a channel or args when the frame has them.
 func BenchmarkDecode(b *testing.B) {
-	benchDecode(b, Decode)
+	var room extras
+	benchDecode(b, func(f []byte, ev *Event) error {
+		_, err := decode(f, ev, &room)
+		return err
+	})
 }
 
 func BenchmarkDecodeStdlib(b *testing.B) {

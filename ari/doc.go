@@ -30,9 +30,8 @@
 // the fields that are set, with the bytes of their strings, into one
 // object sized by decode's count of them: the 576-byte Event, its
 // strings, and room for its Playback, channels or args when it has them
-// (640 or 704 bytes for most recorded channel events, 768 for a playback
-// event): 1.00 allocations and about 800 bytes per event over the
-// recorded set (TestReadLoopAllocs, BenchmarkFrameReader for the framing
+// (704 or 768 bytes for most recorded events): 1.00 allocations and
+// about 840 bytes per event over the recorded set (TestReadLoopAllocs, BenchmarkFrameReader for the framing
 // alone, BenchmarkReadLoop without the socket, BenchmarkStream with it,
 // and BenchmarkEventsToSessions in gateway for the path into sessions).
 // With Config.KeepRaw the object holds a copy of the whole frame instead,
@@ -45,10 +44,9 @@
 // never reused by the client: the Handler may keep it (read-only). Fields
 // that repeat from event to event (AsteriskID, Application, the channel's
 // state, language, dialplan context and application, the playback's state
-// and language; and, as a channel's events come in bursts, its id, name,
-// caller, connected line, extension and app data) share the previous
-// event's string instead of taking room in the box: strings are
-// immutable, so this is invisible to a consumer. Without KeepRaw.
+// and language) share the previous event's string instead of taking room
+// in the box: strings are immutable, so this is invisible to a consumer.
+// Without KeepRaw.
 //
 // # Event stream
 //
