@@ -322,10 +322,12 @@ func BenchmarkGapFinishedToNextPlay(b *testing.B) {
 // and dispatch, reorder, routing, the sessions (their lines written to the
 // scripts' sockets) and the scripts reading them, and the GC.
 // allocs/event and B/op are the whole process's: the client's one
-// allocation an event (ari's read loop; one more for Dial's channels and
-// StasisStart's args), and what the gateway allocates for the StasisStarts
-// of channels with no session (the application string parsed, the client
-// dialled).
+// allocation an event (ari's read loop, Dial's channels and StasisStart's
+// args included), and what the gateway allocates for the StasisStarts of
+// channels with no session (the application string parsed, the client
+// dialled, the refusal logged: about 0.45 allocations per event of the
+// set, which is 4 % StasisStarts); the events routed to sessions allocate
+// nothing more.
 func BenchmarkEventsToSessions(b *testing.B) {
 	frames := replayFrames(b)
 	g, _, h, ln, stop := benchGateway(b)
