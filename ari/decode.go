@@ -47,16 +47,21 @@ const maxDepth = 10000
 // other letter cases; Asterisk never sends them). Timestamps are returned in
 // UTC; an unparsable timestamp leaves the field zero without an error.
 func Decode(frame []byte, ev *Event) error {
-	_, err := decode(frame, ev)
+	_, err := decode(frame, ev, nil)
 	return err
 }
 
 // decode is Decode; it also returns the number of bytes of the frame that
 // the event's strings alias (at least: repeated keys count twice), which
-// is what compact moves.
-func decode(frame []byte, ev *Event) (int, error) {
+// is what compact moves. With x, the optional channels and Args are
+// decoded into x's room (no allocation; compact copies them into the
+// event's box) as far as it goes, on the heap beyond.
+func decode(frame []byte, ev *Event, x *extras) (int, error) {
 	*ev = Event{Raw: frame}
-	s := scanner{b: frame}
+	s := scanner{b: frame, x: x}
+	if x != nil {
+		x.nch = 0
+	}
 	err := s.event(ev)
 	ev.Kind = kindOf(ev.Type)
 	if err != nil {
@@ -81,7 +86,19 @@ type scanner struct {
 	depth   int
 	typeErr *DecodeError // first wrong-type field; decoding goes on
 	sawType bool
-	aliased int // bytes of the string values returned that alias b
+	aliased int     // bytes of the string values returned that alias b
+	x       *extras // room for optional channels and Args; nil: allocate them
+}
+
+// extras is the read loop's scratch room for the parts only some events
+// carry: the optional channels (ReplaceChannel, Peer, Caller), Args and
+// the Playback.
+// An event decoded with it refers to it until compact has copied it.
+type extras struct {
+	ch   [3]Channel
+	nch  int // channels of ch in use
+	args [8]string
+	pb   Playback
 }
 
 // alias counts v's bytes in aliased when v points into the frame (an
@@ -655,7 +672,11 @@ func (s *scanner) stringsField(dst *[]string, field string) error {
 	}
 	out := (*dst)[:0]
 	if out == nil {
-		out = make([]string, 0, 4)
+		if s.x != nil {
+			out = s.x.args[:0:len(s.x.args)] // beyond it, append moves it to the heap
+		} else {
+			out = make([]string, 0, 4)
+		}
 	}
 	err := s.array(func() error {
 		var v string
@@ -736,7 +757,7 @@ func (s *scanner) event(ev *Event) error {
 		case "args":
 			err = s.stringsField(&ev.Args, key)
 		case "playback":
-			err = s.playback(&ev.Playback, key)
+			err = s.optPlayback(&ev.Playback, key)
 		case "digit":
 			err = s.strField(&ev.Digit, key)
 		case "duration_ms", "duration":
@@ -782,7 +803,13 @@ func (s *scanner) optChannel(dst **Channel, field string) error {
 		return s.channel(&none, field) // null, or a wrong type
 	}
 	if *dst == nil {
-		*dst = new(Channel)
+		if x := s.x; x != nil && x.nch < len(x.ch) {
+			x.ch[x.nch] = Channel{}
+			*dst = &x.ch[x.nch]
+			x.nch++
+		} else {
+			*dst = new(Channel)
+		}
 	}
 	return s.channel(*dst, field)
 }
@@ -878,6 +905,23 @@ func (s *scanner) dialplan(d *DialplanCEP, field string) error {
 			return err
 		}
 	}
+}
+
+// optPlayback decodes an optional playback like optChannel.
+func (s *scanner) optPlayback(dst **Playback, field string) error {
+	if s.b[s.i] != '{' {
+		var none Playback
+		return s.playback(&none, field) // null, or a wrong type
+	}
+	if *dst == nil {
+		if x := s.x; x != nil {
+			x.pb = Playback{}
+			*dst = &x.pb
+		} else {
+			*dst = new(Playback)
+		}
+	}
+	return s.playback(*dst, field)
 }
 
 func (s *scanner) playback(p *Playback, field string) error {

@@ -57,29 +57,29 @@ type refPlayback struct {
 }
 
 type refEvent struct {
-	Type           string      `json:"type"`
-	Application    string      `json:"application"`
-	AsteriskID     string      `json:"asterisk_id"`
-	Timestamp      string      `json:"timestamp"`
-	Channel        refChannel  `json:"channel"`
-	ReplaceChannel *refChannel `json:"replace_channel"`
-	Args           []string    `json:"args"`
-	Playback       refPlayback `json:"playback"`
-	Digit          string      `json:"digit"`
-	DurationMs     *int        `json:"duration_ms"`
-	Duration       *int        `json:"duration"`
-	Variable       string      `json:"variable"`
-	Value          string      `json:"value"`
-	Cause          int         `json:"cause"`
-	CauseTxt       string      `json:"cause_txt"`
-	TechCause      int         `json:"tech_cause"`
-	Soft           bool        `json:"soft"`
-	Peer           *refChannel `json:"peer"`
-	Caller         *refChannel `json:"caller"`
-	DialStatus     string      `json:"dialstatus"`
-	DialString     string      `json:"dialstring"`
-	Forward        string      `json:"forward"`
-	MusicClass     string      `json:"musicclass"`
+	Type           string       `json:"type"`
+	Application    string       `json:"application"`
+	AsteriskID     string       `json:"asterisk_id"`
+	Timestamp      string       `json:"timestamp"`
+	Channel        refChannel   `json:"channel"`
+	ReplaceChannel *refChannel  `json:"replace_channel"`
+	Args           []string     `json:"args"`
+	Playback       *refPlayback `json:"playback"`
+	Digit          string       `json:"digit"`
+	DurationMs     *int         `json:"duration_ms"`
+	Duration       *int         `json:"duration"`
+	Variable       string       `json:"variable"`
+	Value          string       `json:"value"`
+	Cause          int          `json:"cause"`
+	CauseTxt       string       `json:"cause_txt"`
+	TechCause      int          `json:"tech_cause"`
+	Soft           bool         `json:"soft"`
+	Peer           *refChannel  `json:"peer"`
+	Caller         *refChannel  `json:"caller"`
+	DialStatus     string       `json:"dialstatus"`
+	DialString     string       `json:"dialstring"`
+	Forward        string       `json:"forward"`
+	MusicClass     string       `json:"musicclass"`
 }
 
 func refTime(s string) time.Time {
@@ -119,7 +119,7 @@ func (r *refEvent) event(frame []byte) Event {
 	ev := Event{
 		Kind: kindOf(r.Type), Type: r.Type, Application: r.Application, AsteriskID: r.AsteriskID,
 		Timestamp: refTime(r.Timestamp), Channel: r.Channel.event(), ReplaceChannel: r.ReplaceChannel.ptr(),
-		Args: r.Args, Playback: Playback(r.Playback), Digit: r.Digit, Variable: r.Variable, Value: r.Value,
+		Args: r.Args, Playback: (*Playback)(r.Playback), Digit: r.Digit, Variable: r.Variable, Value: r.Value,
 		Cause: r.Cause, CauseTxt: r.CauseTxt, TechCause: r.TechCause, Soft: r.Soft,
 		Peer: r.Peer.ptr(), Caller: r.Caller.ptr(), DialStatus: r.DialStatus, DialString: r.DialString,
 		Forward: r.Forward, MusicClass: r.MusicClass, Raw: frame,
@@ -428,16 +428,34 @@ func TestDecodeErrorTypes(t *testing.T) {
 
 func TestDecodeAliasesFrame(t *testing.T) {
 	// Plain strings alias the frame: decoding them allocates nothing beyond
-	// StasisStart's args slice.
-	frame := []byte(`{"type":"PlaybackFinished","playback":{"id":"p1","media_uri":"sound:beep","target_uri":"channel:c1","language":"en","state":"done"},"asterisk_id":"02:fc:00:00:00:01","application":"gw","timestamp":"2026-11-23T18:02:35.545+0000"}`)
-	var ev Event
-	allocs := testing.AllocsPerRun(100, func() {
-		if err := Decode(frame, &ev); err != nil {
-			t.Fatal(err)
+	// the optional parts (a Playback, StasisStart's args slice, ...): one
+	// each (the read loop decodes those into its own room: none).
+	for _, tt := range []struct {
+		frame string
+		want  float64
+	}{
+		{frameDTMF, 0},
+		{`{"type":"PlaybackFinished","playback":{"id":"p1","media_uri":"sound:beep","target_uri":"channel:c1","language":"en","state":"done"},"asterisk_id":"02:fc:00:00:00:01","application":"gw","timestamp":"2026-11-23T18:02:35.545+0000"}`, 1},
+	} {
+		frame := []byte(tt.frame)
+		var ev Event
+		allocs := testing.AllocsPerRun(100, func() {
+			if err := Decode(frame, &ev); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != tt.want {
+			t.Errorf("Decode allocated %v times for %.40s..., want %v", allocs, frame, tt.want)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("Decode allocated %v times per PlaybackFinished, want 0", allocs)
+		var room extras
+		allocs = testing.AllocsPerRun(100, func() {
+			if _, err := decode(frame, &ev, &room); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("decode with room allocated %v times for %.40s..., want 0", allocs, frame)
+		}
 	}
 }
 
@@ -529,13 +547,32 @@ func FuzzDecode(f *testing.F) {
 			var ref Event
 			_ = Decode(frame, &ref)
 			ref.Raw = nil
+			// Without and with the read loop's room for the optional
+			// channels and Args: the copies are checked once the room
+			// was used again (a copy referring to it would show).
+			// Last, as with KeepRaw: Raw is a copy of the frame.
 			var keep shared
-			for _, k := range []*shared{nil, &keep, &keep} {
+			var room extras
+			var cs []*Event
+			for i, k := range []*shared{nil, &keep, &keep, nil} {
 				var scratch Event
 				buf := bytes.Clone(frame)
-				n, _ := decode(buf, &scratch)
-				c := compact(&scratch, buf, n, k)
+				x := &room
+				if i == 0 {
+					x = nil
+				}
+				n, _ := decode(buf, &scratch, x)
+				cs = append(cs, compact(&scratch, buf, n, x, k, i == 3))
 				clear(buf)
+			}
+			room = extras{}
+			for i, c := range cs {
+				if i == 3 {
+					if !bytes.Equal(c.Raw, frame) {
+						t.Fatalf("compact with raw: Raw %q, want %q", c.Raw, frame)
+					}
+					c.Raw = nil
+				}
 				sameEvent(t, "compact", c, &ref)
 			}
 		}
@@ -545,8 +582,15 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// BenchmarkDecode: decode as the read loop runs it (the optional parts
+// into its room: no allocation); Decode on its own allocates a Playback,
+// a channel or args when the frame has them.
 func BenchmarkDecode(b *testing.B) {
-	benchDecode(b, Decode)
+	var room extras
+	benchDecode(b, func(f []byte, ev *Event) error {
+		_, err := decode(f, ev, &room)
+		return err
+	})
 }
 
 func BenchmarkDecodeStdlib(b *testing.B) {

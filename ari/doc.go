@@ -14,8 +14,9 @@
 // (ari-reference.md §2). Decode is the hot path: it scans the frame once with
 // a hand-written JSON scanner, strings that need no unescaping alias the
 // frame, and there is no reflection and no map[string]any (0 allocations
-// but for StasisStart's args and the optional channels, ReplaceChannel,
-// Peer and Caller, which are pointers allocated only when present; about
+// but for StasisStart's args and the optional parts, ReplaceChannel,
+// Peer, Caller and Playback, which are pointers allocated only when
+// present (the read loop decodes them into its own room: none); about
 // 0.8 µs per recorded event against 9 µs and 22 allocations for
 // encoding/json into the same structs on a busy 2-core machine; see
 // BenchmarkDecode). Timestamps are returned in UTC.
@@ -23,15 +24,18 @@
 // The read loop of [Client.Run] makes one allocation per event: it reads
 // the server's frames itself (frames.go; gorilla/websocket dials, upgrades
 // and writes pings, pongs and the close) and decodes a message that came
-// in one frame in place, from its read buffer; then it moves the Event
-// together with the bytes of its strings into one object sized by
-// decode's count of them (768 or 896 bytes for a recorded event: the
-// 664-byte Event and its strings; 1.10 allocations and about 950 bytes per
-// event over the recorded set, the extra ones being Dial's channels and
-// StasisStart's args; TestReadLoopAllocs, BenchmarkFrameReader for the
-// framing alone, BenchmarkReadLoop without the socket, BenchmarkStream
-// with it, and BenchmarkEventsToSessions in gateway for the path into
-// sessions).
+// in one frame in place, from its read buffer, into a scratch Event on its
+// stack (the Playback, the optional channels and StasisStart's args into
+// scratch room of the loop: up to 3 channels and 8 args); then it writes
+// the fields that are set, with the bytes of their strings, into one
+// object sized by decode's count of them: the 576-byte Event, its
+// strings, and room for its Playback, channels or args when it has them
+// (704 or 768 bytes for most recorded events): 1.00 allocations and
+// about 840 bytes per event over the recorded set (TestReadLoopAllocs, BenchmarkFrameReader for the framing
+// alone, BenchmarkReadLoop without the socket, BenchmarkStream with it,
+// and BenchmarkEventsToSessions in gateway for the path into sessions).
+// With Config.KeepRaw the object holds a copy of the whole frame instead,
+// and the strings point into it.
 // [Event].Raw, the frame as received, is kept only with Config.KeepRaw
 // (for every event then): a consumer that parses more than the modelled
 // fields or types (a CTI feed wanting bridge fields) asks for it and pays
@@ -42,6 +46,7 @@
 // state, language, dialplan context and application, the playback's state
 // and language) share the previous event's string instead of taking room
 // in the box: strings are immutable, so this is invisible to a consumer.
+// Without KeepRaw.
 //
 // # Event stream
 //

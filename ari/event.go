@@ -116,8 +116,9 @@ func kindOf(typ string) Kind {
 // carry are zero. The receiver of an *Event owns it (it may be retained,
 // e.g. by reorder).
 //
-// The channels only some events carry (ReplaceChannel, Peer, Caller) are
-// pointers, nil when absent, so that the common event stays small: an
+// The parts only some events carry (ReplaceChannel, Peer, Caller,
+// Playback) are pointers, nil when absent, so that the common event stays
+// small: an
 // Event read by [Client.Run] is one allocation holding the Event and the
 // bytes of its strings (see compact). Consumers wanting more than the
 // modelled fields (a CTI feed: bridge fields, any event type) set
@@ -133,7 +134,7 @@ type Event struct {
 	Channel        Channel   // the event's channel; ID=="" when the event names none (Dial: see Peer)
 	ReplaceChannel *Channel  // StasisStart replace_channel (nil if absent)
 	Args           []string  // StasisStart args
-	Playback       Playback  // Playback* events
+	Playback       *Playback // Playback* events (nil if absent)
 	Digit          string    // ChannelDtmfReceived
 	DurationMs     int       // ChannelDtmfReceived duration_ms; ChannelTalkingFinished duration
 	Variable       string    // ChannelVarset
@@ -181,6 +182,10 @@ const eventSize = unsafe.Sizeof(Event{})
 // in one allocation when n is below about 7.5 KB (two above).
 func newBox(n int) (*Event, []byte) {
 	switch u := uintptr(n); {
+	case u <= 640-eventSize:
+		return boxed[[640 - eventSize]byte]()
+	case u <= 704-eventSize:
+		return boxed[[704 - eventSize]byte]()
 	case u <= 768-eventSize:
 		return boxed[[768 - eventSize]byte]()
 	case u <= 896-eventSize:
@@ -206,6 +211,120 @@ func boxed[B any]() (*Event, []byte) {
 	return &b.ev, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
 }
 
+const playbackSize = unsafe.Sizeof(Playback{})
+
+// playbackBox is an Event with its Playback and the bytes of its strings.
+type playbackBox[B any] struct {
+	ev  Event
+	pb  Playback
+	buf B
+}
+
+// newPlaybackBox is newBox for an event with a Playback.
+func newPlaybackBox(n int) (*Event, *Playback, []byte) {
+	const h = eventSize + playbackSize
+	switch u := uintptr(n); {
+	case u <= 768-h:
+		return playbackBoxed[[768 - h]byte]()
+	case u <= 896-h:
+		return playbackBoxed[[896 - h]byte]()
+	case u <= 1024-h:
+		return playbackBoxed[[1024 - h]byte]()
+	case u <= 1280-h:
+		return playbackBoxed[[1280 - h]byte]()
+	case u <= 2048-h:
+		return playbackBoxed[[2048 - h]byte]()
+	case u <= 4096-h:
+		return playbackBoxed[[4096 - h]byte]()
+	case u <= 8192-h:
+		return playbackBoxed[[8192 - h]byte]()
+	}
+	b := new(playbackBox[[0]byte])
+	return &b.ev, &b.pb, make([]byte, 0, n)
+}
+
+func playbackBoxed[B any]() (*Event, *Playback, []byte) {
+	b := new(playbackBox[B])
+	return &b.ev, &b.pb, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
+}
+
+// Room in a box for the parts only some events carry (see extras): a
+// StasisStart's Args, a Dial's channels, a StasisStart's replace_channel.
+type (
+	room0a2 struct{ args [2]string }
+	room0a8 struct{ args [8]string }
+	room1a8 struct {
+		ch   [1]Channel
+		args [8]string
+	}
+	room1a0 struct{ ch [1]Channel }
+	room2a0 struct{ ch [2]Channel }
+	room3a8 struct {
+		ch   [3]Channel
+		args [8]string
+	}
+)
+
+func (r *room0a2) parts() ([]Channel, []string) { return nil, r.args[:] }
+func (r *room0a8) parts() ([]Channel, []string) { return nil, r.args[:] }
+func (r *room1a8) parts() ([]Channel, []string) { return r.ch[:], r.args[:] }
+func (r *room1a0) parts() ([]Channel, []string) { return r.ch[:], nil }
+func (r *room2a0) parts() ([]Channel, []string) { return r.ch[:], nil }
+func (r *room3a8) parts() ([]Channel, []string) { return r.ch[:], r.args[:] }
+
+// newRareBox is newBox for an event with nch optional channels and nargs
+// Args (-1: none) to copy from the read loop's room: one allocation holding
+// the Event, room for them and an empty buffer of capacity at least n
+// (two above about 7.5 KB of strings).
+func newRareBox(n, nch, nargs int) (*Event, []Channel, []string, []byte) {
+	switch {
+	case nch == 0 && nargs <= 2:
+		return rareBox[room0a2](n)
+	case nch == 0:
+		return rareBox[room0a8](n)
+	case nch == 1 && nargs < 0:
+		return rareBox[room1a0](n)
+	case nch == 1:
+		return rareBox[room1a8](n)
+	case nch == 2 && nargs < 0:
+		return rareBox[room2a0](n)
+	}
+	return rareBox[room3a8](n)
+}
+
+func rareBox[R any, PR interface {
+	*R
+	parts() ([]Channel, []string)
+}](n int) (*Event, []Channel, []string, []byte) {
+	switch u := uintptr(n); {
+	case u <= 256:
+		return rareBoxed[R, PR, [256]byte]()
+	case u <= 512:
+		return rareBoxed[R, PR, [512]byte]()
+	case u <= 1024:
+		return rareBoxed[R, PR, [1024]byte]()
+	case u <= 2048:
+		return rareBoxed[R, PR, [2048]byte]()
+	case u <= 8192-eventSize-unsafe.Sizeof(room3a8{}):
+		return rareBoxed[R, PR, [8192 - eventSize - unsafe.Sizeof(room3a8{})]byte]()
+	}
+	ev, chs, args, _ := rareBoxed[R, PR, [0]byte]()
+	return ev, chs, args, make([]byte, 0, n)
+}
+
+func rareBoxed[R any, PR interface {
+	*R
+	parts() ([]Channel, []string)
+}, B any]() (*Event, []Channel, []string, []byte) {
+	b := new(struct {
+		ev   Event
+		room R
+		buf  B
+	})
+	chs, args := PR(&b.room).parts()
+	return &b.ev, chs, args, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))[:0]
+}
+
 // newEvent returns a zero Event whose Raw is a copy of frame, in one
 // allocation (see newBox). Decoding Raw into it makes the event's strings
 // alias its own copy of the frame.
@@ -220,16 +339,21 @@ func newEvent(frame []byte) *Event {
 // caller reuses), in one allocation with a copy of the strings that alias
 // frame (the Type of a modelled kind is its constant name); Raw is dropped.
 // n is decode's count of the aliased bytes (the room the copy needs; a
-// short count costs one more allocation, never a wrong string). ev's
-// strings are moved in place first, then ev is copied into the new object
-// in one go (ev is the caller's scratch, on its stack).
+// short count costs one more allocation, never a wrong string). ev is the
+// caller's scratch (on its stack): each field is written into the new
+// object once, moved as it goes (copyTo), and only the fields that are set:
+// no copy of the whole pointerful Event (which would run the GC's bulk
+// write barrier over every pointer slot of it) and no second pass.
 // The optional channels and Args, allocated by Decode, are shared with ev
-// and have their strings moved too. Strings not in frame (unescaped ones)
-// are kept as they are. With keep, the fields that repeat from event to
-// event (see shared) share the previous event's string when equal instead
-// of taking room in the box.
-func compact(ev *Event, frame []byte, n int, keep *shared) *Event {
-	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame)))}
+// and have their strings moved in place. Strings not in frame (unescaped
+// ones) are kept as they are. With keep, the fields that repeat from event
+// to event (see shared) share the previous event's string when equal
+// instead of taking room in the box.
+//
+// With raw (Config.KeepRaw), the box holds a copy of the whole frame as
+// the event's Raw instead, and the strings alias that copy (no sharing).
+func compact(ev *Event, frame []byte, n int, x *extras, keep *shared, raw bool) *Event {
+	m := mover{lo: uintptr(unsafe.Pointer(unsafe.SliceData(frame))), x: x}
 	m.hi = m.lo + uintptr(len(frame))
 	if ev.Kind != KindOther {
 		if m.in(ev.Type) {
@@ -237,9 +361,12 @@ func compact(ev *Event, frame []byte, n int, keep *shared) *Event {
 		}
 		ev.Type = kindNames[ev.Kind] // equal by kindOf: no copy needed
 	}
-	var f [numShared]*string
+	if raw {
+		n, keep = len(frame), nil // the copy of the frame, nothing more
+	}
+	var none Playback
 	if keep != nil {
-		f = sharedFields(ev)
+		f := sharedFields(ev, &none)
 		for i, p := range f {
 			if *p != "" && *p == keep[i] && m.in(*p) {
 				n -= len(*p)
@@ -247,14 +374,57 @@ func compact(ev *Event, frame []byte, n int, keep *shared) *Event {
 			}
 		}
 	}
-	out, buf := newBox(n)
-	m.buf = buf
-	ev.eachString(&m)
-	ev.Raw = nil
-	*out = *ev
+	var (
+		out  *Event
+		chs  []Channel // room in out's box for the optional channels in x
+		args []string  // and for Args, when in x
+	)
+	nch, nargs := 0, -1
+	if x != nil {
+		nch = x.nch
+		if ev.Args != nil && unsafe.SliceData(ev.Args) == &x.args[0] {
+			nargs = len(ev.Args)
+		}
+	}
+	var pb *Playback // room in out's box for the Playback
+	switch {
+	case nch == 0 && nargs < 0 && ev.Playback == nil:
+		out, m.buf = newBox(n)
+	case nch == 0 && nargs < 0:
+		out, pb, m.buf = newPlaybackBox(n)
+	default:
+		out, chs, args, m.buf = newRareBox(n, nch, nargs)
+	}
+	if pb == nil && ev.Playback != nil { // with channels or args: rare
+		pb = new(Playback)
+	}
+	if raw {
+		m.buf = append(m.buf, frame...)
+		m.raw = m.buf[:len(frame):len(frame)]
+		out.Raw = m.raw
+	}
+	ev.copyTo(out, pb, &m)
+	if nch > 0 {
+		for _, p := range [...]**Channel{&out.ReplaceChannel, &out.Peer, &out.Caller} {
+			if c := *p; c != nil && inRoom(c, x) {
+				c.copyTo(&chs[0], &m)
+				*p, chs = &chs[0], chs[1:]
+			}
+		}
+	}
+	if nargs == 0 {
+		out.Args = []string{} // [] as encoding/json has it: not nil, no allocation
+	} else if nargs > 0 {
+		for i, a := range ev.Args {
+			args[i] = m.val(a)
+		}
+		out.Args = args[:nargs:nargs]
+	}
 	if keep != nil {
-		for i, p := range f {
-			keep[i] = *p // now in the box (or shared already): immutable
+		for i, p := range sharedFields(out, &none) {
+			if *p != "" {
+				keep[i] = *p // now in the box (or shared already): immutable
+			}
 		}
 	}
 	return out
@@ -270,10 +440,17 @@ const numShared = 8
 
 // sharedFields are the fields compact shares: the same for every event of
 // a connection (AsteriskID, Application) or from a small set of values.
-func sharedFields(ev *Event) [numShared]*string {
+// (Sharing a channel's id, name, caller and dialplan with its previous
+// event too saved 40 B an event but cost about 250 ns of CPU in
+// BenchmarkReadLoop.) pb stands in for an absent Playback (its fields
+// stay empty: not shared).
+func sharedFields(ev *Event, pb *Playback) [numShared]*string {
 	c := &ev.Channel
+	if ev.Playback != nil {
+		pb = ev.Playback
+	}
 	return [numShared]*string{&ev.AsteriskID, &ev.Application, &c.State, &c.Language,
-		&c.Dialplan.Context, &c.Dialplan.AppName, &ev.Playback.State, &ev.Playback.Language}
+		&c.Dialplan.Context, &c.Dialplan.AppName, &pb.State, &pb.Language}
 }
 
 // mover copies the strings in [lo, hi) to buf (whose capacity decode's
@@ -281,9 +458,19 @@ func sharedFields(ev *Event) [numShared]*string {
 type mover struct {
 	lo, hi uintptr
 	buf    []byte
+	x      *extras // the room the event was decoded with (nil: none)
+	raw    []byte  // a copy of [lo, hi): strings are pointed there, not copied
 }
 
 func (m *mover) str(s *string) { *s = m.val(*s) }
+
+// set stores v, moved, in *dst when v is not empty (an empty one leaves
+// the zero *dst as it is: no store).
+func (m *mover) set(dst *string, v string) {
+	if v != "" {
+		*dst = m.val(v)
+	}
+}
 
 // in reports whether s aliases [lo, hi).
 func (m *mover) in(s string) bool {
@@ -291,42 +478,110 @@ func (m *mover) in(s string) bool {
 	return len(s) > 0 && p >= m.lo && p < m.hi
 }
 
-// eachString moves every string field of ev with m, those of its channels
-// and Args included.
-func (ev *Event) eachString(m *mover) {
-	m.str(&ev.Type)
-	m.str(&ev.Application)
-	m.str(&ev.AsteriskID)
-	ev.Channel.eachString(m)
-	if ev.ReplaceChannel != nil {
-		ev.ReplaceChannel.eachString(m)
+// copyTo writes ev's fields that are set into out (zero), moving their
+// strings with m; Raw is not copied. ev's Playback, if any, is copied
+// into pb (zero). TestEachStringVisitsAll and the
+// decode equivalence tests (compact against Decode on every recorded
+// frame and the fuzz corpus) check that no field is missed.
+func (ev *Event) copyTo(out *Event, pb *Playback, m *mover) {
+	out.Kind, out.Soft = ev.Kind, ev.Soft
+	m.set(&out.Type, ev.Type)
+	m.set(&out.Application, ev.Application)
+	m.set(&out.AsteriskID, ev.AsteriskID)
+	if !ev.Timestamp.IsZero() {
+		out.Timestamp = ev.Timestamp
 	}
-	for i := range ev.Args {
-		m.str(&ev.Args[i])
+	ev.Channel.copyTo(&out.Channel, m)
+	m.optChannel(&out.ReplaceChannel, ev.ReplaceChannel)
+	if ev.Args != nil && !m.inRoom(ev.Args) {
+		for i := range ev.Args {
+			m.str(&ev.Args[i])
+		}
+		out.Args = ev.Args
 	}
-	p := &ev.Playback
-	m.str(&p.ID)
-	m.str(&p.MediaURI)
-	m.str(&p.NextMediaURI)
-	m.str(&p.TargetURI)
-	m.str(&p.Language)
-	m.str(&p.State)
-	m.str(&ev.Digit)
-	m.str(&ev.Variable)
-	m.str(&ev.Value)
-	m.str(&ev.CauseTxt)
-	if ev.Peer != nil {
-		ev.Peer.eachString(m)
+	if p := ev.Playback; p != nil {
+		q := pb // zero, for out
+		out.Playback = q
+		m.set(&q.ID, p.ID)
+		m.set(&q.MediaURI, p.MediaURI)
+		m.set(&q.NextMediaURI, p.NextMediaURI)
+		m.set(&q.TargetURI, p.TargetURI)
+		m.set(&q.Language, p.Language)
+		m.set(&q.State, p.State)
 	}
-	if ev.Caller != nil {
-		ev.Caller.eachString(m)
-	}
-	m.str(&ev.DialStatus)
-	m.str(&ev.DialString)
-	m.str(&ev.Forward)
-	m.str(&ev.MusicClass)
+	m.set(&out.Digit, ev.Digit)
+	out.DurationMs = ev.DurationMs
+	m.set(&out.Variable, ev.Variable)
+	m.set(&out.Value, ev.Value)
+	out.Cause = ev.Cause
+	m.set(&out.CauseTxt, ev.CauseTxt)
+	out.TechCause = ev.TechCause
+	m.optChannel(&out.Peer, ev.Peer)
+	m.optChannel(&out.Caller, ev.Caller)
+	m.set(&out.DialStatus, ev.DialStatus)
+	m.set(&out.DialString, ev.DialString)
+	m.set(&out.Forward, ev.Forward)
+	m.set(&out.MusicClass, ev.MusicClass)
 }
 
+// optChannel sets *dst to c: a channel Decode allocated on the heap is
+// shared, its strings moved in place; one in the read loop's room (m.x) is
+// only pointed to here, compact copies it into the box afterwards.
+func (m *mover) optChannel(dst **Channel, c *Channel) {
+	if c == nil {
+		return
+	}
+	if m.x == nil || !inRoom(c, m.x) {
+		c.eachString(m)
+	}
+	*dst = c
+}
+
+// inRoom reports whether c is one of x's channels.
+func inRoom(c *Channel, x *extras) bool {
+	for i := range x.nch {
+		if c == &x.ch[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// inRoom reports whether args is backed by the read loop's room.
+func (m *mover) inRoom(args []string) bool {
+	return m.x != nil && unsafe.SliceData(args) == &m.x.args[0]
+}
+
+// copyTo is Event.copyTo for a channel (out zero).
+func (c *Channel) copyTo(out *Channel, m *mover) {
+	m.set(&out.ID, c.ID)
+	m.set(&out.Name, c.Name)
+	m.set(&out.State, c.State)
+	m.set(&out.ProtocolID, c.ProtocolID)
+	m.set(&out.AccountCode, c.AccountCode)
+	m.set(&out.Language, c.Language)
+	m.set(&out.Caller.Name, c.Caller.Name)
+	m.set(&out.Caller.Number, c.Caller.Number)
+	m.set(&out.Connected.Name, c.Connected.Name)
+	m.set(&out.Connected.Number, c.Connected.Number)
+	d, o := &c.Dialplan, &out.Dialplan
+	m.set(&o.Context, d.Context)
+	m.set(&o.Exten, d.Exten)
+	o.Priority = d.Priority
+	m.set(&o.AppName, d.AppName)
+	m.set(&o.AppData, d.AppData)
+	if !c.CreationTime.IsZero() {
+		out.CreationTime = c.CreationTime
+	}
+	if c.ChannelVars != nil {
+		m.strMap(&c.ChannelVars)
+		out.ChannelVars = c.ChannelVars
+	}
+}
+
+// eachString moves every string field of c in place (the optional
+// channels, which Decode allocated on the heap: they are shared, not
+// copied).
 func (c *Channel) eachString(m *mover) {
 	m.str(&c.ID)
 	m.str(&c.Name)
@@ -366,9 +621,37 @@ func (m *mover) val(s string) string {
 	if !m.in(s) {
 		return s
 	}
+	if m.raw != nil {
+		return unsafe.String(&m.raw[uintptr(unsafe.Pointer(unsafe.StringData(s)))-m.lo], len(s))
+	}
 	at := len(m.buf)
 	m.buf = append(m.buf, s...) // within capacity: counted before
 	return unsafe.String(&m.buf[at], len(s))
+}
+
+// PlaybackID returns p.ID, or "" when p is nil (an Event without a
+// Playback).
+func (p *Playback) PlaybackID() string {
+	if p == nil {
+		return ""
+	}
+	return p.ID
+}
+
+// PlaybackState returns p.State, or "" when p is nil.
+func (p *Playback) PlaybackState() string {
+	if p == nil {
+		return ""
+	}
+	return p.State
+}
+
+// PlaybackTarget returns p.TargetURI, or "" when p is nil.
+func (p *Playback) PlaybackTarget() string {
+	if p == nil {
+		return ""
+	}
+	return p.TargetURI
 }
 
 // Channel is ARI's Channel object (channels.json).

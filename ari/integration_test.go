@@ -111,10 +111,10 @@ func TestAgainstAritest(t *testing.T) {
 	if err != nil || pb.ID != "pb-1" || pb.TargetURI != "channel:"+id {
 		t.Fatalf("Play = %+v, %v", pb, err)
 	}
-	h.wait(t, ari.KindPlaybackStarted, func(ev *ari.Event) bool { return ev.Playback.ID == "pb-1" })
-	ev = h.wait(t, ari.KindPlaybackFinished, func(ev *ari.Event) bool { return ev.Playback.ID == "pb-1" })
-	if ev.Playback.State != "done" {
-		t.Errorf("PlaybackFinished state %q", ev.Playback.State)
+	h.wait(t, ari.KindPlaybackStarted, func(ev *ari.Event) bool { return ev.Playback.PlaybackID() == "pb-1" })
+	ev = h.wait(t, ari.KindPlaybackFinished, func(ev *ari.Event) bool { return ev.Playback.PlaybackID() == "pb-1" })
+	if ev.Playback.PlaybackState() != "done" {
+		t.Errorf("PlaybackFinished state %q", ev.Playback.PlaybackState())
 	}
 	if _, err := c.GetPlayback(ctx, "pb-1"); !errors.Is(err, ari.ErrNotFound) {
 		t.Errorf("GetPlayback after the end: %v, want ErrNotFound", err)

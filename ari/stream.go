@@ -386,6 +386,7 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		lost       uint64 // dropped, not yet reported to a LossHandler
 		decodeErrs uint64
 		scratch    Event  // decoded from buf, then compacted
+		room       extras // scratch's optional channels and Args
 		keep       shared // strings the events of this connection share
 	)
 	for {
@@ -405,36 +406,23 @@ func (c *Client) readLoop(conn frameConn, q chan<- item, timeout time.Duration) 
 		if mt != websocket.TextMessage {
 			continue // Asterisk sends only text; ignore anything else
 		}
-		// One allocation per event. With KeepRaw: the Event and its copy
-		// of the frame in one object, decoded from that copy. Without: the
-		// frame is decoded from buf (the read buffer, reused) into
-		// scratch, then moved with just the bytes of its strings into one
-		// object (KindOther too: its Raw only with KeepRaw).
-		var ev *Event
-		frame := buf
-		if c.cfg.KeepRaw {
-			ev = newEvent(buf)
-			frame = ev.Raw
-			err = Decode(frame, ev)
-		} else if n, derr := decode(buf, &scratch); derr != nil {
-			err = derr // scratch stays the loop's (on its stack, never queued)
-		} else {
-			ev = compact(&scratch, buf, n, &keep)
-		}
-		if err != nil {
+		// One allocation per event: the frame is decoded from buf (the
+		// read buffer, reused) into scratch, then moved with just the
+		// bytes of its strings into one object (KindOther too), with
+		// KeepRaw with a copy of the whole frame, its Raw, that the
+		// strings point into.
+		n, err := decode(buf, &scratch, &room)
+		if err != nil { // scratch stays the loop's (on its stack, never queued)
 			c.stats.decodeErrors.Add(1)
 			decodeErrs++
 			if decodeLog.ok() {
-				typ := scratch.Type
-				if ev != nil {
-					typ = ev.Type
-				}
 				c.log.Error("ari: dropping an event frame that does not decode", "err", err,
-					"event", typ, "frame", truncate(frame, 200), "count", decodeErrs)
+					"event", scratch.Type, "frame", truncate(buf, 200), "count", decodeErrs)
 				decodeErrs = 0
 			}
 			continue
 		}
+		ev := compact(&scratch, buf, n, &room, &keep, c.cfg.KeepRaw)
 		if ev.Kind == KindApplicationReplaced {
 			c.setReplaced(ev.Application) // the Handler logs it
 		}

@@ -65,8 +65,8 @@ func (g *Gateway) Deliver(key reorder.Key, ev *ari.Event) {
 	if ch == "" {
 		ch = ev.Channel.ID
 	}
-	if ch == "" && strings.HasPrefix(ev.Playback.TargetURI, "channel:") {
-		ch = strings.TrimPrefix(ev.Playback.TargetURI, "channel:")
+	if t := ev.Playback.PlaybackTarget(); ch == "" && strings.HasPrefix(t, "channel:") {
+		ch = strings.TrimPrefix(t, "channel:")
 	}
 	g.mu.Lock()
 	orig := len(g.pending) > 0

@@ -448,7 +448,7 @@ func (h *harness) event(ev *ari.Event) {
 }
 
 func (h *harness) finished(id, state string) {
-	h.event(&ari.Event{Kind: ari.KindPlaybackFinished, Playback: ari.Playback{ID: id, State: state}})
+	h.event(&ari.Event{Kind: ari.KindPlaybackFinished, Playback: &ari.Playback{ID: id, State: state}})
 }
 
 func (h *harness) dtmf(d string) {

@@ -141,6 +141,7 @@ type session struct {
 	setsLost   int                    // V sets still pending when the end gave up waiting
 	ctlPeak    int                    // most control-lane calls pending at once (tests)
 	ackOwed    bool
+	eventRun   int // events step took in a row without the full select
 	out        *outcome
 	buf        []byte
 	early      []byte                // DTMF received before the answer (early.go)
@@ -309,8 +310,26 @@ func (s *session) readCommands(src commandSource) {
 	}
 }
 
-// step waits for one thing to happen and handles it.
+// maxEventRun bounds the queued events step takes in a row without the
+// full select, so that commands, results and the context are still
+// looked at during a burst of events.
+const maxEventRun = 16
+
+// step waits for one thing to happen and handles it. A queued event is
+// taken first without the full select (locking every channel of it costs
+// more than the event's handling in a burst, the common case), up to
+// maxEventRun in a row.
 func (s *session) step(ctx context.Context) {
+	if s.eventRun < maxEventRun {
+		select {
+		case ev := <-s.events:
+			s.eventRun++
+			s.onEvent(ev)
+			return
+		default:
+		}
+	}
+	s.eventRun = 0
 	var cmds <-chan eivr.Command
 	if !s.paused && !s.ackOwed {
 		cmds = s.cmds
@@ -498,7 +517,7 @@ func (s *session) after(d time.Duration, f func()) {
 
 func (s *session) onEvent(ev *ari.Event) {
 	if s.env.trace {
-		s.log.Debug("ARI event", "event", ev.Type, "playback", ev.Playback.ID)
+		s.log.Debug("ARI event", "event", ev.Type, "playback", ev.Playback.PlaybackID())
 	}
 	if ev.Channel.ID == s.ch && ev.Channel.Language != "" {
 		s.lang = ev.Channel.Language
@@ -528,7 +547,7 @@ func (s *session) onEvent(ev *ari.Event) {
 		s.inStasis = false
 		s.onHangup()
 	case ari.KindPlaybackFinished:
-		s.playbackEnded(ev.Playback.ID, ev.Playback.State == "done")
+		s.playbackEnded(ev.Playback.PlaybackID(), ev.Playback.PlaybackState() == "done")
 	case ari.KindStasisStart:
 		s.log.Debug("StasisStart for a channel with a session; ignored")
 	case ari.KindOther:

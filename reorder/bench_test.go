@@ -78,7 +78,9 @@ func newInOrderChannels(r *Reorderer, prefix string, n int) []*inOrderChannel {
 func (c *inOrderChannel) next(k int) *ari.Event {
 	e := c.evs[k%5]
 	e.Timestamp = base.Add(time.Duration(k+1) * time.Millisecond)
-	e.Playback.ID = benchPlaybacks[(k/5)%len(benchPlaybacks)]
+	if e.Playback != nil {
+		e.Playback.ID = benchPlaybacks[(k/5)%len(benchPlaybacks)]
+	}
 	return e
 }
 

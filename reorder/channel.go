@@ -280,7 +280,7 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 		}
 	}
 	st := stageNone
-	if pb == nil && ev.Playback.ID != "" && !ev.Timestamp.IsZero() &&
+	if pb == nil && ev.Playback.PlaybackID() != "" && !ev.Timestamp.IsZero() &&
 		(eff < c.pbFloor || eff == c.pbFloor && fp == c.pbFloorFP) {
 		return vLate // older than playbacks already forgotten
 	}

@@ -89,10 +89,10 @@ func checkRules(out []delivery) error {
 				ks.stateTS, ks.hasState = ev.Timestamp, true
 			}
 		case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-			p := ks.pbs[ev.Playback.ID]
+			p := ks.pbs[ev.Playback.PlaybackID()]
 			if p == nil {
 				p = &pbInfo{}
-				ks.pbs[ev.Playback.ID] = p
+				ks.pbs[ev.Playback.PlaybackID()] = p
 			}
 			if p.finished {
 				return where("after the playback's Finished")

@@ -70,10 +70,14 @@ func fingerprint(seed maphash.Seed, ev *ari.Event) uint64 {
 	case ari.KindChannelHold:
 		b = p.str(b, ev.MusicClass)
 	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-		b = p.str(b, ev.Playback.ID)
-		b = p.str(b, ev.Playback.MediaURI)
-		b = p.str(b, ev.Playback.NextMediaURI)
-		b = p.str(b, ev.Playback.State)
+		var pb ari.Playback
+		if ev.Playback != nil {
+			pb = *ev.Playback
+		}
+		b = p.str(b, pb.ID)
+		b = p.str(b, pb.MediaURI)
+		b = p.str(b, pb.NextMediaURI)
+		b = p.str(b, pb.State)
 	case ari.KindDial:
 		b = p.str(b, ev.Peer.ChannelState())
 		b = p.str(b, ev.Caller.ChannelID())

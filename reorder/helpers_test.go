@@ -141,7 +141,7 @@ func label(ch string, e *ari.Event) string {
 	case ari.KindChannelStateChange:
 		s += "(" + e.Channel.State + ")"
 	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-		s += "(" + e.Playback.ID + ")"
+		s += "(" + e.Playback.PlaybackID() + ")"
 	case ari.KindChannelVarset:
 		s += "(" + e.Variable + ")"
 	}
@@ -190,14 +190,21 @@ func varset(ch string, ms int, name string) *ari.Event {
 func pb(kind ari.Kind, ch string, ms int, id string) *ari.Event {
 	e := mk(kind, ch, ms)
 	e.Channel = ari.Channel{}
-	e.Playback = ari.Playback{ID: id, MediaURI: "sound:beep", TargetURI: "channel:" + ch, State: "playing"}
+	e.Playback = &ari.Playback{ID: id, MediaURI: "sound:beep", TargetURI: "channel:" + ch, State: "playing"}
 	if kind == ari.KindPlaybackFinished {
 		e.Playback.State = "done"
 	}
 	return e
 }
 
-func clone(e *ari.Event) *ari.Event { c := *e; return &c }
+func clone(e *ari.Event) *ari.Event {
+	c := *e
+	if c.Playback != nil { // a copy the test may change
+		p := *c.Playback
+		c.Playback = &p
+	}
+	return &c
+}
 
 // noWindows is a Config with every window 0.
 func noWindows(clk Clock) Config {

@@ -292,7 +292,7 @@ func TestGeneratedSeveralSourcesOverTime(t *testing.T) {
 		got := s.take()
 		if err := checkRules(got); err != nil {
 			for _, e := range order {
-				rt.Log("in ", label(e.Channel.ID+e.Playback.TargetURI, e), e.Timestamp.Format(".000"))
+				rt.Log("in ", label(e.Channel.ID+e.Playback.PlaybackTarget(), e), e.Timestamp.Format(".000"))
 			}
 			for _, d := range got {
 				rt.Log("out", label(d.key.ChannelID, d.ev), d.ev.Timestamp.Format(".000"))

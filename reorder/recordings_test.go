@@ -250,7 +250,7 @@ func TestRecordingsSeveralSources(t *testing.T) {
 			if have[d.key][ident(d.ev)] == 0 && d.key.ChannelID != "" {
 				for _, g := range got {
 					if g.key == d.key {
-						rt.Log("out", label("", g.ev), g.ev.Timestamp.Format(".000"), g.ev.Playback.State)
+						rt.Log("out", label("", g.ev), g.ev.Timestamp.Format(".000"), g.ev.Playback.PlaybackState())
 					}
 				}
 				rt.Logf("%+v", r.Stats())

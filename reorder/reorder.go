@@ -230,7 +230,7 @@ func route(ev *ari.Event) (Key, bool) {
 	key := Key{AsteriskID: ev.AsteriskID, App: ev.Application}
 	switch ev.Kind {
 	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-		id, ok := strings.CutPrefix(ev.Playback.TargetURI, "channel:")
+		id, ok := strings.CutPrefix(ev.Playback.PlaybackTarget(), "channel:")
 		if !ok {
 			return key, false // bridge:<id>, or none
 		}
@@ -246,7 +246,7 @@ func route(ev *ari.Event) (Key, bool) {
 func (r *Reorderer) playbackID(ev *ari.Event) uint64 {
 	switch ev.Kind {
 	case ari.KindPlaybackStarted, ari.KindPlaybackContinuing, ari.KindPlaybackFinished:
-		return maphash.String(r.seed, ev.Playback.ID) | 1
+		return maphash.String(r.seed, ev.Playback.PlaybackID()) | 1
 	}
 	return 0
 }
