@@ -305,6 +305,13 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 				return vLate
 			}
 		}
+	case ari.KindStasisEnd:
+		if c.phase == phaseIn && !ev.Timestamp.IsZero() && eff < c.startTS {
+			// Older than the StasisStart of this stay in the app: a
+			// straggler (or a late copy) of an earlier stay's end, not
+			// the end of this one.
+			return vLate
+		}
 	case ari.KindChannelDestroyed:
 		if c.phase == phaseIn {
 			return vBlock // StasisEnd first (ari-14, ari-15a2)

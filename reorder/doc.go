@@ -52,7 +52,9 @@
 //     delivered (Stats.LateDropped) until a new StasisStart: a channel may
 //     enter the application again (continue, then Stasis() once more),
 //     which is told from a copy of the old StasisStart by its fingerprint
-//     and from a straggler by its timestamp. For a channel that entered
+//     and from a straggler by its timestamp; a StasisEnd older than the
+//     StasisStart of the current stay is an earlier stay's, dropped as
+//     late. For a channel that entered
 //     from the dialplan StasisEnd is the last event the app ever gets
 //     (ari-01, ari-15); a channel the app originated or subscribed to also
 //     gets ChannelVarset STASISSTATUS, ChannelHangupRequest and
