@@ -97,6 +97,8 @@ type ListenerConfig struct {
 
 	// QueueSize bounds each connection's events waiting for its Handler
 	// (default 8192; overflow is dropped and counted, as for Client.Run).
+	// A per-call connection (its first event an ApplicationRegistered of
+	// "<app>:<channel>") keeps min(QueueSize, 256).
 	QueueSize int
 	// ReadLimit is the largest frame accepted (default 16 MiB).
 	ReadLimit int64
@@ -515,14 +517,24 @@ func (c *Conn) serve(h Handler) {
 		c.lastSeen.Store(time.Now().UnixNano())
 		return nil
 	})
-	q := make(chan item, cfg.QueueSize+controlSlots)
+	// A per-call socket carries one call: its queue starts small and
+	// grows to QueueSize only for a connection that is not per-call
+	// (readLoop), so that thousands of per-call sockets do not each hold
+	// QueueSize slots.
+	q := make(chan item, min(cfg.QueueSize, perCallQueue)+controlSlots)
 	q <- item{conn: &ConnInfo{Seq: int(c.seq)}}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() {
+	go func(q chan item) {
 		defer wg.Done()
-		for it := range q { // drains what was read before the socket closed
+		for {
+			it, ok := <-q // drains what was read before the socket closed
+			if !ok {
+				return
+			}
 			switch {
+			case it.next != nil:
+				q = it.next
 			case it.ev != nil:
 				h.Event(it.ev)
 			case it.conn != nil:
@@ -531,14 +543,14 @@ func (c *Conn) serve(h Handler) {
 				h.Disconnected(it.err)
 			}
 		}
-	}()
+	}(q)
 	done := make(chan struct{})
 	go func() {
 		defer wg.Done()
 		c.pingLoop(done)
 	}()
 	c.log.Info("ari listener: connection accepted", "remote", c.remote, "rest", c.peer.REST.String())
-	err := c.readLoop(q)
+	err := c.readLoop(&q)
 	if p := c.cause.Load(); p != nil {
 		err = fmt.Errorf("%w (%w)", *p, err)
 	}
@@ -576,9 +588,18 @@ func (c *Conn) pingLoop(done <-chan struct{}) {
 	}
 }
 
+// perCallQueue is the event queue of a connection until its first event
+// shows it is not a per-call one (then it is Config.QueueSize).
+const perCallQueue = 256
+
 // readLoop reads frames until the socket fails: RESTResponses go to their
-// requests, events to the queue, never waiting for the Handler.
-func (c *Conn) readLoop(q chan<- item) error {
+// requests, events to the queue (*qp), never waiting for the Handler.
+// After the connection's first event, a connection that is not per-call
+// moves to a queue of QueueSize: the old queue's last item names the new
+// one, and *qp is set to it.
+func (c *Conn) readLoop(qp *chan item) error {
+	q := *qp
+	first := true
 	var (
 		buf     []byte
 		scratch Event
@@ -626,6 +647,16 @@ func (c *Conn) readLoop(q chan<- item) error {
 			app := ev.Application
 			c.app.Store(&app)
 			c.log.Debug("ari listener: application registered", "app", app)
+		}
+		if first {
+			first = false
+			_, _, perCall := SplitPerCallApp(ev.Application)
+			if full := c.l.cfg.QueueSize + controlSlots; (ev.Type != "ApplicationRegistered" || !perCall) && cap(q) < full {
+				nq := make(chan item, full)
+				q <- item{next: nq} // a control slot is always free
+				close(q)
+				q, *qp = nq, nq
+			}
 		}
 		if len(q) < cap(q)-controlSlots {
 			st.events.Add(1)

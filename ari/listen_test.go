@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -494,4 +495,50 @@ func FuzzParseRESTResponse(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// A per-call socket carries one call, so its event queue stays small
+// (perCallQueue); a persistent one gets the whole QueueSize. With the
+// handler stuck, the read loop keeps reading: 700 events overflow the
+// per-call queue and fit in the persistent one.
+func TestListenerQueueBySocketKind(t *testing.T) {
+	const n = 700
+	for _, tc := range []struct {
+		name, app   string
+		wantDropped bool
+	}{
+		{"per call", "gw:Local/1@x-1;2", true},
+		{"persistent", "gw", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newListenerFixture(t, ListenerConfig{Peers: testPeers, QueueSize: 4096})
+			a, _, err := dialListener(t, f.url(), "ast1", "secret1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc := f.accepted(t)
+			a.send(t, map[string]any{"type": "ApplicationRegistered", "application": tc.app})
+			for i := range n {
+				a.send(t, map[string]any{"type": "ChannelVarset", "application": tc.app, "variable": "V", "value": strconv.Itoa(i),
+					"channel": map[string]any{"id": "c1", "name": "Local/1@x-1;2", "state": "Up"}})
+			}
+			var st PeerStats
+			testwait.Until(t, testwait.Long, "the read loop has read every frame", func() bool {
+				st = f.l.Stats().Peers[0]
+				return st.Events+st.Dropped == n+1
+			})
+			if got := st.Dropped > 0; got != tc.wantDropped {
+				t.Fatalf("%+v: dropped %v, want %v", st, got, tc.wantDropped)
+			}
+			// What was queued is delivered in order once the handler reads.
+			<-acc.h.conn
+			for i := int64(0); i < st.Events; i++ {
+				select {
+				case <-acc.h.events:
+				case <-time.After(testwait.Long):
+					t.Fatalf("event %d of %d not delivered", i, st.Events)
+				}
+			}
+		})
+	}
 }

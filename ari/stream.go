@@ -51,6 +51,9 @@ type item struct {
 	conn *ConnInfo // Connected
 	err  error     // Disconnected (when ev and conn are nil and lost is 0)
 	lost uint64    // LossHandler.EventsLost (lost.go)
+	// next: the listener's read loop moved to a larger queue; this is
+	// the old one's last item (listen.go).
+	next chan item
 }
 
 // Run connects the event WebSocket and calls h until ctx ends, reconnecting
