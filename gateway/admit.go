@@ -85,14 +85,15 @@ func (g *Gateway) Deliver(key reorder.Key, ev *ari.Event) {
 		return
 	}
 	s := g.sessions[ch]
-	g.mu.Unlock()
-	if s == nil {
-		if g.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
-			g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
-		}
-		return
+	if s != nil {
+		// Under g.mu (a non-blocking send): a session's removal (serve)
+		// then sees every event delivered to it.
+		s.deliver(ev)
 	}
-	s.deliver(ev)
+	g.mu.Unlock()
+	if s == nil && g.log.Enabled(context.Background(), slog.LevelDebug) { // the args would allocate
+		g.log.Debug("event for no session", "event", ev.Type, "channel", ch)
+	}
 }
 
 func (a *admission) hold(ev *ari.Event, limit int) {

@@ -498,7 +498,6 @@ func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 		})
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if counted {
 		g.live[s.appName]--
 	}
@@ -508,5 +507,18 @@ func (g *Gateway) serve(ctx, base context.Context, s *session, counted bool) {
 	if len(g.sessions) == 0 {
 		close(g.idle)
 		g.idle = make(chan struct{})
+	}
+	// Deliver enqueues under g.mu: nothing reaches s.events from now on.
+	// Digits still queued came after the session's end (a hang-up or
+	// StasisEnd delivered before them): the client never sees them.
+	var late []string
+	for len(s.events) > 0 {
+		if ev := <-s.events; ev.Kind == ari.KindChannelDtmfReceived {
+			late = append(late, ev.Digit)
+		}
+	}
+	g.mu.Unlock()
+	for _, d := range late {
+		s.digitNotSent(d, "the session had ended")
 	}
 }
