@@ -79,7 +79,9 @@ type chanState struct {
 	endTS     int64
 	startFP   uint64
 	startTS   int64
-	pbFloor   int64 // newest event of any playback pushed out of pbs
+	endFP     uint64 // of the StasisEnd/ChannelDestroyed that ended the stay
+	prevEndFP uint64 // of the previous stay's end (a re-entry), 0 if none
+	pbFloor   int64  // newest event of any playback pushed out of pbs
 	pbFloorFP uint64
 	lastSeen  int64              // coarse clock at the last event, for idle expiry
 	hwm       [numOrdered]int64  // newest timestamp delivered per single-thread kind
@@ -306,6 +308,9 @@ func (c *chanState) verdict(ev *ari.Event, eff int64, fp uint64, pb *pbSlot) ver
 			}
 		}
 	case ari.KindStasisEnd:
+		if fp == c.prevEndFP {
+			return vDup // a copy of the previous stay's end
+		}
 		if c.phase == phaseIn && !ev.Timestamp.IsZero() && eff < c.startTS {
 			// Older than the StasisStart of this stay in the app: a
 			// straggler (or a late copy) of an earlier stay's end, not
@@ -352,7 +357,7 @@ func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
 		}
 	case ari.KindStasisEnd, ari.KindChannelDestroyed:
 		c.phase = phaseEnded
-		c.endTS = eff
+		c.endTS, c.endFP = eff, fp
 	case ari.KindChannelStateChange:
 		if ev.Timestamp.IsZero() {
 			eff = max(eff, c.stateTS)

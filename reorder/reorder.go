@@ -124,6 +124,7 @@ const (
 // endMark is what is remembered of an ended channel.
 type endMark struct {
 	endTS   int64  // timestamp of its StasisEnd/ChannelDestroyed
+	endFP   uint64 // and its fingerprint: a copy of it must not end a later stay
 	startFP uint64 // fingerprint of its last StasisStart, to tell a duplicate from a re-entry
 }
 
@@ -335,7 +336,9 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 
 // open starts tracking key, unless it ended and ev is not a new entry.
 func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanState {
+	var prev endMark // of the channel's previous stay, if it had one
 	if m, ok := sh.ended.Peek(key); ok {
+		prev = m
 		if ev.Kind == ari.KindStasisStart && fp == m.startFP {
 			sh.st.duplicate++
 			return nil
@@ -354,6 +357,9 @@ func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanStat
 		c = &chanState{pendIdx: -1}
 	}
 	c.key = cloneKey(key)
+	// A re-entry: what had no timestamp of its own goes behind the
+	// previous stay's end, and a copy of that end is a duplicate.
+	c.lastEff, c.prevEndFP = prev.endTS, prev.endFP
 	sh.chans[c.key] = c
 	return c
 }
@@ -536,7 +542,7 @@ func (sh *shard) unpend(c *chanState) {
 // close forgets an ended channel with an empty queue, remembering that it
 // ended.
 func (r *Reorderer) close(sh *shard, c *chanState) {
-	sh.ended.Add(c.key, endMark{endTS: c.endTS, startFP: c.startFP})
+	sh.ended.Add(c.key, endMark{endTS: c.endTS, endFP: c.endFP, startFP: c.startFP})
 	r.forget(sh, c)
 }
 
