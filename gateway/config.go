@@ -57,6 +57,10 @@ type Config struct {
 	AdoptWindow time.Duration
 	// SoundsTTL is how long the GET /sounds index is kept. Default 5 min.
 	SoundsTTL time.Duration
+	// Sounds, if set, is the GET /sounds index this Gateway shares with
+	// the other Gateways of its Asterisk (SoundsTTL is then the index's);
+	// nil: a cache of its own.
+	Sounds *SoundsIndex
 	// Trace logs every client command, event line and ARI event of every
 	// session at Debug (wire tracing; off by default).
 	Trace bool

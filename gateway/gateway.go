@@ -41,7 +41,8 @@ type Gateway struct {
 	sSeq   atomic.Uint64
 	// earlyDropped counts DTMF digits dropped beyond MaxEarlyDTMF.
 	earlyDropped atomic.Uint64
-	sounds       *ariSounds // GET /sounds cache shared by apps without sounds_dir
+	sounds       *ariSounds   // GET /sounds cache shared by apps without sounds_dir
+	shared       *SoundsIndex // Config.Sounds: sounds is its cache (not ours to close)
 
 	mu       sync.Mutex
 	apps     map[string]*appState
@@ -125,8 +126,12 @@ func New(cfg Config, client ARI) (*Gateway, error) {
 	g.ended, _ = simplelru.NewLRU[string, endedChannel](endedSize, nil)
 	g.foreign, _ = simplelru.NewLRU[string, struct{}](endedSize, nil)
 	g.reclaimed = make(map[string]bool)
-	g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger,
-		fetchTimeout: soundsFetchTimeout, failTTL: soundsFailTTL}
+	if c.Sounds != nil {
+		g.sounds, g.shared = c.Sounds.a, c.Sounds
+	} else {
+		g.sounds = &ariSounds{lister: soundsAdapter{client}, ttl: c.SoundsTTL, now: c.Now, log: c.Logger,
+			fetchTimeout: soundsFetchTimeout, failTTL: soundsFailTTL}
+	}
 	for _, a := range c.Apps {
 		g.apps[a.Name] = &appState{cfg: a, allow: allows[a.Name], env: g.newEnv(a)}
 	}
@@ -243,6 +248,9 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	defer cancel()
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+	if g.shared != nil {
+		defer g.shared.lend(g.client)()
+	}
 	stopAdmit, stopWork := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { g.admitLoop(ctx, base, stopAdmit) })
@@ -259,7 +267,9 @@ func (g *Gateway) run(ctx context.Context, events func(context.Context) error) e
 	close(stopWork)
 	wg.Wait()
 	g.wg.Wait()
-	g.sounds.close()
+	if g.shared == nil {
+		g.sounds.close()
+	}
 	return err
 }
 

@@ -45,11 +45,14 @@ type listenServer struct {
 	// serveOptions.startedListen is called.
 	admin *adminServer
 
-	mu       sync.Mutex
-	cfg      config.Config
-	apps     []gateway.AppConfig
-	gws      map[*gateway.Gateway]struct{}
-	persist  map[persistKey]*persistent // persistent connections' sources, across redials
+	mu      sync.Mutex
+	cfg     config.Config
+	apps    []gateway.AppConfig
+	gws     map[*gateway.Gateway]struct{}
+	persist map[persistKey]*persistent // persistent connections' sources, across redials
+	// sounds is each Asterisk's GET /sounds index, shared by its
+	// connections' gateways (a per-call one would fetch it per call).
+	sounds   map[string]*gateway.SoundsIndex
 	draining bool
 	// stop is made by run and closed when it returns: it ends every
 	// connection's gateway (nil: not running yet). A channel, not a
@@ -242,7 +245,7 @@ func (r *connRouter) route(app string) ari.Handler {
 	}
 	if perCall {
 		src := gateway.NewConnSource(r.c.Client())
-		if r.s.startGateway(src, src.Done(), r.s.log.With("asterisk", r.c.Peer(), "conn", r.c.Seq()), nil) == nil {
+		if r.s.startGateway(src, r.c.Peer(), src.Done(), r.s.log.With("asterisk", r.c.Peer(), "conn", r.c.Seq()), nil) == nil {
 			return nil
 		}
 		src.Connected(r.info)
@@ -282,7 +285,7 @@ func (s *listenServer) attachPersistent(c *ari.Conn, app string) ari.Handler {
 			s.mu.Unlock()
 			// Its sessions outlive the socket: logged by Asterisk and app,
 			// not by connection.
-			g := s.startGateway(p.src, p.src.Done(), s.log.With("asterisk", c.Peer(), "persistent", app), func() { forget(p) })
+			g := s.startGateway(p.src, c.Peer(), p.src.Done(), s.log.With("asterisk", c.Peer(), "persistent", app), func() { forget(p) })
 			if g == nil {
 				forget(p)
 				return nil
@@ -345,11 +348,20 @@ type abortable interface {
 // startGateway starts the Gateway and pipeline of src, running until done
 // is closed (the source ended) or run returns; ended (optional) runs after
 // the gateway ended. Nil: not started (not running, or no gateway).
-func (s *listenServer) startGateway(src abortable, done <-chan struct{}, log *slog.Logger, ended func()) *gateway.Gateway {
+func (s *listenServer) startGateway(src abortable, peer string, done <-chan struct{}, log *slog.Logger, ended func()) *gateway.Gateway {
 	s.mu.Lock()
 	stop := s.stop
 	gc := gatewayConfig(s.cfg, log, s.obs)
 	gc.Apps = s.apps
+	if stop != nil && !closed(stop) { // run closes the indexes after stop, under mu
+		if s.sounds == nil {
+			s.sounds = make(map[string]*gateway.SoundsIndex)
+		}
+		if s.sounds[peer] == nil {
+			s.sounds[peer] = gateway.NewSoundsIndex(gc.SoundsTTL, s.log.With("asterisk", peer))
+		}
+		gc.Sounds = s.sounds[peer]
+	}
 	s.mu.Unlock()
 	if stop == nil || closed(stop) {
 		src.Abort(errors.New("not running"))
@@ -500,6 +512,13 @@ func (s *listenServer) run(ctx context.Context, reg *prometheus.Registry, opt se
 		close(stop)
 		s.mu.Unlock()
 		s.wg.Wait()
+		s.mu.Lock()
+		sounds := s.sounds
+		s.sounds = nil
+		s.mu.Unlock()
+		for _, x := range sounds { // after every gateway using them
+			x.Close()
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.l.Close(cctx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +265,76 @@ func TestListenerCTI(t *testing.T) {
 	testwait.Until(t, testwait.Long, "the subscription again over the redialled socket", func() bool { return subs() > before })
 	waitSubscribed(t, a, cfg.CTI.App, "PJSIP")
 	check("redialled socket")
+}
+
+// TestListenerSoundsShared: the per-call connections of one Asterisk share
+// one GET /sounds index, so three calls that each play a file (checked
+// against the index) fetch it once, not once a call.
+func TestListenerSoundsShared(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Long)
+	defer cancel()
+	scripts := eivrtest.NewServer(t)
+	a, err := aritest.NewServer(aritest.Options{Speed: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cfg := listenTestConfig(scripts.Host, config.ListenAsterisk{Name: "pbx1", Username: "pbx1", Password: "pw1", REST: "socket"})
+	li := startListenInstance(t, cfg, testLogger(t))
+	url := "ws://" + li.s.Addr() + "/ari"
+	if err := a.AddOutbound(aritest.Outbound{URL: url, Username: "pbx1", Password: "pw1", App: cfg.Apps[0].Name, PerCall: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		id, err := a.StartCall(cfg.Apps[0].Name, []string{scripts.URL(), ""}, aritest.CallOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := scripts.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"S,hello-world", "S,no-such-file"} {
+			if err := c.Command(cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// hello-world plays to its end; the missing file is refused
+		// from the index (Z), as natively.
+		var got []string
+		for len(got) < 2 {
+			ev, err := c.ReadEvent(ctx)
+			if err != nil {
+				t.Fatalf("call %d: %v after %q", i, err, got)
+			}
+			f := strings.Split(strings.TrimSpace(ev), ",")
+			got = append(got, f[0]+","+f[len(f)-1])
+		}
+		slices.Sort(got)
+		if want := []string{"F,hello-world", "Z,no-such-file"}; !slices.Equal(got, want) {
+			t.Fatalf("call %d: events %q, want %q", i, got, want)
+		}
+		if err := c.Command("E,bye"); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := c.ReadEvent(ctx); err != nil || !strings.HasPrefix(ev, "E,") {
+			t.Fatalf("E reply %q, %v", ev, err)
+		}
+		if err := c.ExpectEOF(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.WaitEnd(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Until(t, testwait.Long, "no session left", func() bool { return li.s.Sessions() == 0 })
+	}
+	n := 0
+	for _, q := range a.Requests() {
+		if q.Method == "GET" && q.Path == "/sounds" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d GET /sounds for 3 per-call connections of one Asterisk, want 1", n)
+	}
 }
