@@ -54,7 +54,8 @@
 //     which is told from a copy of the old StasisStart by its fingerprint
 //     and from a straggler by its timestamp; a StasisEnd older than the
 //     StasisStart of the current stay is an earlier stay's, dropped as
-//     late. For a channel that entered
+//     late, and a copy of the previous stay's end is a duplicate. In a new
+//     stay, events without a timestamp go behind the previous stay's end. For a channel that entered
 //     from the dialplan StasisEnd is the last event the app ever gets
 //     (ari-01, ari-15); a channel the app originated or subscribed to also
 //     gets ChannelVarset STASISSTATUS, ChannelHangupRequest and
