@@ -152,7 +152,7 @@ func (g *Gateway) noteEnded(s *session, out outcome) {
 	g.mu.Lock()
 	g.ended.Add(s.ch, e)
 	if !e.released {
-		g.queueReleaseLocked(s.ch, out.action, out.status)
+		g.queueReleaseLocked(s.ch, s.id, out.action, out.status)
 	}
 	g.mu.Unlock()
 }
@@ -289,7 +289,7 @@ func (g *Gateway) releaseOrphan(ctx context.Context, ch string, action endAction
 	if ok {
 		g.ended.Add(ch, endedChannel{action: action, status: status, released: true})
 	} else {
-		g.queueReleaseLocked(ch, action, status)
+		g.queueReleaseLocked(ch, "", action, status)
 	}
 	g.mu.Unlock()
 	if !ok {

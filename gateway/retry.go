@@ -26,11 +26,15 @@ type retryEntry struct {
 	since  time.Time
 	next   time.Time
 	wait   time.Duration
-	busy   bool // an attempt is in flight
+	busy   bool   // an attempt is in flight
+	ended  string // id of the session that left ch unreleased ("": an orphan)
 }
 
-// queueReleaseLocked hands ch to the retry loop. g.mu held.
-func (g *Gateway) queueReleaseLocked(ch string, action endAction, status string) {
+// queueReleaseLocked hands ch to the retry loop. g.mu held. ended is the
+// id of the session that left ch unreleased, still registered in g.sessions until
+// its serve goroutine finishes ("" for an orphan): only another session
+// takes the channel back from the retries.
+func (g *Gateway) queueReleaseLocked(ch, ended string, action endAction, status string) {
 	if g.cfg.ReleaseRetry < 0 || g.retry == nil {
 		return
 	}
@@ -45,7 +49,7 @@ func (g *Gateway) queueReleaseLocked(ch string, action endAction, status string)
 		action = endHangup
 	}
 	now := time.Now()
-	g.retry[ch] = &retryEntry{action: action, status: status, since: now, next: now.Add(releaseRetryFirst), wait: releaseRetryFirst}
+	g.retry[ch] = &retryEntry{action: action, status: status, since: now, next: now.Add(releaseRetryFirst), wait: releaseRetryFirst, ended: ended}
 	select {
 	case g.retryKick <- struct{}{}:
 	default:
@@ -86,7 +90,7 @@ func (g *Gateway) startDueRetries(ctx context.Context, slots chan struct{}) time
 		switch {
 		case e.busy:
 			continue
-		case g.sessions[ch] != nil || g.admittingNow(ch):
+		case g.ownedAgain(ch, e):
 			delete(g.retry, ch) // a session owns the channel again
 			continue
 		case now.Sub(e.since) > g.cfg.ReleaseRetry:
@@ -124,6 +128,13 @@ func (g *Gateway) startDueRetries(ctx context.Context, slots chan struct{}) time
 		}()
 	}
 	return next
+}
+
+// ownedAgain reports whether a session other than the one that queued e
+// has ch, or is on its way (g.mu held).
+func (g *Gateway) ownedAgain(ch string, e *retryEntry) bool {
+	s := g.sessions[ch]
+	return (s != nil && s.id != e.ended) || g.admittingNow(ch)
 }
 
 // retryRelease makes one attempt to release ch.
