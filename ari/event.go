@@ -557,8 +557,6 @@ func (c *Channel) copyTo(out *Channel, m *mover) {
 	m.set(&out.ID, c.ID)
 	m.set(&out.Name, c.Name)
 	m.set(&out.State, c.State)
-	m.set(&out.ProtocolID, c.ProtocolID)
-	m.set(&out.AccountCode, c.AccountCode)
 	m.set(&out.Language, c.Language)
 	m.set(&out.Caller.Name, c.Caller.Name)
 	m.set(&out.Caller.Number, c.Caller.Number)
@@ -570,9 +568,6 @@ func (c *Channel) copyTo(out *Channel, m *mover) {
 	o.Priority = d.Priority
 	m.set(&o.AppName, d.AppName)
 	m.set(&o.AppData, d.AppData)
-	if !c.CreationTime.IsZero() {
-		out.CreationTime = c.CreationTime
-	}
 	if c.ChannelVars != nil {
 		m.strMap(&c.ChannelVars)
 		out.ChannelVars = c.ChannelVars
@@ -586,8 +581,6 @@ func (c *Channel) eachString(m *mover) {
 	m.str(&c.ID)
 	m.str(&c.Name)
 	m.str(&c.State)
-	m.str(&c.ProtocolID)
-	m.str(&c.AccountCode)
 	m.str(&c.Language)
 	m.str(&c.Caller.Name)
 	m.str(&c.Caller.Number)
@@ -654,12 +647,15 @@ func (p *Playback) PlaybackTarget() string {
 	return p.TargetURI
 }
 
-// Channel is ARI's Channel object (channels.json).
+// Channel is ARI's Channel object (channels.json), without the fields
+// nothing here reads (protocol_id, accountcode, creationtime): each
+// decoded channel (up to three an event) would carry them at 56 bytes and
+// a timestamp parse. A consumer that wants them (a CTI feed) sets
+// Config.KeepRaw and parses them from the Event's Raw.
 type Channel struct {
-	ID, Name, State, ProtocolID, AccountCode, Language string
-	Caller, Connected                                  CallerID
-	Dialplan                                           DialplanCEP
-	CreationTime                                       time.Time
+	ID, Name, State, Language string
+	Caller, Connected         CallerID
+	Dialplan                  DialplanCEP
 	// ChannelVars are the variables ari.conf's channelvars names, as of
 	// this snapshot (nil when none are configured). Asterisk leaves out a
 	// variable whose value is not valid UTF-8.

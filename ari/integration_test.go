@@ -149,7 +149,7 @@ func TestAgainstAritest(t *testing.T) {
 	if err != nil || !slices.Contains(app.ChannelIDs, id) {
 		t.Errorf("GetApplication = %+v, %v", app, err)
 	}
-	if ch, err := c.GetChannel(ctx, id); err != nil || ch.ID != id || ch.State != "Up" || ch.CreationTime.IsZero() {
+	if ch, err := c.GetChannel(ctx, id); err != nil || ch.ID != id || ch.State != "Up" || ch.Name == "" {
 		t.Errorf("GetChannel = %+v, %v", ch, err)
 	}
 	if chs, err := c.ListChannels(ctx); err != nil || len(chs) == 0 {

@@ -18,7 +18,6 @@ const channelJSON = `{"id":"c 1","name":"Local/s@in-00000001;2","state":"Ring","
 var wantChannel = Channel{ID: "c 1", Name: "Local/s@in-00000001;2", State: "Ring", Language: "en",
 	Caller:       CallerID{Name: "Test Caller", Number: "5551234"},
 	Dialplan:     DialplanCEP{Context: "in", Exten: "s", Priority: 2, AppName: "Stasis", AppData: "gw,a"},
-	CreationTime: time.Date(2026, 11, 23, 18, 2, 57, 439e6, time.UTC),
 	ChannelVars:  map[string]string{"X": "1"}}
 
 const playbackJSON = `{"id":"pb1","media_uri":"sound:hello-world","target_uri":"channel:c 1","language":"en","state":"queued"}`
