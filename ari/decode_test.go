@@ -34,14 +34,14 @@ type refDialplan struct {
 }
 
 type refChannel struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	State        string            `json:"state"`
-	Language     string            `json:"language"`
-	Caller       refCallerID       `json:"caller"`
-	Connected    refCallerID       `json:"connected"`
-	Dialplan     refDialplan       `json:"dialplan"`
-	ChannelVars  map[string]string `json:"channelvars"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	State       string            `json:"state"`
+	Language    string            `json:"language"`
+	Caller      refCallerID       `json:"caller"`
+	Connected   refCallerID       `json:"connected"`
+	Dialplan    refDialplan       `json:"dialplan"`
+	ChannelVars map[string]string `json:"channelvars"`
 }
 
 type refPlayback struct {
@@ -95,10 +95,10 @@ func refTime(s string) time.Time {
 func (c refChannel) event() Channel {
 	return Channel{
 		ID: c.ID, Name: c.Name, State: c.State, Language: c.Language,
-		Caller:       CallerID(c.Caller),
-		Connected:    CallerID(c.Connected),
-		Dialplan:     DialplanCEP(c.Dialplan),
-		ChannelVars:  c.ChannelVars,
+		Caller:      CallerID(c.Caller),
+		Connected:   CallerID(c.Connected),
+		Dialplan:    DialplanCEP(c.Dialplan),
+		ChannelVars: c.ChannelVars,
 	}
 }
 

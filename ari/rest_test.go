@@ -16,9 +16,9 @@ import (
 const channelJSON = `{"id":"c 1","name":"Local/s@in-00000001;2","state":"Ring","protocol_id":"","caller":{"name":"Test Caller","number":"5551234"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"in","exten":"s","priority":2,"app_name":"Stasis","app_data":"gw,a"},"creationtime":"2026-11-23T18:02:57.439+0000","language":"en","channelvars":{"X":"1"}}`
 
 var wantChannel = Channel{ID: "c 1", Name: "Local/s@in-00000001;2", State: "Ring", Language: "en",
-	Caller:       CallerID{Name: "Test Caller", Number: "5551234"},
-	Dialplan:     DialplanCEP{Context: "in", Exten: "s", Priority: 2, AppName: "Stasis", AppData: "gw,a"},
-	ChannelVars:  map[string]string{"X": "1"}}
+	Caller:      CallerID{Name: "Test Caller", Number: "5551234"},
+	Dialplan:    DialplanCEP{Context: "in", Exten: "s", Priority: 2, AppName: "Stasis", AppData: "gw,a"},
+	ChannelVars: map[string]string{"X": "1"}}
 
 const playbackJSON = `{"id":"pb1","media_uri":"sound:hello-world","target_uri":"channel:c 1","language":"en","state":"queued"}`
 
