@@ -28,10 +28,10 @@
 // stack (the Playback, the optional channels and StasisStart's args into
 // scratch room of the loop: up to 3 channels and 8 args); then it writes
 // the fields that are set, with the bytes of their strings, into one
-// object sized by decode's count of them: the 576-byte Event, its
+// object sized by decode's count of them: the 520-byte Event, its
 // strings, and room for its Playback, channels or args when it has them
 // (704 or 768 bytes for most recorded events): 1.00 allocations and
-// about 840 bytes per event over the recorded set (TestReadLoopAllocs, BenchmarkFrameReader for the framing
+// about 750 bytes per event over the recorded set (TestReadLoopAllocs, BenchmarkFrameReader for the framing
 // alone, BenchmarkReadLoop without the socket, BenchmarkStream with it,
 // and BenchmarkEventsToSessions in gateway for the path into sessions).
 // With Config.KeepRaw the object holds a copy of the whole frame instead,

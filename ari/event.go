@@ -182,6 +182,8 @@ const eventSize = unsafe.Sizeof(Event{})
 // in one allocation when n is below about 7.5 KB (two above).
 func newBox(n int) (*Event, []byte) {
 	switch u := uintptr(n); {
+	case u <= 576-eventSize:
+		return boxed[[576 - eventSize]byte]()
 	case u <= 640-eventSize:
 		return boxed[[640 - eventSize]byte]()
 	case u <= 704-eventSize:
@@ -224,6 +226,10 @@ type playbackBox[B any] struct {
 func newPlaybackBox(n int) (*Event, *Playback, []byte) {
 	const h = eventSize + playbackSize
 	switch u := uintptr(n); {
+	case u <= 640-h:
+		return playbackBoxed[[640 - h]byte]()
+	case u <= 704-h:
+		return playbackBoxed[[704 - h]byte]()
 	case u <= 768-h:
 		return playbackBoxed[[768 - h]byte]()
 	case u <= 896-h:
