@@ -94,6 +94,7 @@ type shard struct {
 	ended      *simplelru.LRU[Key, endMark]
 	pending    []*chanState
 	free       []*chanState
+	queues     []*queue // empty queues for the channels that need one
 	lastSweep  int64
 	st         counters
 	_          [64]byte // keep shards on separate cache lines
@@ -133,7 +134,38 @@ type counters struct {
 	stale, duplicate, late, overflow, expired, noTS uint64
 }
 
-const maxFree = 64 // recycled channel states per shard
+const (
+	maxFree      = 64  // recycled channel states per shard
+	maxQueues    = 16  // recycled empty queues per shard
+	maxQueueKeep = 128 // entries a recycled queue may hold (QueueLimit 64 grows it to 128)
+)
+
+// takeQueue returns an empty queue for a channel that needs one.
+func (sh *shard) takeQueue() *queue {
+	if n := len(sh.queues); n > 0 {
+		q := sh.queues[n-1]
+		sh.queues[n-1] = nil
+		sh.queues = sh.queues[:n-1]
+		return q
+	}
+	return &queue{}
+}
+
+// putQueue takes c's queue, if it has one, back into the pool: an idle
+// channel keeps none. Waiting entries are dropped (forget).
+func (sh *shard) putQueue(c *chanState) {
+	q := c.q
+	if q == nil {
+		return
+	}
+	c.q = nil
+	if len(sh.queues) >= maxQueues || cap(q.buf) > maxQueueKeep {
+		return
+	}
+	clear(q.buf)
+	q.buf, q.head = q.buf[:0], 0
+	sh.queues = append(sh.queues, q)
+}
 
 // New returns a Reorderer delivering to sink. Windows, hold limits and idle
 // expiry need Run (or calls to Tick); with every window 0 and nothing held,
@@ -303,7 +335,7 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 	pbID := r.playbackID(ev)
 	c.lastSeen = r.coarse.Load()
 	w := r.windows[k]
-	if w == 0 && len(c.q) == 0 {
+	if w == 0 && c.q == nil {
 		// The fast path: nothing to wait for.
 		switch v := c.verdict(ev, eff, fp, c.slot(pbID)); v {
 		case vDeliver:
@@ -319,10 +351,13 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 		}
 	}
 	now := r.now()
-	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, ord: eff, arr: now, due: now + w}); i < len(c.q)-1 {
+	if c.q == nil {
+		c.q = sh.takeQueue()
+	}
+	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, ord: eff, arr: now, due: now + w}); i < c.qlen()-1 {
 		sh.st.reordered++
 	}
-	for len(c.q) > r.queueLimit {
+	for c.qlen() > r.queueLimit {
 		sh.st.overflow++
 		if c.warned&warnedOverflow == 0 {
 			c.warned |= warnedOverflow
@@ -464,7 +499,7 @@ func (r *Reorderer) release(sh *shard, c *chanState, ev *ari.Event, eff int64, f
 
 // drain releases the head of c's queue for as long as it may go.
 func (r *Reorderer) drain(sh *shard, c *chanState, now int64) {
-	for len(c.q) > 0 && c.q[0].due <= now {
+	for c.qlen() > 0 && c.q.buf[c.q.head].due <= now {
 		if !r.step(sh, c, now, false) {
 			return
 		}
@@ -475,7 +510,7 @@ func (r *Reorderer) drain(sh *shard, c *chanState, now int64) {
 // predecessor to the front (true), or leaves it held (false). force
 // releases a held head regardless of its hold limit.
 func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
-	h := &c.q[0]
+	h := &c.q.buf[c.q.head]
 	v := c.verdict(h.ev, h.eff, h.fp, c.slot(h.pbID))
 	if v == vBlock {
 		if j := c.findPred(); j > 0 {
@@ -507,7 +542,8 @@ func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
 
 // settle files c after its queue changed: pending or not, ended or not.
 func (r *Reorderer) settle(sh *shard, c *chanState, now int64) {
-	if len(c.q) == 0 {
+	if c.qlen() == 0 {
+		sh.putQueue(c)
 		sh.unpend(c)
 		if c.phase == phaseEnded {
 			r.close(sh, c)
@@ -548,6 +584,7 @@ func (r *Reorderer) close(sh *shard, c *chanState) {
 
 func (r *Reorderer) forget(sh *shard, c *chanState) {
 	delete(sh.chans, c.key)
+	sh.putQueue(c)
 	c.reset()
 	if len(sh.free) < maxFree {
 		sh.free = append(sh.free, c)
@@ -568,7 +605,7 @@ func (r *Reorderer) Tick() time.Time {
 		for j := 0; j < len(sh.pending); {
 			c := sh.pending[j]
 			r.drain(sh, c, now)
-			if len(c.q) == 0 {
+			if c.qlen() == 0 {
 				r.settle(sh, c, now) // unpends: pending[j] is now another channel
 				continue
 			}
@@ -590,7 +627,7 @@ func (r *Reorderer) Tick() time.Time {
 // sweep forgets channels without an event for IdleTimeout.
 func (r *Reorderer) sweep(sh *shard, now int64) {
 	for _, c := range sh.chans {
-		if len(c.q) == 0 && now-c.lastSeen > r.idle {
+		if c.qlen() == 0 && now-c.lastSeen > r.idle {
 			sh.st.expired++
 			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
 			r.forget(sh, c)
@@ -650,7 +687,7 @@ func (r *Reorderer) Stats() Stats {
 		s.NoTimestamp += c.noTS
 		s.Channels += len(sh.chans)
 		for _, p := range sh.pending {
-			s.Pending += len(p.q)
+			s.Pending += p.qlen()
 		}
 		sh.mu.Unlock()
 	}
