@@ -68,6 +68,8 @@ type pbSlot struct {
 // its shard's mutex.
 type chanState struct {
 	key       Key
+	hash      uint64     // of key.ChannelID: its place in shard.chans
+	next      *chanState // the next stream whose channel id has the same hash
 	phase     phase
 	warned    uint8
 	fpNext    uint8
@@ -88,7 +90,7 @@ type chanState struct {
 	hwmFP     [numOrdered]uint64 // and the fingerprint of that event
 	fps       [dedupDepth]uint64
 	pbs       *[playbackSlots]pbSlot // allocated at the channel's first playback
-	q         *queue // the events waiting; nil while none does (taken from the shard's pool)
+	q         *queue                 // the events waiting; nil while none does (taken from the shard's pool)
 }
 
 // queue holds the events waiting on one channel: buf[head:], sorted by

@@ -90,14 +90,19 @@ type shard struct {
 	outbox     []outItem
 	spare      []outItem
 	delivering bool
-	chans      map[Key]*chanState
-	ended      *simplelru.LRU[Key, endMark]
-	pending    []*chanState
-	free       []*chanState
-	queues     []*queue // empty queues for the channels that need one
-	lastSweep  int64
-	st         counters
-	_          [64]byte // keep shards on separate cache lines
+	// chans finds a channel stream by the hash of its channel id (the one
+	// that picked the shard, so a Push hashes one string): the streams of
+	// one channel id in several applications or Asterisks are chained by
+	// chanState.next.
+	chans     map[uint64]*chanState
+	nchans    int // streams in chans
+	ended     *simplelru.LRU[Key, endMark]
+	pending   []*chanState
+	free      []*chanState
+	queues    []*queue // empty queues for the channels that need one
+	lastSweep int64
+	st        counters
+	_         [64]byte // keep shards on separate cache lines
 }
 
 // outItem is one entry of a shard's outbox: an event for the Sink, or
@@ -243,7 +248,7 @@ func New(cfg Config, sink Sink) *Reorderer {
 	r.mask = uint64(n - 1)
 	for i := range r.shards {
 		sh := &r.shards[i]
-		sh.chans = make(map[Key]*chanState)
+		sh.chans = make(map[uint64]*chanState)
 		sh.ended, _ = simplelru.NewLRU[Key, endMark](max(1, endedSize/n), nil)
 	}
 	r.epoch = r.clock.Now()
@@ -301,14 +306,25 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 		return
 	}
 	key, ok := route(ev)
-	sh := &r.shards[maphash.String(r.seed, key.ChannelID)&r.mask]
+	h := maphash.String(r.seed, key.ChannelID)
+	sh := &r.shards[h&r.mask]
 	sh.mu.Lock()
-	r.push(sh, source, key, ok, ev)
+	r.push(sh, source, key, h, ok, ev)
 	r.flush(sh)
 }
 
-// push is Push on sh, locked.
-func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event) {
+// lookup returns the stream of key, whose channel id hashes to h, or nil.
+func (sh *shard) lookup(key Key, h uint64) *chanState {
+	for c := sh.chans[h]; c != nil; c = c.next {
+		if c.key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// push is Push on sh, locked; h is the hash of key.ChannelID.
+func (r *Reorderer) push(sh *shard, source int, key Key, h uint64, ok bool, ev *ari.Event) {
 	k := ev.Kind
 	if !ok {
 		if r.want[k] {
@@ -317,10 +333,10 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 		r.deliver(sh, key, ev)
 		return
 	}
-	c := sh.chans[key]
+	c := sh.lookup(key, h)
 	fp := fingerprint(r.seed, ev) | 1
 	if c == nil {
-		if c = r.open(sh, key, ev, fp); c == nil {
+		if c = r.open(sh, key, h, ev, fp); c == nil {
 			return
 		}
 	}
@@ -370,7 +386,7 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 }
 
 // open starts tracking key, unless it ended and ev is not a new entry.
-func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanState {
+func (r *Reorderer) open(sh *shard, key Key, h uint64, ev *ari.Event, fp uint64) *chanState {
 	var prev endMark // of the channel's previous stay, if it had one
 	if m, ok := sh.ended.Peek(key); ok {
 		prev = m
@@ -395,7 +411,9 @@ func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanStat
 	// A re-entry: what had no timestamp of its own goes behind the
 	// previous stay's end, and a copy of that end is a duplicate.
 	c.lastEff, c.prevEndFP = prev.endTS, prev.endFP
-	sh.chans[c.key] = c
+	c.hash, c.next = h, sh.chans[h]
+	sh.chans[h] = c
+	sh.nchans++
 	return c
 }
 
@@ -582,8 +600,26 @@ func (r *Reorderer) close(sh *shard, c *chanState) {
 	r.forget(sh, c)
 }
 
+// unlink removes c from sh.chans.
+func (sh *shard) unlink(c *chanState) {
+	p := sh.chans[c.hash]
+	switch {
+	case p == c && c.next == nil:
+		delete(sh.chans, c.hash)
+	case p == c:
+		sh.chans[c.hash] = c.next
+	default:
+		for p.next != c {
+			p = p.next
+		}
+		p.next = c.next
+	}
+	c.next = nil
+	sh.nchans--
+}
+
 func (r *Reorderer) forget(sh *shard, c *chanState) {
-	delete(sh.chans, c.key)
+	sh.unlink(c)
 	sh.putQueue(c)
 	c.reset()
 	if len(sh.free) < maxFree {
@@ -626,11 +662,15 @@ func (r *Reorderer) Tick() time.Time {
 
 // sweep forgets channels without an event for IdleTimeout.
 func (r *Reorderer) sweep(sh *shard, now int64) {
-	for _, c := range sh.chans {
-		if c.qlen() == 0 && now-c.lastSeen > r.idle {
-			sh.st.expired++
-			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
-			r.forget(sh, c)
+	for _, head := range sh.chans {
+		for c := head; c != nil; {
+			next := c.next // forget clears it
+			if c.qlen() == 0 && now-c.lastSeen > r.idle {
+				sh.st.expired++
+				sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
+				r.forget(sh, c)
+			}
+			c = next
 		}
 	}
 }
@@ -685,7 +725,7 @@ func (r *Reorderer) Stats() Stats {
 		s.Overflow += c.overflow
 		s.Expired += c.expired
 		s.NoTimestamp += c.noTS
-		s.Channels += len(sh.chans)
+		s.Channels += sh.nchans
 		for _, p := range sh.pending {
 			s.Pending += p.qlen()
 		}
