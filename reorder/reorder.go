@@ -84,12 +84,12 @@ type shard struct {
 	mu sync.Mutex
 	// outbox collects, in release order, what leaves the shard under mu
 	// (events for the Sink, log lines); the one goroutine holding the
-	// delivery token (delivering) hands it over with mu released. spare is
+	// delivery token (token) hands it over with mu released. spare is
 	// the other buffer of the pair, so that the steady state allocates
-	// nothing.
-	outbox     []outItem
-	spare      []outItem
-	delivering bool
+	// nothing; only the token holder touches it.
+	outbox []outItem
+	spare  []outItem
+	token  atomic.Int32 // tokenFree, tokenHeld or tokenMore
 	// chans finds a channel stream by the hash of its channel id (the one
 	// that picked the shard, so a Push hashes one string): the streams of
 	// one channel id in several applications or Asterisks are chained by
@@ -458,20 +458,46 @@ func (r *Reorderer) deliver(sh *shard, key Key, ev *ari.Event) {
 	sh.outbox = append(sh.outbox, outItem{key: key, ev: ev})
 }
 
+// The states of shard.token.
+const (
+	tokenFree int32 = iota
+	tokenHeld       // a goroutine is handing a batch over
+	tokenMore       // and more items were put in the outbox meanwhile
+)
+
 // flush is called with sh.mu held and returns with it released. The
 // caller that finds the delivery token free takes it and hands the outbox
 // over (to the Sink, to the log) with the lock released, batch after
-// batch, until the outbox stays empty; a caller that finds it taken leaves
-// its items to the holder. So items leave the shard in the order they were
-// released under the lock, one goroutine at a time, and the Sink never
-// runs under a lock.
+// batch, until the outbox stays empty; a caller that finds it taken marks
+// that more is waiting (tokenMore) and leaves its items to the holder. So
+// items leave the shard in the order they were released under the lock,
+// one goroutine at a time, and the Sink never runs under a lock. A holder
+// that finds nothing more after a batch gives the token back without
+// locking again (the common case: one Push, one event).
 func (r *Reorderer) flush(sh *shard) {
-	if sh.delivering || len(sh.outbox) == 0 {
+	if len(sh.outbox) == 0 {
 		sh.mu.Unlock()
 		return
 	}
-	sh.delivering = true
-	for len(sh.outbox) > 0 {
+	for {
+		switch sh.token.Load() {
+		case tokenFree:
+			if !sh.token.CompareAndSwap(tokenFree, tokenHeld) {
+				continue
+			}
+		case tokenHeld:
+			if !sh.token.CompareAndSwap(tokenHeld, tokenMore) {
+				continue
+			}
+			sh.mu.Unlock()
+			return
+		default: // tokenMore: the holder will look again
+			sh.mu.Unlock()
+			return
+		}
+		break
+	}
+	for {
 		batch := sh.outbox
 		sh.outbox = sh.spare[:0]
 		sh.mu.Unlock()
@@ -479,11 +505,13 @@ func (r *Reorderer) flush(sh *shard) {
 			r.emit(&batch[i])
 		}
 		clear(batch) // drop the references to delivered events
-		sh.mu.Lock()
 		sh.spare = batch[:0]
+		if sh.token.CompareAndSwap(tokenHeld, tokenFree) {
+			return // nobody put anything in the outbox meanwhile
+		}
+		sh.mu.Lock()
+		sh.token.Store(tokenHeld)
 	}
-	sh.delivering = false
-	sh.mu.Unlock()
 }
 
 // emit hands one outbox item over; no lock is held.
