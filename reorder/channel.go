@@ -68,6 +68,8 @@ type pbSlot struct {
 // its shard's mutex.
 type chanState struct {
 	key       Key
+	hash      uint64     // of key.ChannelID: its place in shard.chans
+	next      *chanState // the next stream whose channel id has the same hash
 	phase     phase
 	warned    uint8
 	fpNext    uint8
@@ -87,13 +89,44 @@ type chanState struct {
 	hwm       [numOrdered]int64  // newest timestamp delivered per single-thread kind
 	hwmFP     [numOrdered]uint64 // and the fingerprint of that event
 	fps       [dedupDepth]uint64
-	pbs       [playbackSlots]pbSlot
-	q         []entry // sorted by ord, ties in arrival order (but rule 4's)
+	pbs       *[playbackSlots]pbSlot // allocated at the channel's first playback
+	q         *queue                 // the events waiting; nil while none does (taken from the shard's pool)
 }
 
+// queue holds the events waiting on one channel: buf[head:], sorted by
+// ord, ties in arrival order (but rule 4's). Releasing the head moves head
+// instead of shifting the entries behind it (they hold pointers: shifting
+// them costs write barriers); an empty queue goes back to its shard's pool,
+// so an idle channel keeps no queue.
+type queue struct {
+	buf  []entry
+	head int
+}
+
+// live returns the waiting entries, head first; nil for no queue.
+func (c *chanState) live() []entry {
+	if c.q == nil {
+		return nil
+	}
+	return c.q.buf[c.q.head:]
+}
+
+// qlen is the number of waiting events.
+func (c *chanState) qlen() int {
+	if c.q == nil {
+		return 0
+	}
+	return len(c.q.buf) - c.q.head
+}
+
+// reset makes c a fresh state for recycling, keeping its playback slots
+// allocation (cleared).
 func (c *chanState) reset() {
-	q := c.q[:0]
-	*c = chanState{q: q, pendIdx: -1}
+	pbs := c.pbs
+	if pbs != nil {
+		*pbs = [playbackSlots]pbSlot{}
+	}
+	*c = chanState{pendIdx: -1, pbs: pbs}
 }
 
 func (c *chanState) seen(fp uint64) bool {
@@ -107,8 +140,9 @@ func (c *chanState) seen(fp uint64) bool {
 
 // queued reports whether an event with fingerprint fp is waiting.
 func (c *chanState) queued(fp uint64) bool {
-	for i := range c.q {
-		if c.q[i].fp == fp {
+	q := c.live()
+	for i := range q {
+		if q[i].fp == fp {
 			return true
 		}
 	}
@@ -220,7 +254,7 @@ func (c *chanState) setState(s string, eff int64) {
 
 // slot returns the remembered playback with hashed id, or nil.
 func (c *chanState) slot(id uint64) *pbSlot {
-	if id == 0 {
+	if id == 0 || c.pbs == nil {
 		return nil
 	}
 	for i := range c.pbs {
@@ -236,6 +270,10 @@ func (c *chanState) slot(id uint64) *pbSlot {
 // on a channel run one at a time, so live ones are never pushed out by the
 // Finished events of cancelled queued ones.
 func (c *chanState) freeSlot() *pbSlot {
+	if c.pbs == nil {
+		c.pbs = new([playbackSlots]pbSlot)
+		return &c.pbs[0]
+	}
 	var best *pbSlot
 	for i := range c.pbs {
 		p := &c.pbs[i]
@@ -350,7 +388,9 @@ func (c *chanState) apply(ev *ari.Event, eff int64, fp uint64, pbID uint64) {
 		c.phase = phaseIn
 		c.startFP = fp
 		c.startTS = eff
-		c.pbs = [playbackSlots]pbSlot{}
+		if c.pbs != nil {
+			*c.pbs = [playbackSlots]pbSlot{}
+		}
 		c.pbFloor, c.pbFloorFP = 0, 0
 		if ev.Channel.State != "" && (!c.hasState || eff >= c.stateTS) {
 			c.setState(ev.Channel.State, eff)
@@ -388,20 +428,31 @@ func (c *chanState) setStage(id uint64, s stage, eff int64, fp uint64) {
 
 // insert queues e in timestamp order, after every entry with the same
 // timestamp except the PlaybackFinished of its own playback (a Finished is
-// the last event of its playback), and returns its index.
+// the last event of its playback), and returns its index. c.q is not nil.
 func (c *chanState) insert(e entry) int {
-	i := len(c.q)
-	for i > 0 && c.q[i-1].ord > e.ord {
+	qu := c.q
+	if len(qu.buf) == cap(qu.buf) && qu.head > 0 {
+		// Reuse the room the released entries left rather than grow.
+		n := copy(qu.buf, qu.buf[qu.head:])
+		clear(qu.buf[n:])
+		qu.buf, qu.head = qu.buf[:n], 0
+	}
+	q := qu.buf[qu.head:]
+	i := len(q)
+	for i > 0 && q[i-1].ord > e.ord {
 		i--
 	}
-	for k := i - 1; k >= 0 && c.q[k].ord == e.ord; k-- {
-		if finishes(c.q[k], e) {
+	for k := i - 1; k >= 0 && q[k].ord == e.ord; k-- {
+		if finishes(q[k], e) {
 			i = k
 		}
 	}
-	c.q = append(c.q, entry{})
-	copy(c.q[i+1:], c.q[i:])
-	c.q[i] = e
+	qu.buf = append(qu.buf, entry{})
+	q = qu.buf[qu.head:]
+	if i < len(q)-1 {
+		copy(q[i+1:], q[i:])
+	}
+	q[i] = e
 	return i
 }
 
@@ -411,18 +462,22 @@ func finishes(a, b entry) bool {
 		a.ev.Kind == ari.KindPlaybackFinished && b.ev.Kind != ari.KindPlaybackFinished
 }
 
+// pop removes the head of a non-empty queue and returns it.
 func (c *chanState) pop() entry {
-	e := c.q[0]
-	copy(c.q, c.q[1:])
-	c.q[len(c.q)-1] = entry{}
-	c.q = c.q[:len(c.q)-1]
+	qu := c.q
+	e := qu.buf[qu.head]
+	qu.buf[qu.head] = entry{}
+	if qu.head++; qu.head == len(qu.buf) {
+		qu.buf, qu.head = qu.buf[:0], 0
+	}
 	return e
 }
 
 // findPred returns the index (> 0) of a queued event the blocked head
 // waits for, or -1.
 func (c *chanState) findPred() int {
-	head := c.q[0].ev
+	q := c.live()
+	head := q[0].ev
 	var want ari.Kind
 	switch {
 	case c.phase == phasePre && needsStasis(head.Kind):
@@ -434,14 +489,14 @@ func (c *chanState) findPred() int {
 	default:
 		return -1
 	}
-	for j := 1; j < len(c.q); j++ {
-		e := &c.q[j]
+	for j := 1; j < len(q); j++ {
+		e := &q[j]
 		if e.ev.Kind != want {
 			continue
 		}
 		// A Started only helps a Continuing of its playback it precedes:
 		// a later one (the next item of a media list) is no predecessor.
-		if want != ari.KindPlaybackStarted || e.pbID == c.q[0].pbID && e.eff <= c.q[0].eff {
+		if want != ari.KindPlaybackStarted || e.pbID == q[0].pbID && e.eff <= q[0].eff {
 			return j
 		}
 	}
@@ -451,15 +506,16 @@ func (c *chanState) findPred() int {
 // moveFront makes entry j the head. It takes the head's place in the
 // order if that is earlier, so the queue stays sorted.
 func (c *chanState) moveFront(j int) {
-	e := c.q[j]
-	copy(c.q[1:j+1], c.q[:j])
-	e.ord = min(e.ord, c.q[1].ord)
-	c.q[0] = e
+	q := c.live()
+	e := q[j]
+	copy(q[1:j+1], q[:j])
+	e.ord = min(e.ord, q[1].ord)
+	q[0] = e
 }
 
 // deadline is when the head of a non-empty queue may next move.
 func (c *chanState) deadline(now, holdLimit int64) int64 {
-	h := &c.q[0]
+	h := &c.q.buf[c.q.head]
 	if h.due > now {
 		return h.due
 	}

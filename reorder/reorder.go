@@ -84,19 +84,25 @@ type shard struct {
 	mu sync.Mutex
 	// outbox collects, in release order, what leaves the shard under mu
 	// (events for the Sink, log lines); the one goroutine holding the
-	// delivery token (delivering) hands it over with mu released. spare is
+	// delivery token (token) hands it over with mu released. spare is
 	// the other buffer of the pair, so that the steady state allocates
-	// nothing.
-	outbox     []outItem
-	spare      []outItem
-	delivering bool
-	chans      map[Key]*chanState
-	ended      *simplelru.LRU[Key, endMark]
-	pending    []*chanState
-	free       []*chanState
-	lastSweep  int64
-	st         counters
-	_          [64]byte // keep shards on separate cache lines
+	// nothing; only the token holder touches it.
+	outbox []outItem
+	spare  []outItem
+	token  atomic.Int32 // tokenFree, tokenHeld or tokenMore
+	// chans finds a channel stream by the hash of its channel id (the one
+	// that picked the shard, so a Push hashes one string): the streams of
+	// one channel id in several applications or Asterisks are chained by
+	// chanState.next.
+	chans     map[uint64]*chanState
+	nchans    int // streams in chans
+	ended     *simplelru.LRU[Key, endMark]
+	pending   []*chanState
+	free      []*chanState
+	queues    []*queue // empty queues for the channels that need one
+	lastSweep int64
+	st        counters
+	_         [64]byte // keep shards on separate cache lines
 }
 
 // outItem is one entry of a shard's outbox: an event for the Sink, or
@@ -133,7 +139,38 @@ type counters struct {
 	stale, duplicate, late, overflow, expired, noTS uint64
 }
 
-const maxFree = 64 // recycled channel states per shard
+const (
+	maxFree      = 64  // recycled channel states per shard
+	maxQueues    = 16  // recycled empty queues per shard
+	maxQueueKeep = 128 // entries a recycled queue may hold (QueueLimit 64 grows it to 128)
+)
+
+// takeQueue returns an empty queue for a channel that needs one.
+func (sh *shard) takeQueue() *queue {
+	if n := len(sh.queues); n > 0 {
+		q := sh.queues[n-1]
+		sh.queues[n-1] = nil
+		sh.queues = sh.queues[:n-1]
+		return q
+	}
+	return &queue{}
+}
+
+// putQueue takes c's queue, if it has one, back into the pool: an idle
+// channel keeps none. Waiting entries are dropped (forget).
+func (sh *shard) putQueue(c *chanState) {
+	q := c.q
+	if q == nil {
+		return
+	}
+	c.q = nil
+	if len(sh.queues) >= maxQueues || cap(q.buf) > maxQueueKeep {
+		return
+	}
+	clear(q.buf)
+	q.buf, q.head = q.buf[:0], 0
+	sh.queues = append(sh.queues, q)
+}
 
 // New returns a Reorderer delivering to sink. Windows, hold limits and idle
 // expiry need Run (or calls to Tick); with every window 0 and nothing held,
@@ -211,7 +248,7 @@ func New(cfg Config, sink Sink) *Reorderer {
 	r.mask = uint64(n - 1)
 	for i := range r.shards {
 		sh := &r.shards[i]
-		sh.chans = make(map[Key]*chanState)
+		sh.chans = make(map[uint64]*chanState)
 		sh.ended, _ = simplelru.NewLRU[Key, endMark](max(1, endedSize/n), nil)
 	}
 	r.epoch = r.clock.Now()
@@ -269,14 +306,25 @@ func (r *Reorderer) Push(source int, ev *ari.Event) {
 		return
 	}
 	key, ok := route(ev)
-	sh := &r.shards[maphash.String(r.seed, key.ChannelID)&r.mask]
+	h := maphash.String(r.seed, key.ChannelID)
+	sh := &r.shards[h&r.mask]
 	sh.mu.Lock()
-	r.push(sh, source, key, ok, ev)
+	r.push(sh, source, key, h, ok, ev)
 	r.flush(sh)
 }
 
-// push is Push on sh, locked.
-func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event) {
+// lookup returns the stream of key, whose channel id hashes to h, or nil.
+func (sh *shard) lookup(key Key, h uint64) *chanState {
+	for c := sh.chans[h]; c != nil; c = c.next {
+		if c.key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// push is Push on sh, locked; h is the hash of key.ChannelID.
+func (r *Reorderer) push(sh *shard, source int, key Key, h uint64, ok bool, ev *ari.Event) {
 	k := ev.Kind
 	if !ok {
 		if r.want[k] {
@@ -285,10 +333,10 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 		r.deliver(sh, key, ev)
 		return
 	}
-	c := sh.chans[key]
+	c := sh.lookup(key, h)
 	fp := fingerprint(r.seed, ev) | 1
 	if c == nil {
-		if c = r.open(sh, key, ev, fp); c == nil {
+		if c = r.open(sh, key, h, ev, fp); c == nil {
 			return
 		}
 	}
@@ -303,7 +351,7 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 	pbID := r.playbackID(ev)
 	c.lastSeen = r.coarse.Load()
 	w := r.windows[k]
-	if w == 0 && len(c.q) == 0 {
+	if w == 0 && c.q == nil {
 		// The fast path: nothing to wait for.
 		switch v := c.verdict(ev, eff, fp, c.slot(pbID)); v {
 		case vDeliver:
@@ -319,10 +367,13 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 		}
 	}
 	now := r.now()
-	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, ord: eff, arr: now, due: now + w}); i < len(c.q)-1 {
+	if c.q == nil {
+		c.q = sh.takeQueue()
+	}
+	if i := c.insert(entry{ev: ev, fp: fp, pbID: pbID, eff: eff, ord: eff, arr: now, due: now + w}); i < c.qlen()-1 {
 		sh.st.reordered++
 	}
-	for len(c.q) > r.queueLimit {
+	for c.qlen() > r.queueLimit {
 		sh.st.overflow++
 		if c.warned&warnedOverflow == 0 {
 			c.warned |= warnedOverflow
@@ -335,7 +386,7 @@ func (r *Reorderer) push(sh *shard, source int, key Key, ok bool, ev *ari.Event)
 }
 
 // open starts tracking key, unless it ended and ev is not a new entry.
-func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanState {
+func (r *Reorderer) open(sh *shard, key Key, h uint64, ev *ari.Event, fp uint64) *chanState {
 	var prev endMark // of the channel's previous stay, if it had one
 	if m, ok := sh.ended.Peek(key); ok {
 		prev = m
@@ -360,7 +411,9 @@ func (r *Reorderer) open(sh *shard, key Key, ev *ari.Event, fp uint64) *chanStat
 	// A re-entry: what had no timestamp of its own goes behind the
 	// previous stay's end, and a copy of that end is a duplicate.
 	c.lastEff, c.prevEndFP = prev.endTS, prev.endFP
-	sh.chans[c.key] = c
+	c.hash, c.next = h, sh.chans[h]
+	sh.chans[h] = c
+	sh.nchans++
 	return c
 }
 
@@ -405,20 +458,46 @@ func (r *Reorderer) deliver(sh *shard, key Key, ev *ari.Event) {
 	sh.outbox = append(sh.outbox, outItem{key: key, ev: ev})
 }
 
+// The states of shard.token.
+const (
+	tokenFree int32 = iota
+	tokenHeld       // a goroutine is handing a batch over
+	tokenMore       // and more items were put in the outbox meanwhile
+)
+
 // flush is called with sh.mu held and returns with it released. The
 // caller that finds the delivery token free takes it and hands the outbox
 // over (to the Sink, to the log) with the lock released, batch after
-// batch, until the outbox stays empty; a caller that finds it taken leaves
-// its items to the holder. So items leave the shard in the order they were
-// released under the lock, one goroutine at a time, and the Sink never
-// runs under a lock.
+// batch, until the outbox stays empty; a caller that finds it taken marks
+// that more is waiting (tokenMore) and leaves its items to the holder. So
+// items leave the shard in the order they were released under the lock,
+// one goroutine at a time, and the Sink never runs under a lock. A holder
+// that finds nothing more after a batch gives the token back without
+// locking again (the common case: one Push, one event).
 func (r *Reorderer) flush(sh *shard) {
-	if sh.delivering || len(sh.outbox) == 0 {
+	if len(sh.outbox) == 0 {
 		sh.mu.Unlock()
 		return
 	}
-	sh.delivering = true
-	for len(sh.outbox) > 0 {
+	for {
+		switch sh.token.Load() {
+		case tokenFree:
+			if !sh.token.CompareAndSwap(tokenFree, tokenHeld) {
+				continue
+			}
+		case tokenHeld:
+			if !sh.token.CompareAndSwap(tokenHeld, tokenMore) {
+				continue
+			}
+			sh.mu.Unlock()
+			return
+		default: // tokenMore: the holder will look again
+			sh.mu.Unlock()
+			return
+		}
+		break
+	}
+	for {
 		batch := sh.outbox
 		sh.outbox = sh.spare[:0]
 		sh.mu.Unlock()
@@ -426,11 +505,13 @@ func (r *Reorderer) flush(sh *shard) {
 			r.emit(&batch[i])
 		}
 		clear(batch) // drop the references to delivered events
-		sh.mu.Lock()
 		sh.spare = batch[:0]
+		if sh.token.CompareAndSwap(tokenHeld, tokenFree) {
+			return // nobody put anything in the outbox meanwhile
+		}
+		sh.mu.Lock()
+		sh.token.Store(tokenHeld)
 	}
-	sh.delivering = false
-	sh.mu.Unlock()
 }
 
 // emit hands one outbox item over; no lock is held.
@@ -464,7 +545,7 @@ func (r *Reorderer) release(sh *shard, c *chanState, ev *ari.Event, eff int64, f
 
 // drain releases the head of c's queue for as long as it may go.
 func (r *Reorderer) drain(sh *shard, c *chanState, now int64) {
-	for len(c.q) > 0 && c.q[0].due <= now {
+	for c.qlen() > 0 && c.q.buf[c.q.head].due <= now {
 		if !r.step(sh, c, now, false) {
 			return
 		}
@@ -475,7 +556,7 @@ func (r *Reorderer) drain(sh *shard, c *chanState, now int64) {
 // predecessor to the front (true), or leaves it held (false). force
 // releases a held head regardless of its hold limit.
 func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
-	h := &c.q[0]
+	h := &c.q.buf[c.q.head]
 	v := c.verdict(h.ev, h.eff, h.fp, c.slot(h.pbID))
 	if v == vBlock {
 		if j := c.findPred(); j > 0 {
@@ -507,7 +588,8 @@ func (r *Reorderer) step(sh *shard, c *chanState, now int64, force bool) bool {
 
 // settle files c after its queue changed: pending or not, ended or not.
 func (r *Reorderer) settle(sh *shard, c *chanState, now int64) {
-	if len(c.q) == 0 {
+	if c.qlen() == 0 {
+		sh.putQueue(c)
 		sh.unpend(c)
 		if c.phase == phaseEnded {
 			r.close(sh, c)
@@ -546,8 +628,27 @@ func (r *Reorderer) close(sh *shard, c *chanState) {
 	r.forget(sh, c)
 }
 
+// unlink removes c from sh.chans.
+func (sh *shard) unlink(c *chanState) {
+	p := sh.chans[c.hash]
+	switch {
+	case p == c && c.next == nil:
+		delete(sh.chans, c.hash)
+	case p == c:
+		sh.chans[c.hash] = c.next
+	default:
+		for p.next != c {
+			p = p.next
+		}
+		p.next = c.next
+	}
+	c.next = nil
+	sh.nchans--
+}
+
 func (r *Reorderer) forget(sh *shard, c *chanState) {
-	delete(sh.chans, c.key)
+	sh.unlink(c)
+	sh.putQueue(c)
 	c.reset()
 	if len(sh.free) < maxFree {
 		sh.free = append(sh.free, c)
@@ -568,7 +669,7 @@ func (r *Reorderer) Tick() time.Time {
 		for j := 0; j < len(sh.pending); {
 			c := sh.pending[j]
 			r.drain(sh, c, now)
-			if len(c.q) == 0 {
+			if c.qlen() == 0 {
 				r.settle(sh, c, now) // unpends: pending[j] is now another channel
 				continue
 			}
@@ -589,11 +690,15 @@ func (r *Reorderer) Tick() time.Time {
 
 // sweep forgets channels without an event for IdleTimeout.
 func (r *Reorderer) sweep(sh *shard, now int64) {
-	for _, c := range sh.chans {
-		if len(c.q) == 0 && now-c.lastSeen > r.idle {
-			sh.st.expired++
-			sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
-			r.forget(sh, c)
+	for _, head := range sh.chans {
+		for c := head; c != nil; {
+			next := c.next // forget clears it
+			if c.qlen() == 0 && now-c.lastSeen > r.idle {
+				sh.st.expired++
+				sh.outbox = append(sh.outbox, outItem{key: c.key, note: noteExpired, n: now - c.lastSeen})
+				r.forget(sh, c)
+			}
+			c = next
 		}
 	}
 }
@@ -648,9 +753,9 @@ func (r *Reorderer) Stats() Stats {
 		s.Overflow += c.overflow
 		s.Expired += c.expired
 		s.NoTimestamp += c.noTS
-		s.Channels += len(sh.chans)
+		s.Channels += sh.nchans
 		for _, p := range sh.pending {
-			s.Pending += len(p.q)
+			s.Pending += p.qlen()
 		}
 		sh.mu.Unlock()
 	}
